@@ -1,0 +1,342 @@
+"""Benchmark `/papers search` at scale: index a synthetic corpus shaped like real abstracts, run a
+mixed query workload, and compare with a plain SQLite LIKE scan.
+
+The corpus is derived from the ~360 real papers bundled with paperbot: title/abstract lengths are
+drawn from theirs, text is stitched from spans of their real sentences (so real phrases such as
+"large language models" keep their real frequency) mixed with words drawn from a Zipf law fitted
+to their word frequencies and extended by a long tail of rare pseudo-words (a million papers
+have a vocabulary far larger than 360 abstracts).
+
+    .venv/bin/python benchmarks/bench_search.py --papers 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+
+import psutil
+
+from paperbot.models import Paper
+from paperbot.search import SearchIndex, parse_search
+from paperbot.sources.sample import sample_papers
+
+TARGET_P50_MS = 20.0
+TARGET_P99_MS = 100.0
+TODAY = date(2025, 6, 1)
+BATCH = 10_000
+_WORD = re.compile(r"\w+")
+_CATEGORIES = (
+    *("cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "cs.CR", "cs.IR", "eess.IV"),
+    *("cs.NE", "math.OC", "cs.SD", "eess.AS", "cs.HC", "q-bio.QM", "physics.comp-ph"),
+    *("cs.DS", "cs.SE", "econ.EM", "astro-ph.IM"),
+)
+_FIRST = (
+    *("Wei", "Yann", "Anna", "Maria", "John", "Li", "Xin", "David", "Sara", "Ahmed", "Jose"),
+    *("Olga", "Kenji", "Priya", "Lucas", "Emma", "Chen", "Ivan", "Fatima", "Noah", "Mia"),
+)
+_LAST = (
+    *("Zhang", "Wang", "Li", "Smith", "Kumar", "Garcia", "Muller", "Ivanov", "Tanaka"),
+    *("Nguyen", "Kim", "Rossi", "Silva", "Cohen", "Novak", "Okafor", "Hinton", "LeCun"),
+    *("Bengio", "Schmidt", "Lopez", "Singh", "Chen", "Park", "Dubois", "Jensen"),
+)
+
+
+@dataclass
+class CorpusModel:
+    """What the generator draws from, all derived from the bundled real papers."""
+
+    abstract_tokens: list[list[str]]
+    title_tokens: list[list[str]]
+    abstract_lengths: list[int]
+    title_lengths: list[int]
+    vocab: list[str]
+    cum_weights: list[float]
+    zipf_exponent: float
+    real_vocab_size: int
+
+    @classmethod
+    def from_sample(cls, tail_size: int = 300_000) -> CorpusModel:
+        papers = sample_papers()
+        abstracts = [p.abstract.split() for p in papers]
+        titles = [p.title.split() for p in papers]
+        counts = Counter(w.lower() for p in papers for w in _WORD.findall(p.abstract))
+        ranked = [w for w, _ in counts.most_common()]
+        # Fit log f = c - s log r over the well-sampled head (ranks 1..1000).
+        head = [(math.log(r), math.log(counts[w])) for r, w in enumerate(ranked[:1000], 1)]
+        mean_x = statistics.fmean(x for x, _ in head)
+        mean_y = statistics.fmean(y for _, y in head)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in head) / sum(
+            (x - mean_x) ** 2 for x, _ in head
+        )
+        exponent = -slope
+        rng = random.Random(7)
+        tail = sorted({_pseudo_word(rng) for _ in range(tail_size)})
+        rng.shuffle(tail)
+        vocab = ranked + tail
+        weights = [r**-exponent for r in range(1, len(vocab) + 1)]
+        return cls(
+            abstract_tokens=abstracts,
+            title_tokens=titles,
+            abstract_lengths=[len(a) for a in abstracts],
+            title_lengths=[len(t) for t in titles],
+            vocab=vocab,
+            cum_weights=list(accumulate(weights)),
+            zipf_exponent=exponent,
+            real_vocab_size=len(ranked),
+        )
+
+
+def _pseudo_word(rng: random.Random) -> str:
+    syllables = rng.randint(2, 4)
+    return "".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(syllables))
+
+
+class Generator:
+    def __init__(self, model: CorpusModel, seed: int) -> None:
+        self.model = model
+        self.rng = random.Random(seed)
+        self.author_weights = list(accumulate(1 / r for r in range(1, len(_LAST) + 1)))
+
+    def _text(self, length: int, sources: list[list[str]]) -> str:
+        rng, model = self.rng, self.model
+        out: list[str] = []
+        while len(out) < length:
+            if rng.random() < 0.8:  # a span of real text
+                tokens = sources[rng.randrange(len(sources))]
+                span = rng.randint(4, 12)
+                start = rng.randrange(max(1, len(tokens) - span))
+                out.extend(tokens[start : start + span])
+            else:  # words from the fitted Zipf law, rare tail included
+                out.extend(rng.choices(model.vocab, cum_weights=model.cum_weights, k=3))
+        return " ".join(out[:length])
+
+    def papers(self, count: int, start: int = 0) -> Iterator[Paper]:
+        rng, model = self.rng, self.model
+        first_day = TODAY - timedelta(days=3 * 365)
+        for i in range(start, start + count):
+            day = first_day + timedelta(days=(i * 3 * 365) // max(1, start + count))
+            authors = tuple(
+                f"{rng.choice(_FIRST)} "
+                + rng.choices(_LAST, cum_weights=self.author_weights, k=1)[0]
+                for _ in range(min(12, int(rng.expovariate(1 / 4)) + 1))
+            )
+            primary = rng.choices(_CATEGORIES, weights=[1 / r for r in range(1, 21)], k=1)[0]
+            yield Paper(
+                arxiv_id=f"{2001 + i // 90_000:04d}.{10_000 + i % 90_000:05d}",  # unique
+                title=self._text(rng.choice(model.title_lengths), model.title_tokens),
+                abstract=self._text(rng.choice(model.abstract_lengths), model.abstract_tokens),
+                authors=authors,
+                categories=(primary, *((rng.choice(_CATEGORIES),) if rng.random() < 0.5 else ())),
+                published_at=datetime(day.year, day.month, day.day, tzinfo=UTC),
+                featured_on=day + timedelta(days=1) if rng.random() < 0.1 else None,
+            )
+
+
+def workload(model: CorpusModel, count: int, seed: int) -> list[tuple[str, str]]:
+    """(kind, query) pairs: common words, common multi-word, title spans, quoted phrases,
+    rare words, and each with filters."""
+    rng = random.Random(seed)
+    common = ["learning", "model", "models", "language model", "large language models"]
+    common += ["neural networks", "deep learning", "reinforcement learning", "data", "training"]
+    real = model.vocab[: model.real_vocab_size]
+    rare_real = [w for w in real[3000:] if w.isalpha() and len(w) > 5]
+    tail = model.vocab[model.real_vocab_size :]
+
+    def span(source: list[list[str]], lo: int, hi: int) -> str:
+        tokens = source[rng.randrange(len(source))]
+        n = rng.randint(lo, hi)
+        start = rng.randrange(max(1, len(tokens) - n))
+        return " ".join(tokens[start : start + n]).strip('.,;:()"')
+
+    def one(roll: float) -> tuple[str, str]:
+        if roll < 0.2:
+            return "common", rng.choice(common)
+        if roll < 0.4:
+            return "2-3 words", span(model.title_tokens, 2, 3)
+        if roll < 0.55:
+            return "phrase", '"' + span(model.abstract_tokens, 2, 3).replace('"', "") + '"'
+        if roll < 0.75:
+            word = rng.choice(tail) if rng.random() < 0.5 else rng.choice(rare_real)
+            return "rare", word if rng.random() < 0.5 else f"{word} {rng.choice(common)}"
+        kind, text = one(rng.random() * 0.75)
+        extra = rng.choice(
+            [
+                f"cat:{rng.choice(_CATEGORIES[:8])}",
+                f"since:{rng.choice(['7d', '30d', '1y', '2024-01-01'])}",
+                f"author:{rng.choice(_LAST)}",
+                f"cat:cs.LG since:{rng.choice(['30d', '1y'])}",
+            ]
+        )
+        return f"{kind} + filter", f"{text} {extra}"
+
+    return [one(rng.random()) for _ in range(count)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def rss_mb() -> float:
+    return float(psutil.Process().memory_info().rss) / 1e6
+
+
+def like_baseline(db: sqlite3.Connection, queries: list[tuple[str, str]]) -> list[float]:
+    """A LIKE '%word%' scan ranked by matches (title counting 3x), as one would write it
+    without a search engine; ranking forces every row to be read."""
+    times = []
+    for _, text in queries:
+        words = [w for w in _WORD.findall(re.sub(r"\w+:\S+", " ", text))][:6]
+        if not words:
+            continue
+        score = " + ".join("(title LIKE ?) * 3 + (abstract LIKE ?)" for _ in words)
+        where = " OR ".join("title LIKE ? OR abstract LIKE ?" for _ in words)
+        args = [f"%{w}%" for w in words for _ in (0, 1)]
+        sql = f"SELECT arxiv_id FROM papers WHERE {where} ORDER BY {score} DESC LIMIT 10"
+        start = time.perf_counter()
+        db.execute(sql, args + args).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--baseline-papers", type=int, default=100_000)
+    parser.add_argument("--baseline-queries", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=None, help="index dir (default: a /tmp dir)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="paperbot-bench-", dir="/tmp"))
+    index_dir = args.dir or workdir / "index"
+    rss_start = rss_mb()
+    model = CorpusModel.from_sample()
+    print(
+        f"corpus model: {model.real_vocab_size:,} real words (Zipf s={model.zipf_exponent:.2f})"
+        f" + {len(model.vocab) - model.real_vocab_size:,} tail words; abstract length "
+        f"median {statistics.median(model.abstract_lengths):.0f} words, title "
+        f"{statistics.median(model.title_lengths):.0f}",
+        file=sys.stderr,
+    )
+    db = sqlite3.connect(workdir / "baseline.sqlite")
+    db.execute("CREATE TABLE papers (arxiv_id TEXT PRIMARY KEY, title TEXT, abstract TEXT)")
+
+    index = SearchIndex.open(index_dir)
+    generator = Generator(model, args.seed)
+    gen_seconds = index_seconds = 0.0
+    done = 0
+    started = time.perf_counter()
+    while done < args.papers:
+        count = min(BATCH, args.papers - done)
+        t0 = time.perf_counter()
+        batch = list(generator.papers(count, start=done))
+        t1 = time.perf_counter()
+        index.index_papers(batch, rev=done + count)
+        t2 = time.perf_counter()
+        gen_seconds += t1 - t0
+        index_seconds += t2 - t1
+        if done < args.baseline_papers:
+            rows = [(p.arxiv_id, p.title, p.abstract) for p in batch]
+            db.executemany(
+                "INSERT INTO papers VALUES (?, ?, ?)", rows[: args.baseline_papers - done]
+            )
+        done += count
+        print(
+            f"\rindexed {done:,}/{args.papers:,}  {done / index_seconds:,.0f} papers/s "
+            f"(generating: {done / gen_seconds:,.0f}/s)  rss {rss_mb():,.0f} MB",
+            end="",
+            file=sys.stderr,
+        )
+    db.commit()
+    print(file=sys.stderr)
+    rss_after_index = rss_mb()
+    t0 = time.perf_counter()
+    index.close()
+    merge_seconds = time.perf_counter() - t0
+    total_seconds = time.perf_counter() - started
+    index_bytes = sum(f.stat().st_size for f in index_dir.iterdir() if f.is_file())
+
+    t0 = time.perf_counter()
+    index = SearchIndex.open(index_dir)
+    open_ms = (time.perf_counter() - t0) * 1000
+    queries = workload(model, args.warmup + args.queries, args.seed)
+    for _, text in queries[: args.warmup]:
+        index.search(parse_search(text, today=TODAY))
+    latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    empty = 0
+    for kind, text in queries[args.warmup :]:
+        start = time.perf_counter()
+        hits = index.search(parse_search(text, today=TODAY), limit=10)
+        elapsed = (time.perf_counter() - start) * 1000
+        latencies.append(elapsed)
+        by_kind.setdefault(kind, []).append(elapsed)
+        empty += not hits
+    rss_after_queries = rss_mb()
+    index.close()
+
+    baseline_queries = queries[args.warmup : args.warmup + args.baseline_queries]
+    like_ms = like_baseline(db, baseline_queries)
+    db.close()
+    scale = args.papers / min(args.papers, args.baseline_papers)
+
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    print(f"\n== /papers search over {args.papers:,} papers ==")
+    print(
+        f"indexing: {args.papers / index_seconds:,.0f} papers/s in index_papers "
+        f"({index_seconds:.0f} s; {BATCH:,} per commit), final merge wait {merge_seconds:.1f} s, "
+        f"generation {gen_seconds:.0f} s, wall {total_seconds:.0f} s"
+    )
+    print(f"index on disk: {index_bytes / 1e6:,.0f} MB; reopen {open_ms:.0f} ms")
+    print(
+        f"queries ({len(latencies)} after {args.warmup} warm-up, limit 10, parse+search+ids): "
+        f"p50 {p50:.1f} ms (target < {TARGET_P50_MS:.0f}) "
+        f"{'OK' if p50 < TARGET_P50_MS else 'MISSED'}, "
+        f"p90 {percentile(latencies, 0.9):.1f} ms, "
+        f"p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}) "
+        f"{'OK' if p99 < TARGET_P99_MS else 'MISSED'}, max {max(latencies):.1f} ms; "
+        f"{empty} queries found nothing"
+    )
+    for kind, values in sorted(by_kind.items()):
+        print(
+            f"  {kind:22s} n={len(values):3d}  p50 {percentile(values, 0.5):6.1f} ms"
+            f"  p99 {percentile(values, 0.99):6.1f} ms"
+        )
+    print(
+        f"RSS: start {rss_start:,.0f} MB, after indexing {rss_after_index:,.0f} MB, "
+        f"after queries (fresh open) {rss_after_queries:,.0f} MB"
+    )
+    like_p50 = percentile(like_ms, 0.5)
+    note = (
+        f"measured on {args.baseline_papers:,} papers, x{scale:.0f} extrapolated (linear scan)"
+        if scale > 1
+        else "measured on all papers"
+    )
+    print(
+        f"baseline SQLite LIKE scan ({len(like_ms)} of the same queries, {note}): "
+        f"p50 {like_p50 * scale:,.0f} ms, p99 {percentile(like_ms, 0.99) * scale:,.0f} ms "
+        f"-> search is {like_p50 * scale / p50:,.0f}x faster at p50"
+    )
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Realistic synthetic corpora and subscription sets for the benchmarks.
+
+Everything is drawn from the ~360 real papers bundled with paperbot
+(`paperbot.sources.sample.sample_papers()`): abstracts are rebuilt from real sentences (so word
+frequencies, phrases and lengths are those of real abstracts), titles keep real title shapes,
+and a long tail of rare tokens stands in for the names and acronyms every real corpus has.
+Subscriptions follow what channels really ask for: mostly topic words and phrases, some
+combinations, exclusions, authors, categories, and a few very common words, with popular topics
+shared by many channels (Zipf). Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import accumulate, pairwise
+
+from paperbot.models import ChannelKey, Paper, Subscription
+from paperbot.sources.sample import sample_papers
+from paperbot.text import terms
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_RAW_WORD = re.compile(r"[A-Za-z][A-Za-z\-]+")
+STOPWORDS = frozenset(
+    """a an the of and or to in on for with by from as at is are be been was were this that these
+    those we our us it its their they which such can may also than then there here into over
+    under between both each more most many much very not no only other some any all via using
+    based show shows shown propose proposed new novel paper work approach method methods results
+    while when where how what however thus therefore first second two three one large small
+    high low well has have had do does did further without within across towards toward""".split()  # noqa: SIM905
+)
+_NOT_TOPICAL = STOPWORDS | {"https", "http", "github", "com", "www", "org", "llms", "code"}
+# Category shares loosely follow arXiv's daily mix: ML-heavy, with the rest of the archive.
+CATEGORIES = {
+    "cs.LG": 12, "cs.CV": 9, "cs.CL": 7, "cs.AI": 6, "stat.ML": 3, "cs.RO": 2, "cs.CR": 2,
+    "cs.IR": 1, "cs.NE": 1, "eess.SP": 2, "eess.IV": 1, "math.OC": 2, "math.PR": 2, "math.AP": 2,
+    "math.CO": 2, "math.AG": 1, "math.NA": 1, "quant-ph": 4, "hep-th": 3, "hep-ph": 3,
+    "astro-ph.GA": 2, "astro-ph.CO": 2, "cond-mat.mtrl-sci": 2, "cond-mat.str-el": 2,
+    "physics.optics": 1, "physics.flu-dyn": 1, "q-bio.NC": 1, "q-bio.BM": 1, "econ.EM": 1,
+    "gr-qc": 2,
+}  # fmt: skip
+FIRST_NAMES = """Ada Alan Grace Yann Geoffrey Yoshua Fei Andrew Daphne Michael Jordan Sara Wei Li
+    Ming Hao Yuki Kenji Priya Arjun Olga Ivan Elena Marco Giulia Lukas Anna Jonas Sofia Mateo
+    Lucia Omar Amira Chen Jie Xin Zoë Jürgen Søren Nadia Tomás Ines Kwame Ama Hiroshi Mei""".split()  # noqa: SIM905
+LAST_NAMES = """Lovelace Turing Hopper LeCun Hinton Bengio Li Ng Koller Jordan Smith Wang Zhang
+    Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao Tanaka Suzuki Sato
+    Kumar Singh Sharma Patel Ivanov Petrov Rossi Russo Müller Schmidt Schneider Fischer Weber
+    Garcia Martinez Lopez Gonzalez Rodriguez Hernandez Silva Santos Kim Lee Park Choi Nguyen
+    Tran Okafor Mensah Haddad Nakamura Kowalski Nowak Jensen Hansen Johansson Virtanen""".split()  # noqa: SIM905
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Statistics of the real sample the generators draw from."""
+
+    sentences: tuple[str, ...]
+    titles: tuple[str, ...]
+    abstract_words: tuple[int, ...]  # real abstract lengths, in words
+    title_words: tuple[str, ...]  # words seen in real titles, with repetition
+    doc_freq: dict[str, float]  # matching term -> share of papers holding it
+    word_freq: dict[str, float]  # lowercased word as written -> share of papers holding it
+    phrases: tuple[str, ...]  # frequent two-word phrases, most frequent first
+    rare_tokens: tuple[str, ...]  # stand-ins for names and acronyms (the long tail)
+
+
+@lru_cache(maxsize=1)
+def profile() -> Profile:
+    papers = sample_papers()
+    sentences: list[str] = []
+    lengths: list[int] = []
+    title_words: list[str] = []
+    df: Counter[str] = Counter()
+    wf: Counter[str] = Counter()
+    bigrams: Counter[str] = Counter()
+    for paper in papers:
+        sentences.extend(s for s in _SENTENCE.split(paper.abstract) if len(s.split()) >= 4)
+        lengths.append(len(paper.abstract.split()))
+        title_words.extend(w for w in paper.title.split() if w.lower() not in STOPWORDS)
+        df.update(set(terms(paper.title + " " + paper.abstract)))
+        words = [w.lower() for w in _RAW_WORD.findall(paper.abstract)]
+        wf.update(set(words))
+        bigrams.update(
+            f"{a} {b}"
+            for a, b in pairwise(words)
+            if len(a) > 2 and len(b) > 2 and not {a, b} & _NOT_TOPICAL
+        )
+    rng = random.Random(7)
+    syllables = ["ka", "zo", "ri", "qua", "vex", "lor", "mi", "dyn", "tro", "sen", "pix", "nu"]
+    rare = {
+        "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))).capitalize()
+        + rng.choice(["", "", "Net", "-2", "Former", "GPT", "3D"])
+        for _ in range(60_000)
+    }
+    return Profile(
+        sentences=tuple(sentences),
+        titles=tuple(p.title for p in papers),
+        abstract_words=tuple(lengths),
+        title_words=tuple(title_words),
+        doc_freq={t: c / len(papers) for t, c in df.items()},
+        word_freq={w: c / len(papers) for w, c in wf.items()},
+        phrases=tuple(p for p, c in bigrams.most_common() if c >= 3),
+        rare_tokens=tuple(sorted(rare)),
+    )
+
+
+class _Zipf:
+    """Draws items with weight 1/rank^s: a few very popular, a long tail."""
+
+    def __init__(self, items: list[str] | tuple[str, ...], s: float = 1.0) -> None:
+        self.items = list(items)
+        self.cumulative = list(accumulate(1.0 / (rank**s) for rank in range(1, len(items) + 1)))
+
+    def draw(self, rng: random.Random) -> str:
+        return rng.choices(self.items, cum_weights=self.cumulative)[0]
+
+
+def _authors(rng: random.Random) -> tuple[str, ...]:
+    count = min(1 + int(rng.expovariate(0.25)), 30)
+    last = len(LAST_NAMES) - 1  # low indexes are the prolific families
+    return tuple(
+        f"{rng.choice(FIRST_NAMES)} {LAST_NAMES[min(int(rng.expovariate(0.04)), last)]}"
+        for _ in range(count)
+    )
+
+
+def synthetic_papers(count: int, seed: int = 1, start: datetime | None = None) -> Iterator[Paper]:
+    """`count` papers shaped like real ones; ids are new-style and unique within the seed."""
+    prof = profile()
+    rng = random.Random(seed)
+    rare = _Zipf(prof.rare_tokens, s=0.8)
+    categories = list(CATEGORIES)
+    weights = list(accumulate(CATEGORIES.values()))
+    when = start or datetime(2024, 1, 1, tzinfo=UTC)
+    for n in range(count):
+        target = rng.choice(prof.abstract_words)
+        parts: list[str] = []
+        size = 0
+        while size < target:
+            sentence = rng.choice(prof.sentences)
+            if rng.random() < 0.35:
+                words = sentence.split()
+                words[rng.randrange(len(words))] = rare.draw(rng)
+                sentence = " ".join(words)
+            parts.append(sentence)
+            size += sentence.count(" ") + 1
+        title = rng.choice(prof.titles).split()
+        for i in range(len(title)):
+            if title[i].lower() not in STOPWORDS and rng.random() < 0.4:
+                title[i] = rng.choice(prof.title_words)
+        if rng.random() < 0.3:
+            title.insert(0, rare.draw(rng) + ":")
+        primary = rng.choices(categories, cum_weights=weights)[0]
+        cross = rng.choices(categories, cum_weights=weights, k=rng.choice((0, 0, 1, 2)))
+        yield Paper(
+            arxiv_id=f"{24 + seed % 70:02d}{1 + n // 99_999 % 12:02d}.{n % 99_999 + 1:05d}",
+            title=" ".join(title),
+            abstract=" ".join(parts),
+            authors=_authors(rng),
+            categories=tuple(dict.fromkeys([primary, *cross])),
+            published_at=when + timedelta(seconds=n * 17),
+            upvotes=int(rng.expovariate(0.1)) if rng.random() < 0.1 else 0,
+            sources=("arxiv",),
+        )
+
+
+def arxiv_dump_line(paper: Paper) -> str:
+    """`paper` as one line of the public arXiv metadata dump (see DESIGN §4)."""
+    created = paper.published_at or datetime(2024, 1, 1, tzinfo=UTC)
+    parsed = []
+    for name in paper.authors:
+        first, _, last = name.rpartition(" ")
+        parsed.append([last, first, ""])
+    record = {
+        "id": paper.arxiv_id,
+        "submitter": paper.authors[0] if paper.authors else "Anonymous",
+        "authors": ", ".join(paper.authors),
+        "title": paper.title,
+        "comments": "12 pages, 4 figures",
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": " ".join(paper.categories),
+        "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
+        "abstract": "  " + paper.abstract + "\n",
+        "versions": [{"version": "v1", "created": created.strftime("%a, %d %b %Y %H:%M:%S GMT")}],
+        "update_date": created.strftime("%Y-%m-%d"),
+        "authors_parsed": parsed,
+    }
+    return json.dumps(record)
+
+
+# --- subscriptions -------------------------------------------------------------------------
+
+
+def topic_terms(low: float = 0.003, high: float = 0.12) -> list[str]:
+    """Words a channel would follow: used in real titles, neither everywhere nor unheard of,
+    most specific first."""
+    prof = profile()
+    in_titles = {w.lower() for w in prof.title_words}
+    words = [
+        w
+        for w, share in prof.word_freq.items()
+        if low <= share <= high and len(w) >= 4 and w.isalpha() and w in in_titles - STOPWORDS
+    ]
+    return sorted(words, key=lambda w: (prof.word_freq[w], w))
+
+
+def synthetic_subscriptions(count: int, seed: int = 1, per_channel: int = 20) -> list[Subscription]:
+    """`count` subscriptions over count/per_channel channels, as channels write them."""
+    prof = profile()
+    rng = random.Random(seed)
+    topics = topic_terms()
+    rng.shuffle(topics)  # popularity is not tied to frequency
+    words = _Zipf(topics, s=0.9)
+    phrases = _Zipf(prof.phrases, s=0.9)
+    rare = _Zipf(prof.rare_tokens, s=0.8)
+    common = ["model", "learning", '"language model"', "neural", "data", "transformer"]
+    exclusions = ["survey", "benchmark", "review", "dataset", "position"]
+    categories = list(CATEGORIES)
+
+    def topic() -> str:
+        return f'"{phrases.draw(rng)}"' if rng.random() < 0.45 else words.draw(rng)
+
+    def author() -> str:
+        return f'author:"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"'
+
+    templates = [
+        (30, topic),
+        (14, lambda: f'"{phrases.draw(rng)}"'),
+        (10, lambda: f"{topic()} {topic()}"),
+        (8, lambda: f"{topic()} OR {topic()} OR {topic()}"),
+        (7, lambda: f"{topic()} -{rng.choice(exclusions)}"),
+        (6, author),
+        (5, lambda: f"cat:{rng.choice(categories)} {topic()}"),
+        (4, lambda: f"title:{words.draw(rng)}"),
+        (4, lambda: f"title:({topic()} OR {topic()})"),
+        (3, lambda: f"{topic()} upvotes:{rng.choice((5, 10, 20, 50))}"),
+        (6, lambda: rare.draw(rng)),
+        (2, lambda: f"({topic()} OR {topic()}) -({topic()} OR cat:{rng.choice(categories)})"),
+        (1, lambda: rng.choice(common)),
+    ]  # fmt: skip
+    kinds = [make for _, make in templates]
+    cumulative = list(accumulate(weight for weight, _ in templates))
+    channels = [
+        ChannelKey("slack" if i % 3 else "discord", f"W{i // 40}", f"C{i:06d}")
+        for i in range(max(1, count // per_channel))
+    ]
+    out: list[Subscription] = []
+    for n in range(1, count + 1):
+        make = rng.choices(kinds, cum_weights=cumulative)[0]
+        out.append(Subscription(n, rng.choice(channels), make()))
+    return out

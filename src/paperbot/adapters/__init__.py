@@ -1,0 +1,1 @@
+"""Platform adapters: each parses, calls the core, renders."""

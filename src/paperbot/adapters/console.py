@@ -1,0 +1,186 @@
+"""The console channel: a terminal that behaves like a chat channel, on the very same core.
+
+Type `/papers ...` commands; digest items show their message id (`[m3]`) so `+m3` / `-m3` votes on
+them the way a reaction would in Slack or Discord, and `unvote m3` takes it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.text import Text
+
+from paperbot import commands
+from paperbot.models import ChannelKey, CommandContext, Digest, DigestItem, Reply
+from paperbot.presentation import links, short_authors, stats, summary, why
+from paperbot.service import Paperbot
+
+PLATFORM = "console"
+CONSOLE_CHANNEL = ChannelKey(PLATFORM, "local", "terminal")
+CONSOLE_USER = "you"
+
+
+def render_item(item: DigestItem, message_id: str | None = None, number: int | None = None) -> Text:
+    paper = item.paper
+    text = Text()
+    if message_id:
+        text.append(f"[{message_id}] ", style="dim")
+    elif number is not None:
+        text.append(f"{number}. ", style="dim")
+    text.append(paper.title, style="bold")
+    text.append(f"  ({paper.arxiv_id})\n", style="dim")
+    byline = " · ".join(
+        part for part in (short_authors(paper.authors), ", ".join(paper.categories[:3])) if part
+    )
+    if byline:
+        text.append(f"  {byline}\n", style="italic")
+    text.append(f"  {summary(paper)}\n")
+    text.append(
+        "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
+    )
+    extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
+    if extra:
+        text.append(f"  {extra}\n", style="green")
+    return text
+
+
+def render_reply(reply: Reply) -> RenderableType:
+    if reply.is_error:
+        return Text(f"✗ {reply.text}", style="red")
+    parts: list[RenderableType] = []
+    if reply.title:
+        parts.append(Text(reply.title, style="bold underline"))
+    parts.append(Text(reply.text))
+    for number, item in enumerate(reply.items, start=1):
+        parts.append(render_item(item, number=number))
+    return Group(*parts)
+
+
+def render_header(digest: Digest) -> RenderableType:
+    lines = [digest.headline]
+    if digest.missing_sources:
+        lines.append(f"⚠ not fetched this time: {', '.join(digest.missing_sources)}")
+    if digest.remaining:
+        lines.append(f"+{digest.remaining} more matched; raise the size with /papers settings size")
+    return Panel("\n".join(lines), style="bold blue")
+
+
+class ConsolePoster:
+    """Posts to the terminal; message ids are `m1`, `m2`, … so votes can name them."""
+
+    platform = PLATFORM
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._ids = itertools.count(1)
+        self.posted: dict[str, str] = {}
+
+    def _new_id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
+        message_id = self._new_id()
+        self.console.print(Rule())
+        self.console.print(render_header(digest))
+        return message_id
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        message_id = self._new_id()
+        self.console.print(render_item(item, message_id))
+        self.posted[message_id] = item.paper.arxiv_id
+        return message_id
+
+    async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
+        self.console.print(render_reply(reply))
+        return self._new_id()
+
+    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+        return next((mid for mid, pid in self.posted.items() if pid == paper_id), None)
+
+
+class ConsoleChannel:
+    """Reads lines, runs them as a chat channel would, prints what the bot answers."""
+
+    def __init__(
+        self,
+        bot: Paperbot,
+        console: Console,
+        channel: ChannelKey = CONSOLE_CHANNEL,
+        user: str = CONSOLE_USER,
+    ) -> None:
+        self.bot = bot
+        self.console = console
+        self.channel = channel
+        self.user = user
+
+    async def handle_line(self, line: str) -> bool:
+        """Run one input line; False when the user asked to leave."""
+        text = line.strip()
+        if not text:
+            return True
+        if text.lower() in ("quit", "exit", "/quit"):
+            return False
+        vote = _parse_vote(text)
+        if vote is not None:
+            await self._vote(*vote)
+            return True
+        if not text.startswith("/"):
+            text = "/papers " + text
+        reply = await commands.handle(
+            bot=self.bot, ctx=CommandContext(self.channel, self.user), text=text
+        )
+        self.console.print(render_reply(reply))
+        return True
+
+    async def _vote(self, message_id: str, value: int, added: bool) -> None:
+        paper_id = await self.bot.record_vote(self.channel, message_id, self.user, value, added)
+        if paper_id is None:
+            self.console.print(Text(f"✗ {message_id} is not a paper post here", style="red"))
+            return
+        verb = ("voted up" if value > 0 else "voted down") if added else "took back your vote on"
+        self.console.print(Text(f"✓ {verb} {paper_id}", style="green"))
+
+    async def run(self, read_line: Callable[[], Awaitable[str | None]]) -> None:
+        self.console.print(
+            Text(
+                "paperbot console: type /papers help, +m3 / -m3 to vote, quit to leave",
+                style="bold",
+            )
+        )
+        while True:
+            self.console.print(Text("> ", style="bold"), end="")
+            line = await read_line()
+            if line is None or not await self.handle_line(line):
+                break
+
+
+def _parse_vote(text: str) -> tuple[str, int, bool] | None:
+    """`+m3` / `-m3` vote, `unvote m3` / `unvote -m3` retracts (an up-vote unless `-` is given)."""
+    lowered = text.lower()
+    if lowered.startswith("unvote "):
+        target = lowered.removeprefix("unvote ").strip()
+        value = -1 if target.startswith("-") else 1
+        target = target.lstrip("+-")
+        return (target, value, False) if _is_message_id(target) else None
+    if lowered[:1] in "+-" and _is_message_id(lowered[1:]):
+        return lowered[1:], 1 if lowered[0] == "+" else -1, True
+    return None
+
+
+def _is_message_id(text: str) -> bool:
+    return text.startswith("m") and text[1:].isdigit()
+
+
+async def read_stdin_line(stream: TextIO = sys.stdin) -> str | None:
+    line = await asyncio.to_thread(stream.readline)
+    return line if line else None

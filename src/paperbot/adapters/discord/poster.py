@@ -1,0 +1,257 @@
+"""The core's ChatPoster for Discord: digests as embed messages, paced, errors in core terms.
+
+Posting goes through discord.py's REST client only (no gateway needed), so a digest can be sent
+while the gateway reconnects. discord.py waits out 429s itself; the Pacer keeps a fan-out from
+provoking them. 403/404 mean the bot lost the channel (the core pauses it); anything else is a
+failure for now (the core retries the paper with the next digest).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Literal
+
+import aiohttp
+import discord
+
+from paperbot.adapters.discord.embeds import (
+    Rendered,
+    VoteEmoji,
+    arxiv_url,
+    header_message,
+    item_message,
+    reply_message,
+    thread_name,
+)
+from paperbot.adapters.discord.pacer import Pacer
+from paperbot.adapters.discord.threads import ThreadParents
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.models import ChannelKey, Digest, DigestItem, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+NO_MENTIONS = discord.AllowedMentions.none()
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: the thread fades with its digest
+HISTORY_LIMIT = 200
+REACTION_INTERVAL = 0.3  # Discord allows about one reaction per 0.25 s per channel
+_UNKNOWN_MESSAGE = 10008
+_THREAD_EXISTS = 160004
+_MAX_REMEMBERED = 10_000
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def channel_key(guild_id: int, channel_id: int) -> ChannelKey:
+    return ChannelKey(PLATFORM, str(guild_id), str(channel_id))
+
+
+class DiscordPoster:
+    """Implements paperbot.ports.ChatPoster over a logged-in discord.py client."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        client: discord.Client,
+        pacer: Pacer | None = None,
+        threads: ThreadParents | None = None,
+        votes: VoteEmoji | None = None,
+        seed_reactions: bool = True,
+        history_limit: int = HISTORY_LIMIT,
+    ) -> None:
+        self.client = client
+        self.pacer = pacer or Pacer()
+        self.threads = threads or ThreadParents(client)
+        self.votes = votes or VoteEmoji()
+        self.seed_reactions = seed_reactions
+        self.history_limit = history_limit
+        # Header id -> where its items go: the thread (same id as the header) or, when no
+        # thread could be opened, the channel itself.
+        self._item_target: OrderedDict[int, int] = OrderedDict()
+
+    # --- ChatPoster -----------------------------------------------------------------------
+
+    async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
+        message = await self._send(
+            channel, _id(channel.channel), header_message(digest, self.votes)
+        )
+        return str(message.id)
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        rendered = item_message(item, self.votes)
+        if thread is None:
+            message = await self._send(channel, _id(channel.channel), rendered)
+        else:
+            message = await self._send_in_thread(channel, _id(thread), digest, rendered)
+        await self._seed_votes(channel, message)
+        return str(message.id)
+
+    async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
+        message = await self._send(channel, _id(channel.channel), reply_message(reply))
+        return str(message.id)
+
+    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+        """Our message about the paper since `since`, looked up in the channel's history and in
+        the threads of our headers. None only when the whole window was read: a "no" here lets
+        the core post the paper again, so anything less certain is CannotTell."""
+        me = self.client.user
+        if me is None:
+            raise PostError("discord: not logged in yet")
+        search = _HistorySearch(self, channel, arxiv_url(paper_id), since, me.id)
+        try:
+            found = await search.run(_id(channel.channel), in_thread=False)
+        except discord.Forbidden as exc:
+            raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
+        except discord.NotFound as exc:
+            raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
+        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+            raise PostError(f"discord: history of {channel} unreadable for now ({exc})") from exc
+        return None if found is None else str(found)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _messageable(self, channel: ChannelKey, target: int) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(target, guild_id=_id(channel.workspace))
+
+    async def _send(self, channel: ChannelKey, target: int, rendered: Rendered) -> discord.Message:
+        async with _as_post_errors(channel):
+            await self.pacer.wait(channel.channel)
+            return await self._messageable(channel, target).send(
+                content=rendered.content, embeds=rendered.embeds, allowed_mentions=NO_MENTIONS
+            )
+
+    async def _send_in_thread(
+        self, channel: ChannelKey, header_id: int, digest: Digest, rendered: Rendered
+    ) -> discord.Message:
+        parent = _id(channel.channel)
+        target = await self._thread_for(channel, header_id, digest)
+        if target == parent:
+            return await self._send(channel, parent, rendered)
+        try:
+            return await self._send(channel, target, rendered)
+        except ChannelUnavailable:
+            # The thread went away (a moderator deleted or locked it), not the channel.
+            log.warning("digest thread %s in %s is gone; posting in the channel", target, channel)
+            self._remember_target(header_id, parent)
+            return await self._send(channel, parent, rendered)
+
+    async def _thread_for(self, channel: ChannelKey, header_id: int, digest: Digest) -> int:
+        """The day's thread, opened from the header on the first item (its id is the header's)."""
+        known = self._item_target.get(header_id)
+        if known is not None:
+            return known
+        parent = _id(channel.channel)
+        try:
+            async with _as_post_errors(channel):
+                await self.pacer.wait(channel.channel)
+                data = await self.client.http.start_thread_with_message(
+                    parent,
+                    header_id,
+                    name=thread_name(digest),
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                )
+            target = int(data["id"])
+        except ChannelUnavailable as exc:
+            # Allowed to post but not to open threads: the papers go in the channel instead.
+            log.warning(
+                "cannot open a digest thread in %s (%s); posting in the channel", channel, exc
+            )
+            target = parent
+        except PostError as exc:
+            if _is_code(exc, _THREAD_EXISTS):
+                target = header_id  # opened before a restart; a message's thread has its id
+            elif _is_code(exc, _UNKNOWN_MESSAGE):
+                target = parent  # the header was deleted: nothing to hang a thread on
+            else:
+                raise
+        self._remember_target(header_id, target)
+        if target != parent:
+            self.threads.remember(target, parent)
+        return target
+
+    def _remember_target(self, header_id: int, target: int) -> None:
+        self._item_target[header_id] = target
+        while len(self._item_target) > _MAX_REMEMBERED:
+            self._item_target.popitem(last=False)
+
+    async def _seed_votes(self, channel: ChannelKey, message: discord.Message) -> None:
+        """Add the vote reactions so voting is one click; the paper is posted either way."""
+        if not self.seed_reactions:
+            return
+        for emoji in (self.votes.up, self.votes.down):
+            try:
+                await self.pacer.wait(("reactions", channel.channel), REACTION_INTERVAL)
+                await message.add_reaction(emoji)
+            except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+                log.info("could not add %s to a paper in %s: %s", emoji, channel, exc)
+                return
+
+
+class _HistorySearch:
+    """One find_posted: newest first, at most `history_limit` messages per channel or thread."""
+
+    def __init__(
+        self, poster: DiscordPoster, channel: ChannelKey, url: str, since: datetime, me: int
+    ) -> None:
+        self.poster = poster
+        self.channel = channel
+        self.url = url
+        self.since = since
+        self.me = me
+
+    async def run(self, target: int, in_thread: bool) -> int | None:
+        limit = self.poster.history_limit
+        history = self.poster._messageable(self.channel, target).history(
+            limit=limit, after=self.since, oldest_first=False
+        )
+        seen = 0
+        async for message in history:
+            seen += 1
+            if message.author.id != self.me:
+                continue
+            if any(embed.url == self.url for embed in message.embeds):
+                return message.id
+            if message.flags.has_thread and not in_thread:
+                # A digest header: its papers are in the thread that carries its id.
+                found = await self.run(message.id, in_thread=True)
+                if found is not None:
+                    return found
+        if seen >= limit:
+            raise CannotTell(f"discord: more than {limit} messages in {target} since {self.since}")
+        return None
+
+
+@asynccontextmanager
+async def _as_post_errors(channel: ChannelKey) -> AsyncIterator[None]:
+    """discord.py's exceptions as the core's: lost channel, or failed for now."""
+    try:
+        yield
+    except discord.Forbidden as exc:
+        raise ChannelUnavailable(f"discord: no access to {channel} ({exc})") from exc
+    except discord.NotFound as exc:
+        if exc.code == _UNKNOWN_MESSAGE:
+            raise PostError(f"discord: message gone in {channel} ({exc})") from exc
+        raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
+    except discord.HTTPException as exc:
+        raise PostError(f"discord: post to {channel} failed ({exc})") from exc
+    except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+        raise PostError(f"discord: post to {channel} failed ({exc!r})") from exc
+
+
+def _is_code(error: PostError, code: int) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, discord.HTTPException) and cause.code == code
+
+
+def _id(text: str) -> int:
+    """A snowflake from a ChannelKey part; a key that is not one can never be posted to."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ChannelUnavailable(f"discord: {text!r} is not a channel id") from None

@@ -1,0 +1,242 @@
+"""The Slack side of paperbot: a slack-bolt AsyncApp whose handlers only parse, call the core and
+render, served over HTTP (signed requests on one aiohttp port) or Socket Mode.
+
+The runner's whole view of it::
+
+    adapter = SlackAdapter.build(settings, bot)   # registers adapter.poster with the bot
+    adapter.web_app.router.add_get("/healthz", ...)  # optional, same port as /slack/events
+    await adapter.start()
+    ...
+    await adapter.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from paperbot import commands
+from paperbot.adapters.slack.blocks import reply_message
+from paperbot.adapters.slack.poster import (
+    PLATFORM,
+    TRANSPORT_ERRORS,
+    ChannelPacer,
+    SlackPoster,
+    retry_handlers,
+)
+from paperbot.errors import ConfigError
+from paperbot.models import ChannelKey, CommandContext, Reply
+from paperbot.service import Paperbot
+from paperbot.settings import Settings, SlackSettings
+
+log = logging.getLogger(__name__)
+
+_FAILED = "that did not work on our side; please try again in a minute"
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+
+
+def unescape(text: str) -> str:
+    """Slack sends `&`, `<`, `>` in command text as entities; the core wants what was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def reaction_votes(settings: SlackSettings) -> dict[str, int]:
+    """Reaction name -> vote; names are Slack's (`+1`, `arrow_up`), without skin tones."""
+    votes = {name.strip(":"): -1 for name in settings.downvote_reactions}
+    votes.update({name.strip(":"): 1 for name in settings.upvote_reactions})
+    return votes
+
+
+class SlackAdapter:
+    """One Slack workspace (one bot token) on the shared core."""
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        bot: Paperbot,
+        client: AsyncWebClient,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bot = bot
+        self.client = client
+        self.host = host
+        self.port = port
+        self.socket_mode = settings.app_token is not None
+        secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+        if not self.socket_mode and not secret:
+            raise ConfigError(
+                "setting slack.signing_secret is needed for HTTP mode "
+                "(or set slack.app_token to use Socket Mode)"
+            )
+        self.poster = SlackPoster(client, pacer or ChannelPacer(settings.post_interval_seconds))
+        self.votes = reaction_votes(settings)
+        # Everything passed explicitly, so bolt has nothing to read from the environment. With
+        # process_before_response the HTTP answer waits for the handler: a vote is stored before
+        # Slack hears 200 (a failure makes Slack resend it), and a command handler returns right
+        # after ack(), leaving its work to a task of ours.
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=secret,
+            request_verification_enabled=not self.socket_mode,
+            process_before_response=True,
+            logger=logging.getLogger("paperbot.adapters.slack.bolt"),
+        )
+        self.app.command(settings.command)(self._on_command)
+        self.app.event("reaction_added")(self._on_reaction)
+        self.app.event("reaction_removed")(self._on_reaction)
+        self.web_app = web.Application()
+        if not self.socket_mode:
+            self.web_app.router.add_post(settings.http_path, self._on_http)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        bot.add_poster(self.poster)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, bot: Paperbot, *, pacer: ChannelPacer | None = None
+    ) -> SlackAdapter:
+        """The adapter for `settings.slack`, on `settings.http`'s host and port in HTTP mode."""
+        slack = settings.slack
+        if slack.bot_token is None:
+            raise ConfigError("setting slack.bot_token is needed to run on Slack")
+        client = AsyncWebClient(
+            token=slack.bot_token.get_secret_value(),
+            base_url=slack.api_base_url,
+            retry_handlers=retry_handlers(slack.rate_limit_retries),
+        )
+        return cls(
+            slack, bot, client, host=settings.http.host, port=settings.http.port, pacer=pacer
+        )
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the token, then listen: a local port in HTTP mode, a websocket in Socket Mode."""
+        await self._check_token()
+        if self.socket_mode:
+            assert self.settings.app_token is not None
+            self._socket = AsyncSocketModeHandler(
+                self.app, self.settings.app_token.get_secret_value(), web_client=self.client
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: connected in Socket Mode")
+            return
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._bound_port(self._runner, self.port)
+        log.info("slack: HTTP mode on %s:%d%s", self.host, self.port, self.settings.http_path)
+
+    async def stop(self) -> None:
+        """Stop listening, then let commands already acknowledged finish their answers."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for every command answer under way (stop() and tests use it)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _check_token(self) -> None:
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            data = exc.response.data
+            error = data.get("error") if isinstance(data, dict) else None
+            if error in _AUTH_ERRORS:
+                raise ConfigError(
+                    f"setting slack.bot_token was refused by Slack: {error}"
+                ) from None
+            log.warning("slack: auth.test failed (%s); going on", error or exc.response.status_code)
+            return
+        except TRANSPORT_ERRORS as exc:
+            log.warning("slack: Web API unreachable at start (%s); going on", type(exc).__name__)
+            return
+        log.info("slack: team %s, bot user %s", auth.get("team_id"), auth.get("user_id"))
+
+    @staticmethod
+    def _bound_port(runner: web.AppRunner, default: int) -> int:
+        for address in runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                return int(address[1])
+        return default
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        """POST /slack/events: commands, events and interactivity; bolt checks the signature."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Acknowledge at once; the answer follows through response_url, however long it takes."""
+        await ack()
+        key = ChannelKey(PLATFORM, str(command.get("team_id", "")), str(command["channel_id"]))
+        ctx = CommandContext(key, str(command["user_id"]), can_manage=True)
+        self._spawn(self._answer(ctx, unescape(str(command.get("text", ""))), respond))
+
+    async def _answer(self, ctx: CommandContext, text: str, respond: AsyncRespond) -> None:
+        name = text.split(" ", 1)[0][:20] or "help"
+        try:
+            reply = await commands.handle(self.bot, ctx, text)
+        except Exception as exc:
+            # A bug must still answer the user, in one line, and leave one log line.
+            log.error(
+                "slack: /papers %s in %s failed: %s: %s", name, ctx.channel, type(exc).__name__, exc
+            )
+            reply = Reply.error(_FAILED)
+        message = reply_message(reply)
+        try:
+            answer = await respond(
+                text=message.text,
+                blocks=message.blocks,
+                response_type=reply.visibility.value,
+                replace_original=False,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except TRANSPORT_ERRORS as exc:
+            log.warning("slack: answer to /papers %s lost: %s", name, type(exc).__name__)
+            return
+        if answer.status_code != 200:
+            log.warning("slack: response_url refused /papers %s: HTTP %s", name, answer.status_code)
+
+    async def _on_reaction(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A reaction on one of our paper messages is a vote; everything else is ignored."""
+        value = self.votes.get(str(event.get("reaction", "")).split("::", 1)[0])
+        item = event.get("item") or {}
+        user = event.get("user")
+        if value is None or item.get("type") != "message" or not user:
+            return
+        if user == context.bot_user_id:
+            return
+        key = ChannelKey(PLATFORM, str(context.team_id or ""), str(item.get("channel", "")))
+        added = event.get("type") == "reaction_added"
+        await self.bot.record_vote(key, str(item.get("ts", "")), str(user), value, added)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,227 @@
+"""Posting to Slack through the Web API, with Slack's errors turned into the core's.
+
+Rate limits are retried inside slack_sdk (`AsyncRateLimitErrorRetryHandler`, which waits out
+`Retry-After`); posts to one channel are also paced to Slack's ~1 message a second so a 30-paper
+digest rarely meets a 429 at all. A channel the bot lost becomes ChannelUnavailable so the core
+pauses it once instead of retrying forever; anything else is a PostError the core retries later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from paperbot.adapters.slack.blocks import (
+    SlackMessage,
+    header_message,
+    item_message,
+    reply_message,
+)
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.models import ChannelKey, Digest, DigestItem, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+PAPER_EVENT = "paperbot_paper"
+DIGEST_EVENT = "paperbot_digest"
+# Errors that no retry will heal: the bot was removed, the channel is gone or archived, or the
+# workspace forbids the bot to post there. The core pauses the channel and says so once.
+CHANNEL_GONE = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "channel_is_archived",
+        "access_denied",
+        "account_inactive",
+        "restricted_action",
+    }
+)
+HISTORY_PAGE = 200
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, SlackClientError)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def retry_handlers(rate_limit_retries: int) -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries: 429s wait for `Retry-After`; refused connections retry once."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+    ]
+
+
+class ChannelPacer:
+    """Spaces posts to one channel at least `interval` seconds apart; other channels never wait.
+
+    Each caller reserves the next free slot at once and sleeps outside any lock, so many
+    channels' digests post side by side while each channel keeps Slack's pace.
+    """
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    async def wait(self, channel: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next.get(channel, now))
+        self._next[channel] = slot + self.interval
+        if len(self._next) > 10_000:
+            self._next = {c: t for c, t in self._next.items() if t > now}
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+def _error_code(exc: SlackApiError) -> tuple[str | None, int]:
+    data = exc.response.data
+    error = data.get("error") if isinstance(data, dict) else None
+    return (error if isinstance(error, str) else None), exc.response.status_code
+
+
+def post_error(exc: SlackApiError) -> PostError:
+    """The core's view of a failed chat.postMessage."""
+    error, status = _error_code(exc)
+    if error in CHANNEL_GONE:
+        return ChannelUnavailable(error)
+    if status == 429:
+        return PostError("rate limited by Slack, retries spent")
+    return PostError(f"Slack said {error}" if error else f"Slack answered HTTP {status}")
+
+
+class SlackPoster:
+    """The ChatPoster for Slack: header and items via chat.postMessage, tagged with message
+    metadata so a post whose outcome a crash hid can be found again in the channel history."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self, client: AsyncWebClient, pacer: ChannelPacer | None = None, history_pages: int = 20
+    ) -> None:
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+        self.history_pages = history_pages
+
+    async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
+        metadata = {"event_type": DIGEST_EVENT, "event_payload": {"day": digest.day.isoformat()}}
+        return await self._post(channel, header_message(digest), metadata=metadata)
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        metadata = {"event_type": PAPER_EVENT, "event_payload": {"paper_id": item.paper.arxiv_id}}
+        return await self._post(channel, item_message(item), thread=thread, metadata=metadata)
+
+    async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
+        return await self._post(channel, reply_message(reply))
+
+    async def _post(
+        self,
+        channel: ChannelKey,
+        message: SlackMessage,
+        thread: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        await self.pacer.wait(channel.channel)
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel.channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = post_error(exc)
+            log.warning("chat.postMessage to %s failed: %s", channel, error)
+            raise error from None
+        except TRANSPORT_ERRORS as exc:
+            raise PostError(f"Slack unreachable: {type(exc).__name__}") from None
+        ts = response.get("ts")
+        if not isinstance(ts, str):
+            raise PostError("Slack accepted the post but returned no ts")
+        return ts
+
+    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+        """Look for our tagged post of `paper_id`, at top level or in one of our digest threads.
+
+        Raises CannotTell when the history cannot be read in full, so the core never reposts on
+        a guess.
+        """
+        oldest = f"{since.timestamp():.6f}"
+        try:
+            async for message in self._pages(channel.channel, oldest):
+                if _tagged(message, PAPER_EVENT, "paper_id") == paper_id:
+                    return str(message["ts"])
+                if _tagged(message, DIGEST_EVENT, "day") and message.get("reply_count"):
+                    thread = str(message["ts"])
+                    async for reply in self._pages(channel.channel, oldest, thread):
+                        if _tagged(reply, PAPER_EVENT, "paper_id") == paper_id:
+                            return str(reply["ts"])
+        except SlackApiError as exc:
+            error, status = _error_code(exc)
+            raise CannotTell(f"cannot read {channel} history: {error or status}") from None
+        except TRANSPORT_ERRORS as exc:
+            raise CannotTell(f"cannot read {channel} history: {type(exc).__name__}") from None
+        return None
+
+    async def _pages(
+        self, channel: str, oldest: str, thread: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A channel's history (or one thread of it) since `oldest`, page by page."""
+        cursor: str | None = None
+        for _ in range(self.history_pages):
+            if thread is None:
+                response = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+            else:
+                response = await self.client.conversations_replies(
+                    channel=channel,
+                    ts=thread,
+                    oldest=oldest,
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+            for message in response.get("messages") or []:
+                if isinstance(message, dict):
+                    yield message
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return
+        raise CannotTell(f"more than {self.history_pages} pages of history in {channel}")
+
+
+def _tagged(message: dict[str, Any], event_type: str, field: str) -> str | None:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != event_type:
+        return None
+    value = (metadata.get("event_payload") or {}).get(field)
+    return str(value) if value is not None else None

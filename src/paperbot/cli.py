@@ -1,0 +1,192 @@
+"""The `paperbot` command: settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from paperbot.errors import ConfigError
+from paperbot.logs import configure_logging
+from paperbot.models import ChannelKey
+from paperbot.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="paperbot: research-paper alerts for Slack and Discord channels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("paperbot")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="PAPERBOT_CONFIG",
+        help="TOML config file (default: ./config.toml when present).",
+    ),
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    """Load settings or exit with the one-line reason."""
+    if config is None and Path("config.toml").is_file():
+        config = Path("config.toml")
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"paperbot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
+    return settings
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the bot: Slack and/or Discord when configured, else the local console channel."""
+    settings = _settings(config)
+    from paperbot.runner import run_bot
+
+    asyncio.run(run_bot(settings))
+
+
+@app.command()
+def console(
+    config: ConfigOption = None,
+    sample: Annotated[bool, typer.Option(help="Ingest the bundled sample papers first.")] = True,
+) -> None:
+    """A terminal channel on the same core: try every command without any chat token."""
+    settings = _settings(config)
+    from paperbot.runner import run_console
+
+    asyncio.run(run_console(settings, sample=sample))
+
+
+@app.command()
+def ingest(
+    config: ConfigOption = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day to fetch, YYYY-MM-DD (default today).")
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=365, help="Fetch this many days up to --date.")
+    ] = 1,
+    sample: Annotated[bool, typer.Option(help="Also serve the bundled sample papers.")] = False,
+) -> None:
+    """Fetch papers from the sources, store, index and match them."""
+    settings = _settings(config)
+    try:
+        last = date.fromisoformat(day) if day else date.today()
+    except ValueError:
+        typer.echo(f"paperbot: --date must be YYYY-MM-DD, got {day!r}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_ingest(settings, last, days, sample))
+
+
+async def _ingest(settings: Settings, last: date, days: int, sample: bool) -> None:
+    from paperbot.wiring import build_core
+
+    core = build_core(settings, include_sample=sample)
+    out = Console(stderr=True)
+    try:
+        with _progress(out) as progress:
+            task = progress.add_task("ingesting days", total=days)
+            for offset in range(days - 1, -1, -1):
+                report = await core.bot.ingest_day(last - timedelta(days=offset))
+                progress.console.print(f"{last - timedelta(days=offset)}: {report.summary}")
+                progress.advance(task)
+    finally:
+        await core.aclose()
+
+
+@app.command()
+def digest(
+    channel: Annotated[str, typer.Option(help="platform:workspace:channel, e.g. slack:T123:C456")],
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print it; post nothing.")] = False,
+) -> None:
+    """Show (with --dry-run) or post a channel's digest now."""
+    settings = _settings(config)
+    try:
+        key = ChannelKey.parse(channel)
+    except ValueError as exc:
+        typer.echo(f"paperbot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not dry_run:
+        typer.echo(
+            "paperbot: posting needs the running bot; use /papers digest in the channel, "
+            "or --dry-run to print it here",
+            err=True,
+        )
+        raise typer.Exit(2)
+    asyncio.run(_dry_run_digest(settings, key))
+
+
+async def _dry_run_digest(settings: Settings, key: ChannelKey) -> None:
+    from paperbot.adapters.console import render_header, render_item
+    from paperbot.wiring import build_core
+
+    core = build_core(settings)
+    out = Console()
+    try:
+        if core.store.get_channel(key) is None:
+            typer.echo(f"paperbot: no channel {key} in the database", err=True)
+            raise typer.Exit(2)
+        built = await core.bot.build_digest(key)
+        out.print(render_header(built))
+        for number, item in enumerate(built.items, start=1):
+            out.print(render_item(item, number=number))
+        if built.is_empty:
+            out.print("(nothing would be posted)")
+    finally:
+        await core.aclose()
+
+
+@app.command()
+def reindex(config: ConfigOption = None) -> None:
+    """Rebuild the search index from the database."""
+    settings = _settings(config)
+    from paperbot.wiring import build_core
+
+    core = build_core(settings)
+    out = Console(stderr=True)
+    try:
+        total = core.store.count_papers()
+        with _progress(out) as progress:
+            task = progress.add_task("indexing papers", total=total)
+            count = core.search.rebuild(
+                core.store, progress=lambda n: progress.update(task, completed=n)
+            )
+        out.print(f"indexed {count} papers")
+    finally:
+        asyncio.run(core.aclose())
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

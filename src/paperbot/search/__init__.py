@@ -1,0 +1,23 @@
+"""`/papers search`: a lenient query reader and a BM25 index over every stored paper."""
+
+from paperbot.search.analysis import english_analyzer
+from paperbot.search.index import (
+    CATCH_UP_BATCH,
+    STATE_FILE,
+    PaperFeed,
+    SearchHit,
+    SearchIndex,
+)
+from paperbot.search.request import MAX_TERMS, SearchRequest, parse_search
+
+__all__ = [
+    "CATCH_UP_BATCH",
+    "MAX_TERMS",
+    "STATE_FILE",
+    "PaperFeed",
+    "SearchHit",
+    "SearchIndex",
+    "SearchRequest",
+    "english_analyzer",
+    "parse_search",
+]

@@ -1,0 +1,90 @@
+"""How papers become tantivy documents, and the analyzers that make them agree with text.stems.
+
+For ASCII text without "_", tantivy's simple tokenizer + lowercase + Snowball English gives
+exactly text.stems (checked on 205,558 distinct words and on every bundled abstract) and runs in
+tantivy's own indexing threads, several times cheaper than building tokens in Python. Any other
+text (accents, "_", other scripts) is analysed by text.stems and handed over pre-tokenized, so
+the index and the query side always meet on the same stems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import tantivy
+
+from paperbot.models import Paper
+from paperbot.text import fold_name, stems
+
+# Bump when the schema or the analysis changes: an index built the old way is wiped and rebuilt.
+SCHEMA_VERSION = 1
+
+
+def new_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    # Only the id is stored: the service loads papers from the store, and a small doc store
+    # keeps the index, and the page cache it needs, small.
+    builder.add_text_field("arxiv_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("title", tokenizer_name="paperbot_en")
+    builder.add_text_field("abstract", tokenizer_name="paperbot_en")
+    builder.add_text_field("authors", tokenizer_name="paperbot_name")
+    builder.add_text_field("categories", tokenizer_name="raw", index_option="basic")
+    builder.add_date_field("day", indexed=True, fast=True)
+    return builder.build()
+
+
+def english_analyzer() -> tantivy.TextAnalyzer:
+    """text.stems for ASCII text without "_" (the only text it is given)."""
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    builder = builder.filter(tantivy.Filter.lowercase())
+    return builder.filter(tantivy.Filter.stemmer("english")).build()
+
+
+def name_analyzer() -> tantivy.TextAnalyzer:
+    """text.fold_name for ASCII names without "_" (the only names it is given)."""
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    return builder.filter(tantivy.Filter.lowercase()).build()
+
+
+def register_analyzers(index: tantivy.Index) -> None:
+    """Tokenizers are not saved in the index: every open registers them again."""
+    index.register_tokenizer("paperbot_en", english_analyzer())
+    index.register_tokenizer("paperbot_name", name_analyzer())
+
+
+def _add_analyzed(
+    doc: tantivy.Document, field: str, text: str, analyze: Callable[[str], list[str]]
+) -> None:
+    """Index `text` as `analyze(text)` gives it, letting tantivy redo that analysis where it
+    provably agrees (ASCII without "_")."""
+    if text.isascii() and "_" not in text:
+        doc.add_text(field, text)
+        return
+    words = analyze(text)
+    if words:
+        tokens = [tantivy.Token(w, i, 0, 0) for i, w in enumerate(words)]
+        doc.add_pre_tokenized_text(field, tantivy.PreTokenizedString(text, tokens))
+
+
+def document(paper: Paper) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("arxiv_id", paper.arxiv_id)
+    _add_analyzed(doc, "title", paper.title, stems)
+    _add_analyzed(doc, "abstract", paper.abstract, stems)
+    for keyword in paper.ai_keywords:  # extra abstract values: tantivy keeps a position gap
+        _add_analyzed(doc, "abstract", keyword, stems)
+    for author in paper.authors:  # one value per author, so a name phrase never spans two
+        _add_analyzed(doc, "authors", author, fold_name)
+    for category in paper.categories:
+        doc.add_text("categories", category.lower())
+    day = _paper_day(paper)
+    if day is not None:
+        doc.add_date("day", datetime(day.year, day.month, day.day, tzinfo=UTC))
+    return doc
+
+
+def _paper_day(paper: Paper) -> date | None:
+    """The day a paper counts as new for since:, the later of published and featured."""
+    days = [d for d in (paper.published_at and paper.published_at.date(), paper.featured_on) if d]
+    return max(days) if days else None

@@ -1,0 +1,155 @@
+"""Reading what a user typed after `/papers search`: leniently, so no input is a syntax error.
+
+Words become stems (paperbot.text, the same analysis the index uses), "quoted text" a phrase a
+hit must contain, and since:/author:/cat: filters. Operators, wildcards, stray quotes and
+parentheses, emoji and control characters are read as plain words or dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from paperbot.errors import InvalidInput
+from paperbot.text import fold_name, stems
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 24
+MAX_PHRASES = 4
+MAX_PHRASE_WORDS = 12
+MAX_AUTHORS = 4
+MAX_CATEGORIES = 8
+
+_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[a-z\-]+)?$")
+_RELATIVE = re.compile(r"^(\d{1,5})([dwmy])$")
+_RELATIVE_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+_QUOTES = str.maketrans({c: '"' for c in "“”„‟«»〝〞"})
+_TOKEN = re.compile(
+    r"""
+    (?P<field>(?<![^\s(])(?:since|author|authors|cat|category|title|abstract)):
+        (?P<value>"[^"]*"?|[^\s"]*)
+  | (?P<phrase>"[^"]*")
+  | (?P<stray>")
+  | (?P<word>[^\s"]+)
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_OPERATORS = frozenset({"AND", "OR", "NOT"})
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What the user asked, read leniently: `terms` are optional words (stems, in typed order),
+    `phrases` are quoted word sequences a hit must contain; filters restrict, never score."""
+
+    text: str
+    terms: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    since: date | None = None
+    authors: tuple[str, ...] = ()  # folded names ("yann lecun"); a hit has every one
+    categories: tuple[str, ...] = ()  # lowercased; a hit has at least one
+    ignored: tuple[str, ...] = ()  # filters that could not be read, so a reply can say so
+
+    @property
+    def has_words(self) -> bool:
+        return bool(self.terms or self.phrases)
+
+
+def parse_search(text: str, today: date | None = None) -> SearchRequest:
+    """Never raises for syntax: operators, wildcards, stray quotes and parentheses, emoji and
+    control characters are read as plain words or dropped. Raises InvalidInput only when
+    nothing searchable is left."""
+    today = today or datetime.now(UTC).date()
+    cleaned = _clean(text[: MAX_QUERY_CHARS * 4])[:MAX_QUERY_CHARS]
+    terms: list[str] = []
+    phrases: list[tuple[str, ...]] = []
+    shown: list[str] = []
+    since: date | None = None
+    authors: list[str] = []
+    categories: list[str] = []
+    ignored: list[str] = []
+
+    def add_text(raw: str, quoted: bool) -> None:
+        found = stems(raw)
+        if not found:
+            return
+        shown.append(f'"{raw}"' if quoted else raw)
+        if quoted and len(phrases) < MAX_PHRASES:
+            phrases.append(tuple(found[:MAX_PHRASE_WORDS]))
+        else:
+            terms.extend(found)
+
+    for m in _TOKEN.finditer(cleaned):
+        if m.group("field"):
+            name = m.group("field").lower()
+            raw_value = m.group("value")
+            quoted = raw_value.startswith('"')
+            value = raw_value.strip('"').strip()
+            if not value:
+                continue
+            if name == "since":
+                found_date = _read_since(value, today)
+                if found_date is None:
+                    ignored.append(m.group())
+                else:
+                    since = found_date
+            elif name in ("author", "authors"):
+                name_words = fold_name(value)
+                if name_words and len(authors) < MAX_AUTHORS:
+                    authors.append(" ".join(name_words))
+            elif name in ("cat", "category"):
+                category = value.lower()
+                if _CATEGORY.match(category) and len(categories) < MAX_CATEGORIES:
+                    categories.append(category)
+                else:
+                    ignored.append(m.group())
+            else:  # title:/abstract: are searched like any word; both fields are always searched
+                add_text(value, quoted)
+        elif m.group("phrase"):
+            add_text(m.group("phrase").strip('"'), True)
+        elif m.group("word") and m.group("word") not in _OPERATORS:
+            add_text(m.group("word"), False)
+    request = SearchRequest(
+        text=" ".join(shown),
+        terms=tuple(terms[:MAX_TERMS]),
+        phrases=tuple(phrases),
+        since=since,
+        authors=tuple(dict.fromkeys(authors)),
+        categories=tuple(dict.fromkeys(categories)),
+        ignored=tuple(ignored),
+    )
+    if not (request.has_words or request.since or request.authors or request.categories):
+        raise InvalidInput("nothing to search for: give some words, e.g. /papers search diffusion")
+    return request
+
+
+def _clean(text: str) -> str:
+    """NFKC (full-width digits and quotes become plain ones), curly quotes straightened, and
+    control/format/private characters turned into spaces so they cannot glue or hide words."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if not text.isascii() or any(ch < " " or ch == "\x7f" for ch in text):
+        text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    return text
+
+
+def _read_since(value: str, today: date) -> date | None:
+    value = value.lower()
+    relative = _RELATIVE.match(value)
+    try:
+        if relative:
+            days = int(relative.group(1)) * _RELATIVE_DAYS[relative.group(2)]
+            return today - timedelta(days=min(days, 200 * 365))
+        if value in ("today", "yesterday"):
+            return today - timedelta(days=0 if value == "today" else 1)
+        parts = [int(p) for p in value.split("-")]
+        if len(parts) == 1:
+            return date(parts[0], 1, 1)
+        if len(parts) == 2:
+            return date(parts[0], parts[1], 1)
+        if len(parts) == 3:
+            return date(parts[0], parts[1], parts[2])
+    except (ValueError, OverflowError):
+        return None
+    return None

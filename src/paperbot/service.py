@@ -1,0 +1,317 @@
+"""The core's operations: ingest, subscriptions, digests, votes and search. Adapters and the
+scheduler call these; none of them knows a platform."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+from paperbot.delivery import DigestDelivery
+from paperbot.digest import build_digest, rank_items
+from paperbot.errors import InvalidInput, SourceError
+from paperbot.matching import SubscriptionIndex
+from paperbot.models import (
+    Channel,
+    ChannelKey,
+    ChannelSettings,
+    DeliveryReport,
+    Digest,
+    DigestItem,
+    MatchField,
+    MatchReason,
+    Paper,
+    Subscription,
+)
+from paperbot.ports import ChatPoster, FetchResult, PaperSource
+from paperbot.query import evaluate, parse
+from paperbot.search import SearchIndex, parse_search
+from paperbot.store.store import Store, utc_now
+from paperbot.text import AnalyzedPaper, analyze
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A new subscription also looks back this far, so the next digest is not empty for a new channel.
+SUBSCRIBE_LOOKBACK = timedelta(days=3)
+PREVIEW_WINDOW = timedelta(days=7)
+
+
+def analyze_paper(paper: Paper) -> AnalyzedPaper:
+    return analyze(
+        paper.arxiv_id,
+        paper.title,
+        paper.abstract,
+        keywords=paper.ai_keywords,
+        authors=paper.authors,
+        categories=paper.categories,
+        upvotes=paper.upvotes,
+    )
+
+
+@dataclass(slots=True)
+class IngestReport:
+    fetched: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    inserted: int = 0
+    updated: int = 0
+    matched: int = 0
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{name} {count}" for name, count in self.fetched.items()]
+        parts += [f"{name} FAILED ({reason})" for name, reason in self.failed.items()]
+        return (
+            f"ingest: {', '.join(parts) or 'no sources'}; {self.inserted} new, "
+            f"{self.updated} updated, {self.matched} matches"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    subscription: Subscription | None
+    canonical: str
+    recent_matches: int
+
+
+class Paperbot:
+    """One instance per process; safe to call from many tasks at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        search: SearchIndex,
+        sources: Sequence[PaperSource] = (),
+        posters: Mapping[str, ChatPoster] | None = None,
+        channel_defaults: ChannelSettings | None = None,
+        max_subscriptions: int = 50,
+        clock: Callable[[], datetime] = utc_now,
+        worker_id: str = "",
+    ) -> None:
+        self.store = store
+        self.search_index = search
+        self.sources = list(sources)
+        self.posters: dict[str, ChatPoster] = dict(posters or {})
+        self.channel_defaults = channel_defaults or ChannelSettings()
+        self.max_subscriptions = max_subscriptions
+        self.clock = clock
+        self.worker_id = worker_id
+        self.delivery = DigestDelivery(self)
+        # Called with the updated Channel after a settings change (the scheduler reschedules).
+        self.channel_listeners: list[Callable[[Channel], None]] = []
+
+    async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking store call off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def add_poster(self, poster: ChatPoster) -> None:
+        self.posters[poster.platform] = poster
+
+    # --- ingest ---------------------------------------------------------------------------
+
+    async def ingest_day(self, day: date) -> IngestReport:
+        """Fetch `day` from every source at once; a failing source is recorded and skipped."""
+        report = IngestReport()
+        results = await asyncio.gather(
+            *(source.fetch_day(day) for source in self.sources), return_exceptions=True
+        )
+        batch: list[Paper] = []
+        for source, result in zip(self.sources, results, strict=True):
+            if isinstance(result, FetchResult):
+                report.fetched[source.name] = len(result.papers)
+                report.skipped[source.name] = result.skipped
+                batch.extend(result.papers)
+                await self.blocking(
+                    self.store.record_source_result, source.name, len(result.papers), None
+                )
+            else:
+                reason = result.reason if isinstance(result, SourceError) else repr(result)
+                report.failed[source.name] = reason
+                log.warning("source %s failed for %s: %s", source.name, day, reason)
+                await self.blocking(self.store.record_source_result, source.name, None, reason)
+        inserted, updated, matched = await self.blocking(self.ingest_papers, batch)
+        report.inserted, report.updated, report.matched = inserted, updated, matched
+        log.info("%s for %s", report.summary, day)
+        return report
+
+    def ingest_papers(self, batch: Sequence[Paper], match: bool = True) -> tuple[int, int, int]:
+        """Upsert, index and match a batch (blocking); returns (inserted, updated, matches)."""
+        result = self.store.upsert_papers(batch)
+        if not result.changed:
+            return 0, 0, 0
+        self.search_index.catch_up(self.store)
+        matched = 0
+        if match:
+            index = SubscriptionIndex(self.store.all_subscriptions())
+            found = [
+                (m.subscription, m.arxiv_id, m.field)
+                for paper in result.changed
+                for m in index.match(analyze_paper(paper))
+            ]
+            matched = self.store.record_matches(found)
+        return len(result.inserted), len(result.updated), matched
+
+    # --- channels and subscriptions -------------------------------------------------------
+
+    async def channel(self, key: ChannelKey) -> Channel:
+        return await self.blocking(self.store.ensure_channel, key, self.channel_defaults)
+
+    async def subscriptions(self, key: ChannelKey) -> list[Subscription]:
+        await self.channel(key)
+        return await self.blocking(self.store.list_subscriptions, key)
+
+    async def subscribe(self, key: ChannelKey, query: str, user: str) -> SubscribeResult:
+        canonical = str(parse(query))
+        current = await self.subscriptions(key)
+        if any(s.query == canonical for s in current):
+            return SubscribeResult(None, canonical, 0)
+        if len(current) >= self.max_subscriptions:
+            raise InvalidInput(
+                f"this channel has {len(current)} subscriptions, the most allowed; "
+                "unsubscribe from one first"
+            )
+        subscription = await self.blocking(self.store.add_subscription, key, canonical, user)
+        if subscription is None:
+            return SubscribeResult(None, canonical, 0)
+        recent = await self.blocking(self._match_recent, subscription)
+        log.info("%s subscribed %s to %r", user, key, canonical)
+        return SubscribeResult(subscription, canonical, recent)
+
+    def _match_recent(self, subscription: Subscription) -> int:
+        index = SubscriptionIndex([subscription])
+        since = self.clock() - SUBSCRIBE_LOOKBACK
+        found = [
+            (m.subscription, m.arxiv_id, m.field)
+            for paper in self.store.papers_seen_since(since)
+            for m in index.match(analyze_paper(paper))
+        ]
+        return self.store.record_matches(found)
+
+    async def unsubscribe(self, key: ChannelKey, query: str) -> str | None:
+        """Remove a subscription given as typed, by its canonical form, or as `#N` from `list`;
+        returns what was removed."""
+        current = await self.subscriptions(key)
+        target: str | None = None
+        stripped = query.strip()
+        if stripped.startswith("#") and stripped[1:].isdigit():
+            number = int(stripped[1:])
+            if not 1 <= number <= len(current):
+                raise InvalidInput(f"there is no subscription #{number}; see /papers list")
+            target = current[number - 1].query
+        else:
+            canonical = str(parse(stripped))
+            target = next((s.query for s in current if s.query in (canonical, stripped)), None)
+        if target is None:
+            return None
+        removed = await self.blocking(self.store.remove_subscription, key, target)
+        return target if removed else None
+
+    async def preview(self, query: str, limit: int = 5) -> tuple[str, list[DigestItem], int]:
+        """What `query` would have matched over the last week: (canonical, best items, total)."""
+        node = parse(query)
+        since = self.clock() - PREVIEW_WINDOW
+        papers = await self.blocking(self.store.papers_seen_since, since)
+        reasons: dict[str, list[MatchReason]] = {}
+        by_id = {}
+        for paper in papers:
+            verdict = evaluate(node, analyze_paper(paper))
+            if verdict.matched:
+                field_ = verdict.field or MatchField.ABSTRACT
+                reasons[paper.arxiv_id] = [MatchReason(str(node), field_)]
+                by_id[paper.arxiv_id] = paper
+        items = rank_items(reasons, by_id, {}, self.clock().date())
+        return str(node), items[:limit], len(items)
+
+    async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
+        channel = await self.channel(key)
+        settings = replace(channel.settings, **changes)
+        updated = await self.blocking(self.store.update_channel, key, settings)
+        for listener in list(self.channel_listeners):
+            listener(updated)
+        return updated
+
+    # --- digests --------------------------------------------------------------------------
+
+    async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
+        now = now or self.clock()
+        channel = await self.channel(key)
+        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
+        stored = await self.blocking(self.store.unposted_matches, key, channel.last_digest_at)
+        reasons: dict[str, list[MatchReason]] = defaultdict(list)
+        for match in stored:
+            reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
+        papers = await self.blocking(self.store.get_papers, list(reasons))
+        votes = await self.blocking(self.store.vote_totals, key, list(reasons))
+        missing = await self.missing_sources()
+        return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+
+    async def missing_sources(self) -> list[str]:
+        """Sources whose latest attempt failed: the digest says it is incomplete."""
+        names = {source.name for source in self.sources}
+        statuses = await self.blocking(self.store.source_statuses)
+        return [
+            s.source
+            for s in statuses
+            if s.source in names
+            and s.last_error_at is not None
+            and (s.last_success_at is None or s.last_error_at > s.last_success_at)
+        ]
+
+    async def deliver_digest(self, key: ChannelKey, force_post: bool = False) -> DeliveryReport:
+        """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
+        return await self.delivery.deliver(key, force_post)
+
+    # --- votes ----------------------------------------------------------------------------
+
+    async def record_vote(
+        self, key: ChannelKey, message_id: str, user: str, value: int, added: bool = True
+    ) -> str | None:
+        """Turn a reaction into a vote (or take it back); returns the paper voted on, or None
+        when the message is not one of our paper posts."""
+        paper_id = await self.blocking(self.store.paper_for_message, key, message_id)
+        if paper_id is None:
+            return None
+        if added:
+            changed = await self.blocking(self.store.set_vote, key, paper_id, user, value)
+        else:
+            changed = await self.blocking(self.store.retract_vote, key, paper_id, user, value)
+        if changed:
+            log.info(
+                "vote %+d %s by %s on %s in %s",
+                value,
+                "added" if added else "retracted",
+                user,
+                paper_id,
+                key,
+            )
+        return paper_id
+
+    async def top(
+        self, key: ChannelKey, since: datetime | None, limit: int = 10
+    ) -> list[DigestItem]:
+        ranked = await self.blocking(self.store.top_voted, key, since, limit)
+        papers = await self.blocking(self.store.get_papers, [paper_id for paper_id, _ in ranked])
+        return [
+            DigestItem(papers[paper_id], team_votes=votes, score=float(votes))
+            for paper_id, votes in ranked
+            if paper_id in papers
+        ]
+
+    # --- search ---------------------------------------------------------------------------
+
+    async def search(self, text: str, limit: int = 10) -> list[DigestItem]:
+        request = parse_search(text)
+        hits = await self.blocking(self.search_index.search, request, limit)
+        papers = await self.blocking(self.store.get_papers, [hit.arxiv_id for hit in hits])
+        return [
+            DigestItem(papers[hit.arxiv_id], score=hit.score)
+            for hit in hits
+            if hit.arxiv_id in papers
+        ]

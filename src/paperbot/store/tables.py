@@ -1,0 +1,186 @@
+"""The schema as SQLAlchemy Core tables: what Alembic migrations are checked against."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("arxiv_id", String(32), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("published_at", UTCDateTime),
+    Column("featured_on", Date),
+    Column("upvotes", Integer, nullable=False, default=0),
+    Column("comments", Integer, nullable=False, default=0),
+    Column("github_repo", String(300)),
+    Column("github_stars", Integer),
+    Column("project_page", String(500)),
+    Column("ai_summary", Text),
+    Column("ai_keywords", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Grows with every insert or change, so a search index can catch up from a watermark.
+    Column("rev", BigInteger, nullable=False),
+    Index("ix_papers_rev", "rev"),
+    Index("ix_papers_first_seen_at", "first_seen_at"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("workspace", String(64), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("digest_hour", Integer, nullable=False),
+    Column("max_items", Integer, nullable=False),
+    Column("digest_days", String(40), nullable=False),
+    Column("threaded", Boolean, nullable=False),
+    Column("post_when_empty", Boolean, nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("pause_reason", String(200)),
+    Column("last_digest_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "workspace", "channel"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel_id", "query"),
+)
+
+matches = Table(
+    "matches",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("field", String(16), nullable=False),
+    Column("matched_at", UTCDateTime, nullable=False),
+    Index("ix_matches_channel_id_matched_at", "channel_id", "matched_at"),
+)
+
+# The posted ledger: one row per (channel, paper), ever. A row is written as an intent before
+# the post and completed with the message id after it, so a crash in between is visible.
+posts = Table(
+    "posts",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("message_id", String(64)),
+    Column("thread_id", String(64)),
+    Column("digest_day", Date, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("posted_at", UTCDateTime),
+    Index("ix_posts_channel_id_message_id", "channel_id", "message_id"),
+    Index("ix_posts_state", "state"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("voted_at", UTCDateTime, nullable=False),
+)
+
+source_status = Table(
+    "source_status",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error_at", UTCDateTime),
+    Column("last_error", String(300)),
+    Column("last_count", Integer),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Leases: who may deliver a channel's digest (or run the ingest) right now, across processes.
+# A row names the holder and when its claim lapses; a crashed holder's claim simply expires.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,143 @@
+"""Fakes the tests (and benchmarks) share: a scriptable source, a recording poster, paper factories.
+
+They implement the real ports, so code under test cannot tell them from the real thing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, SourceError
+from paperbot.models import ChannelKey, ChannelSettings, Digest, DigestItem, Paper, Reply
+from paperbot.ports import FetchResult
+
+_ids = itertools.count(1)
+
+
+def make_paper(
+    title: str = "A Study of Things",
+    abstract: str = "We study things and find results.",
+    arxiv_id: str | None = None,
+    **fields: object,
+) -> Paper:
+    """A valid Paper with a fresh new-style id unless one is given."""
+    if arxiv_id is None:
+        arxiv_id = f"2501.{next(_ids):05d}"
+    fields.setdefault("sources", ("arxiv",))
+    return Paper(arxiv_id=arxiv_id, title=title, abstract=abstract, **fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class FakeSource:
+    """Serves papers by day; `fail_with` makes the next fetches raise, as a broken source would."""
+
+    name: str = "fake"
+    by_day: dict[date, list[Paper]] = field(default_factory=dict)
+    fail_with: Exception | None = None
+    calls: list[date] = field(default_factory=list)
+
+    async def fetch_day(self, day: date) -> FetchResult:
+        self.calls.append(day)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return FetchResult(self.name, list(self.by_day.get(day, [])))
+
+    def failing(self, reason: str = "HTTP 503") -> FakeSource:
+        self.fail_with = SourceError(self.name, reason)
+        return self
+
+
+@dataclass
+class Posted:
+    channel: ChannelKey
+    kind: str  # "header", "item" or "reply"
+    message_id: str
+    paper_id: str | None = None
+    thread: str | None = None
+    text: str = ""
+
+
+@dataclass
+class RecordingPoster:
+    """A ChatPoster that keeps every post; `fail` decides per post whether to raise."""
+
+    platform: str = "console"
+    posts: list[Posted] = field(default_factory=list)
+    fail: Callable[[Posted], Exception | None] | None = None
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _record(self, posted: Posted) -> str:
+        if self.fail is not None:
+            error = self.fail(posted)
+            if error is not None:
+                raise error
+        self.posts.append(posted)
+        return posted.message_id
+
+    def _next_id(self) -> str:
+        return f"m{next(self._counter)}"
+
+    async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
+        return self._record(Posted(channel, "header", self._next_id(), text=digest.headline))
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        return self._record(
+            Posted(channel, "item", self._next_id(), item.paper.arxiv_id, thread, item.paper.title)
+        )
+
+    async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
+        return self._record(Posted(channel, "reply", self._next_id(), text=reply.text))
+
+    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+        for posted in self.posts:
+            if posted.channel == channel and posted.paper_id == paper_id:
+                return posted.message_id
+        return None
+
+    def items(self, channel: ChannelKey | None = None) -> list[str]:
+        return [
+            p.paper_id
+            for p in self.posts
+            if p.kind == "item" and p.paper_id and (channel is None or p.channel == channel)
+        ]
+
+
+def gone(posted: Posted) -> Exception:
+    return ChannelUnavailable("channel_not_found")
+
+
+def flaky(posted: Posted) -> Exception:
+    return PostError("HTTP 503")
+
+
+def cannot_tell() -> Exception:
+    return CannotTell("platform cannot list history")
+
+
+class FixedClock:
+    """A clock tests move by hand; no test sleeps through real time."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'paperbot.sqlite'}"
+
+
+CHANNEL = ChannelKey("console", "local", "general")
+DEFAULTS = ChannelSettings()

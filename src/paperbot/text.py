@@ -1,0 +1,258 @@
+"""Text normalisation shared by matching and search, so a subscription and a paper meet in one
+form."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"\w+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064]")
+_stemmer = Stemmer.Stemmer("english")
+# Stems are cached by word: a day's abstracts reuse a small vocabulary, and the C stemmer's
+# per-call overhead is what costs.
+_stem_cache: dict[str, str] = {}
+_STEM_CACHE_LIMIT = 500_000
+
+
+def normalize(text: str) -> str:
+    """NFKC-fold and casefold, so full-width letters, ligatures and case never hide a match.
+
+    The result is a fixed point (normalising it again changes nothing): a query written out and
+    read back must mean the same, and casefolding can undo NFKC composition for a few letters."""
+    if text.isascii():
+        return text.lower()
+    folded = unicodedata.normalize("NFKC", text)
+    for _ in range(4):
+        again = unicodedata.normalize("NFKC", folded.casefold())
+        if again == folded:
+            break
+        folded = again
+    return folded
+
+
+def has_control_characters(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
+def words(text: str) -> list[str]:
+    """Lowercased words without stemming (for names and exact display)."""
+    return _WORD.findall(normalize(text))
+
+
+def stem(word: str) -> str:
+    cached = _stem_cache.get(word)
+    if cached is None:
+        cached = _stemmer.stemWord(word)
+        if len(_stem_cache) < _STEM_CACHE_LIMIT:
+            _stem_cache[word] = cached
+    return cached
+
+
+def stems(text: str) -> list[str]:
+    """Snowball stems, for search recall: "Transformers" and "transformation" both give
+    "transform"."""
+    cache = _stem_cache
+    found = _WORD.findall(normalize(text))
+    out = [cache.get(w) for w in found]
+    if None in out:
+        out = [stem(w) for w in found]
+    return out  # type: ignore[return-value]
+
+
+def fold_name(name: str) -> list[str]:
+    """An author name as comparable words: accents stripped, so "Müller" matches "Muller"."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return words(plain)
+
+
+_VOWELS = frozenset("aeiouy")
+_KEEP_DOUBLE = frozenset("sz")
+# Words whose final s is not a plural; their plurals ("biases") fold back onto them.
+_NOT_PLURAL = frozenset(
+    [
+        "bias",
+        "alias",
+        "atlas",
+        "canvas",
+        "corpus",
+        "virus",
+        "status",
+        "focus",
+        "thus",
+        "this",
+        "analysis",
+        "basis",
+        "axis",
+        "diagnosis",
+        "synthesis",
+        "hypothesis",
+        "thesis",
+        "series",
+        "species",
+        "lens",
+        "bus",
+        "gas",
+        "physics",
+        "mathematics",
+    ]
+)
+_term_cache: dict[str, str] = {}
+
+
+def fold_inflection(word: str) -> str:
+    """Fold plurals, -ing/-ed forms and a final silent e onto one root, conservatively:
+    "transformers" and "transformer" meet, "pruned", "pruning" and "prune" meet, but
+    "transformation" stays apart (Snowball would merge it, and subscriptions are about
+    precision). Short words and words without a vowel in the root are left alone."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    return _drop_silent_e(_fold_suffix(word))
+
+
+def _fold_suffix(word: str) -> str:
+    if word in _NOT_PLURAL:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("ses"):
+        root = word[:-2]
+        return root if root.endswith("ss") or root in _NOT_PLURAL else word[:-1]
+    if word.endswith(("xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]  # and go on: "embeddings" -> "embedding" -> "embed"
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix):
+            root = word[: -len(suffix)]
+            if len(root) >= 4 and _VOWELS.intersection(root):
+                if root[-1] == root[-2] and root[-1] not in _VOWELS | _KEEP_DOUBLE:
+                    root = root[:-1]  # embedding -> embedd -> embed
+                return root
+    return word
+
+
+def _drop_silent_e(word: str) -> str:
+    """"scale" meets "scaled" and "scaling" (both "scal"); "degree" keeps its double e."""
+    if len(word) > 4 and word.endswith("e") and not word.endswith("ee"):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The words of `text` as matching terms: normalised, plural and -ing/-ed folded."""
+    cache = _term_cache
+    out = []
+    for word in _WORD.findall(normalize(text)):
+        term = cache.get(word)
+        if term is None:
+            term = fold_inflection(word)
+            if len(cache) < _STEM_CACHE_LIMIT:
+                cache[word] = term
+        out.append(term)
+    return out
+
+
+# Upvote filters are indexed by power-of-two buckets: a paper with u upvotes carries the bucket
+# term of every power of two up to u, and `upvotes:N` is anchored on the largest one up to N.
+_UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
+
+
+def upvote_term(threshold: int) -> str:
+    """The bucket term every paper with at least `threshold` (>= 1) upvotes carries."""
+    return f"upvotes>={1 << (threshold.bit_length() - 1)}"
+
+
+def category_terms(category: str) -> tuple[str, ...]:
+    """A category and its archive ("cs.lg" and "cs"), so `cat:cs` matches any cs paper."""
+    archive, dot, _ = category.partition(".")
+    return (category, archive) if dot else (category,)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzedPaper:
+    """A paper reduced to what queries look at; built once per paper per ingest.
+
+    The term sets are derived once here so that a query checks a word in O(1) instead of
+    scanning the abstract, however many subscriptions ask."""
+
+    arxiv_id: str
+    title: tuple[str, ...]
+    abstract: tuple[str, ...]
+    keywords: tuple[str, ...]
+    authors: tuple[tuple[str, ...], ...]
+    categories: frozenset[str]
+    upvotes: int
+    title_terms: frozenset[str] = field(init=False, repr=False, compare=False)
+    abstract_terms: frozenset[str] = field(init=False, repr=False, compare=False)
+    keyword_terms: frozenset[str] = field(init=False, repr=False, compare=False)
+    author_words: frozenset[str] = field(init=False, repr=False, compare=False)
+    category_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    _all: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "title_terms", frozenset(self.title))
+        setattr_(self, "abstract_terms", frozenset(self.abstract))
+        setattr_(self, "keyword_terms", frozenset(self.keywords))
+        setattr_(self, "author_words", frozenset(w for a in self.authors for w in a))
+        setattr_(
+            self, "category_set", frozenset(t for c in self.categories for t in category_terms(c))
+        )
+        setattr_(self, "_all", None)
+
+    def all_terms(self) -> frozenset[str]:
+        """Every term a stored query could be indexed under (see matching.anchor_terms)."""
+        found = self._all
+        if found is None:
+            every = set(self.title_terms)
+            every.update(self.abstract_terms)
+            every.update(self.keyword_terms)
+            every.update(["author:" + word for word in self.author_words])
+            every.update(["cat:" + cat for cat in self.category_set])
+            every.update([f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes])
+            found = frozenset(every)
+            object.__setattr__(self, "_all", found)
+        return found
+
+
+def analyze(
+    arxiv_id: str,
+    title: str,
+    abstract: str,
+    keywords: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    categories: Iterable[str] = (),
+    upvotes: int = 0,
+) -> AnalyzedPaper:
+    return AnalyzedPaper(
+        arxiv_id=arxiv_id,
+        title=tuple(terms(title)),
+        abstract=tuple(terms(abstract)),
+        # A separator token keeps a phrase from spanning two keywords.
+        keywords=tuple(_join_with_gaps(terms(k) for k in keywords)),
+        authors=tuple(tuple(fold_name(a)) for a in authors),
+        categories=frozenset(c.lower() for c in categories),
+        upvotes=upvotes,
+    )
+
+
+def _join_with_gaps(parts: Iterable[list[str]]) -> list[str]:
+    out: list[str] = []
+    for part in parts:
+        if out:
+            out.append("\x00")
+        out.extend(part)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def query_terms(text: str) -> tuple[str, ...]:
+    """A subscription word or phrase in the same form `analyze` gives a paper."""
+    return tuple(terms(text))

@@ -1,0 +1,361 @@
+"""A fake Slack, good enough to run the adapter against at the protocol level.
+
+It plays both sides Slack plays: the Web API the bot calls (`/api/<method>` on 127.0.0.1, any
+port), which records every call and keeps the channels' messages so history and threads can be
+read back; and the Slack client side that sends the bot signed slash commands and events, the
+way Slack's servers do (form-encoded command bodies, JSON event callbacks, `v0=` HMAC signatures).
+It also serves `response_url` and, for Socket Mode, the websocket that apps.connections.open
+points to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+BOT_TOKEN = "xoxb-1234567890-0987654321-paperbotTESTtoken"
+APP_TOKEN = "xapp-1-A0PAPERBOT-1234567890-paperbotAPPtoken"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TEAM = "T0PAPERS1"
+BOT_USER = "U0PAPERBOT"
+FIRST_TS = 1732270000
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())  # type: ignore[no-any-return]
+
+
+@dataclass
+class Call:
+    """One Web API call as the fake received it."""
+
+    method: str
+    body: dict[str, Any]
+    status: int = 200
+    token: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.body.get("_refused")
+
+
+@dataclass
+class FakeSlack:
+    """The fake Web API and response_url endpoint. Configure failures before the calls happen."""
+
+    calls: list[Call] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    # chat.postMessage attempts (1-based, counted across all channels) that get a 429.
+    rate_limited_attempts: set[int] = field(default_factory=set)
+    retry_after: int = 0
+    channel_errors: dict[str, str] = field(default_factory=dict)
+    history_error: str | None = None
+    history_page_size: int | None = None
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    socket_envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _post_attempts: int = 0
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+
+    # --- server ----------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/api/"
+
+    def response_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/response/{uuid.uuid4().hex[:12]}"
+
+    # --- what happened ---------------------------------------------------------------------
+
+    def api(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of the chat.postMessage calls Slack accepted, in order."""
+        return [
+            c.body
+            for c in self.api("chat.postMessage")
+            if c.ok and (channel is None or c.body.get("channel") == channel)
+        ]
+
+    def posted_papers(self, channel: str | None = None) -> list[str]:
+        return [
+            body["metadata"]["event_payload"]["paper_id"]
+            for body in self.posts(channel)
+            if (body.get("metadata") or {}).get("event_type") == "paperbot_paper"
+        ]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_for_responses(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        await self.wait_for(lambda: len(self.responses) >= count, timeout)
+        return self.responses
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- Web API ---------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await _read_body(request)
+        auth = request.headers.get("Authorization", "")
+        call = Call(method, body, token=auth.removeprefix("Bearer ") or None)
+        self.calls.append(call)
+        try:
+            if call.token not in (BOT_TOKEN, APP_TOKEN):
+                return self._error(call, "invalid_auth")
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return self._error(call, "unknown_method", status=404)
+            return handler(call)  # type: ignore[no-any-return]
+        finally:
+            await self._notify()
+
+    def _error(self, call: Call, error: str, status: int = 200) -> web.Response:
+        call.status = status
+        call.body["_refused"] = error
+        return web.json_response({"ok": False, "error": error}, status=status)
+
+    def _auth_test(self, call: Call) -> web.Response:
+        return web.json_response(fixture("slack_auth_test.json"))
+
+    def _apps_connections_open(self, call: Call) -> web.Response:
+        if call.token != APP_TOKEN:
+            return self._error(call, "not_allowed_token_type")
+        return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"})
+
+    def _chat_postMessage(self, call: Call) -> web.Response:
+        self._post_attempts += 1
+        if self._post_attempts in self.rate_limited_attempts:
+            call.status = 429
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(self.retry_after)},
+            )
+        channel = str(call.body.get("channel", ""))
+        if channel in self.channel_errors:
+            return self._error(call, self.channel_errors[channel])
+        ts = f"{FIRST_TS}.{next(self._ts) * 100:06d}"
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": "B0PAPERBOT",
+            "ts": ts,
+            "text": call.body.get("text", ""),
+            "blocks": call.body.get("blocks", []),
+            "team": TEAM,
+        }
+        if call.body.get("metadata"):
+            message["metadata"] = call.body["metadata"]
+        thread = call.body.get("thread_ts")
+        channel_messages = self.messages.setdefault(channel, [])
+        if thread:
+            message["thread_ts"] = thread
+            parent = next(m for m in channel_messages if m["ts"] == thread)
+            parent.setdefault("replies", []).append(message)
+            parent["reply_count"] = len(parent["replies"])
+            parent["thread_ts"] = thread
+        else:
+            channel_messages.append(message)
+        answer = fixture("slack_chat_post_message.json")
+        answer.update(channel=channel, ts=ts, message=_public(message, with_metadata=True))
+        return web.json_response(answer)
+
+    def _conversations_history(self, call: Call) -> web.Response:
+        if self.history_error:
+            return self._error(call, self.history_error)
+        channel = str(call.body.get("channel", ""))
+        found = [
+            m
+            for m in reversed(self.messages.get(channel, []))
+            if float(m["ts"]) > float(call.body.get("oldest") or 0)
+        ]
+        return self._page(call, found)
+
+    def _conversations_replies(self, call: Call) -> web.Response:
+        if self.history_error:
+            return self._error(call, self.history_error)
+        channel = str(call.body.get("channel", ""))
+        parent = next(
+            (m for m in self.messages.get(channel, []) if m["ts"] == call.body.get("ts")), None
+        )
+        if parent is None:
+            return self._error(call, "thread_not_found")
+        return self._page(call, [parent, *parent.get("replies", [])])
+
+    def _page(self, call: Call, found: list[dict[str, Any]]) -> web.Response:
+        metadata = str(call.body.get("include_all_metadata", "")).lower() in ("1", "true")
+        size = self.history_page_size or int(call.body.get("limit") or 100)
+        start = int(call.body.get("cursor") or 0)
+        page = [_public(m, metadata) for m in found[start : start + size]]
+        more = start + size < len(found)
+        return web.json_response(
+            {
+                "ok": True,
+                "messages": page,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + size) if more else ""},
+            }
+        )
+
+    # --- response_url and Socket Mode --------------------------------------------------------
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        body["_url"] = str(request.url)
+        self.responses.append(body)
+        await self._notify()
+        return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
+        reader = asyncio.create_task(self._read_acks(ws))
+        while not ws.closed:
+            getter = asyncio.create_task(self.socket_envelopes.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            await ws.send_json(getter.result())
+        reader.cancel()
+        return ws
+
+    async def _read_acks(self, ws: web.WebSocketResponse) -> None:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                await self._notify()
+
+
+def _public(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+    """A stored message as Slack shows it: metadata only when asked for, replies not inline."""
+    shown = {k: copy.deepcopy(v) for k, v in message.items() if k != "replies"}
+    if not with_metadata:
+        shown.pop("metadata", None)
+    return shown
+
+
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    body: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body.update(await request.json())
+    elif request.can_read_body:
+        body.update(await request.post())
+    return body
+
+
+# --- Slack's side: signed requests to the app ----------------------------------------------------
+
+
+class SlackSender:
+    """Sends the app what Slack sends: signed slash commands and event callbacks."""
+
+    def __init__(self, url: str, fake: FakeSlack, secret: str = SIGNING_SECRET) -> None:
+        self.url = url
+        self.fake = fake
+        self.verifier = SignatureVerifier(secret)
+        self.session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    def headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
+        }
+
+    def command_body(self, text: str, **overrides: str) -> str:
+        form = fixture("slack_command.json")
+        form.update(text=text, response_url=self.fake.response_url(), **overrides)
+        return urlencode(form)
+
+    async def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        sent = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        }
+        sent.update(self.headers(body) if headers is None else headers)
+        async with self.session.post(self.url, data=body.encode(), headers=sent) as response:
+            return response.status, await response.text()
+
+    async def command(self, text: str, **overrides: str) -> tuple[int, str]:
+        body = self.command_body(text, **overrides)
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def event(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return await self.post(json.dumps(payload), "application/json")
+
+    async def ask(self, text: str, **overrides: str) -> dict[str, Any]:
+        """Run a command and return what arrived at its response_url."""
+        before = len(self.fake.responses)
+        status, _ = await self.command(text, **overrides)
+        assert status == 200
+        responses = await self.fake.wait_for_responses(before + 1)
+        return responses[before]
+
+
+def reaction(
+    ts: str,
+    reaction_name: str = "+1",
+    user: str = "U0ALICE01",
+    channel: str = "C0RESEARCH",
+    removed: bool = False,
+) -> dict[str, Any]:
+    payload = fixture("slack_reaction_removed.json" if removed else "slack_reaction_added.json")
+    payload["event"].update(reaction=reaction_name, user=user)
+    payload["event"]["item"].update(channel=channel, ts=ts)
+    payload["event_id"] = "Ev" + uuid.uuid4().hex[:10].upper()
+    return payload
+
+
+def form(body: str) -> dict[str, str]:
+    return dict(parse_qsl(body))

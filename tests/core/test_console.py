@@ -1,0 +1,61 @@
+"""The console channel end to end: the same core and commands a chat channel gets."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from paperbot.adapters.console import ConsoleChannel, ConsolePoster
+from paperbot.runner import ingest_sample
+from paperbot.settings import load_settings
+from paperbot.testing import FixedClock
+from paperbot.wiring import build_core
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("PAPERBOT_CONFIG", raising=False)
+    return load_settings(data_dir=tmp_path / "data")
+
+
+async def test_subscribe_ingest_digest_vote_top_search(settings) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None, force_terminal=False)
+    core = build_core(settings, clock=FixedClock())
+    try:
+        core.bot.add_poster(ConsolePoster(console))
+        assert await ingest_sample(core) > 100
+        channel = ConsoleChannel(core.bot, console)
+
+        async def say(line: str) -> str:
+            start = out.tell()
+            assert await channel.handle_line(line)
+            return out.getvalue()[start:]
+
+        assert "subscribed this channel to diffusion" in await say("/papers subscribe diffusion")
+        assert "subscribed this channel to" in await say('/papers subscribe "language model"')
+        listing = await say("/papers list")
+        assert "#1  diffusion" in listing and '#2  "language model"' in listing
+
+        digest = await say("/papers digest")
+        assert "Paper digest for" in digest
+        message_ids = re.findall(r"\[(m\d+)\]", digest)
+        assert len(message_ids) == 10  # the default size cap
+        assert "matched: diffusion" in digest or 'matched: "language model"' in digest
+
+        assert "voted up" in await say(f"+{message_ids[0]}")
+        assert "voted up" in await say(f"+{message_ids[1]}")
+        assert "voted down" in await say(f"-{message_ids[2]}")
+        assert "not a paper post" in await say("+m999")
+        top = await say("/papers top week")
+        assert "Team favourites" in top and top.count("team +1") == 2
+
+        found = await say("/papers search diffusion")
+        assert "Search results" in found and "1. " in found
+        assert "✗" in await say("/papers subscribe (broken")
+        assert "Nothing new" in await say("/papers digest")
+        assert not await channel.handle_line("quit")
+    finally:
+        await core.aclose()

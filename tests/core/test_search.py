@@ -1,0 +1,421 @@
+"""`/papers search`: ranking, filters, hostile input, persistence and catching up with the store."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from paperbot.errors import InvalidInput
+from paperbot.models import Paper
+from paperbot.search import (
+    MAX_TERMS,
+    STATE_FILE,
+    SearchIndex,
+    SearchRequest,
+    english_analyzer,
+    parse_search,
+)
+from paperbot.sources.sample import sample_papers
+from paperbot.store.store import Store
+from paperbot.text import stems
+
+TODAY = date(2024, 6, 1)
+
+
+def _paper(
+    arxiv_id: str,
+    title: str,
+    abstract: str,
+    authors: tuple[str, ...] = (),
+    categories: tuple[str, ...] = ("cs.LG",),
+    published: date | None = None,
+) -> Paper:
+    return Paper(
+        arxiv_id=arxiv_id,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        categories=categories,
+        published_at=datetime(published.year, published.month, published.day, tzinfo=UTC)
+        if published
+        else None,
+    )
+
+
+CORPUS = (
+    _paper(
+        "1706.03762",
+        "Attention Is All You Need",
+        "The dominant sequence transduction models are based on complex recurrent or "
+        "convolutional neural networks. We propose a new simple network architecture, the "
+        "Transformer, based solely on attention mechanisms, dispensing with recurrence entirely.",
+        ("Ashish Vaswani", "Noam Shazeer", "Niki Parmar"),
+        ("cs.CL", "cs.LG"),
+        date(2017, 6, 12),
+    ),
+    _paper(
+        "2006.11239",
+        "Denoising Diffusion Probabilistic Models",
+        "We present high quality image synthesis results using diffusion probabilistic models, "
+        "a class of latent variable models inspired by considerations from nonequilibrium "
+        "thermodynamics.",
+        ("Jonathan Ho", "Ajay Jain", "Pieter Abbeel"),
+        ("cs.LG", "stat.ML"),
+        date(2020, 6, 19),
+    ),
+    _paper(
+        "2309.16588",
+        "Vision Transformers Need Registers",
+        "We identify artifacts in feature maps of supervised and self-supervised ViT networks. "
+        "We propose a simple yet effective solution: providing additional tokens to the input "
+        "sequence of the Vision Transformer to fill that role.",
+        ("Timothée Darcet", "Maxime Oquab", "Julien Mairal", "Piotr Bojanowski"),
+        ("cs.CV",),
+        date(2023, 9, 28),
+    ),
+    _paper(
+        "2205.14135",
+        "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
+        "Transformers are slow and memory-hungry on long sequences. We propose an IO-aware "
+        "exact attention algorithm that uses tiling to reduce memory reads and writes between "
+        "GPU high bandwidth memory and on-chip SRAM.",
+        ("Tri Dao", "Daniel Y. Fu", "Stefano Ermon", "Atri Rudra", "Christopher Ré"),
+        ("cs.LG",),
+        date(2022, 5, 27),
+    ),
+    _paper(
+        "2312.00752",
+        "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+        "Foundation models are almost universally based on the Transformer architecture. "
+        "We identify that a key weakness of such models is their inability to perform "
+        "content-based reasoning, and let the state space parameters be functions of the input.",
+        ("Albert Gu", "Tri Dao"),
+        ("cs.LG", "cs.AI"),
+        date(2023, 12, 1),
+    ),
+    _paper(
+        "2106.01345",
+        "Heat Transport on Graphs with Neural Operators",
+        "We learn operators for heat transport on irregular meshes. Diffusion of heat is "
+        "modelled by a graph network whose message passing mimics a discretised Laplacian "
+        "and is trained with an ell_1 penalty.",
+        ("Klaus-Robert Müller", "Anna Schmidt"),
+        ("cs.LG", "physics.comp-ph"),
+        date(2021, 6, 2),
+    ),
+    _paper(
+        "2106.15001",
+        "Diffusion Schrödinger Bridge with Applications to Score-Based Generative Modeling",
+        "Progressively applying Gaussian noise transforms complex data distributions to "
+        "approximately Gaussian. We solve the Schrödinger bridge problem with an ell_0 penalty.",
+        ("Valentin De Bortoli", "James Thornton", "Jeremy Heng", "Arnaud Doucet"),
+        ("stat.ML",),
+        date(2021, 6, 1),
+    ),
+    _paper(
+        "2405.11111",
+        "Calibrating Retrieval Pipelines",
+        "We study how a language model ranks passages and propose a calibration step that "
+        "needs no labels, evaluated on eight retrieval benchmarks and two domains.",
+        published=date(2024, 5, 28),
+    ),
+    _paper(
+        "2405.22222",
+        "Calibrating Ranking Pipelines",
+        "A model of language ranks passages; we propose a calibration step without labels.",
+        published=date(2024, 5, 30),
+    ),
+)
+BY_ID = {p.arxiv_id: p for p in CORPUS}
+
+
+@pytest.fixture
+def index() -> SearchIndex:
+    built = SearchIndex.open(None)
+    built.index_papers(CORPUS)
+    return built
+
+
+def ids(index: SearchIndex, query: str, limit: int = 10) -> list[str]:
+    return [hit.arxiv_id for hit in index.search(parse_search(query, today=TODAY), limit)]
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def test_title_hit_beats_abstract_hit(index: SearchIndex) -> None:
+    found = ids(index, "diffusion")
+    assert set(found) == {"2006.11239", "2106.01345", "2106.15001"}
+    # Both title papers first; the heat paper only says "diffusion" in its abstract.
+    assert found[-1] == "2106.01345"
+
+
+def test_exact_phrase_outranks_scattered_words(index: SearchIndex) -> None:
+    found = ids(index, "language model")
+    # The scattered one is shorter, so plain BM25 would put it first; the phrase decides.
+    assert found.index("2405.11111") < found.index("2405.22222")
+
+
+def test_quoted_phrase_is_required(index: SearchIndex) -> None:
+    assert ids(index, '"language model"') == ["2405.11111"]
+
+
+def test_more_of_the_words_rank_higher(index: SearchIndex) -> None:
+    found = ids(index, "exact attention memory")
+    assert found[0] == "2205.14135"
+    assert "1706.03762" in found  # "attention" alone still matches: words are optional
+
+
+def test_inflections_meet_on_one_stem(index: SearchIndex) -> None:
+    assert "2309.16588" in ids(index, "transformers")  # title says "Transformers"
+    assert "1706.03762" in ids(index, "transformer")  # abstract says "Transformer"
+    assert "2312.00752" in ids(index, "modelling")  # title says "Modeling"
+
+
+def test_non_ascii_and_underscore_text_is_found(index: SearchIndex) -> None:
+    assert ids(index, "Schrödinger") == ["2106.15001"]
+    assert ids(index, "SCHRÖDINGER bridges") == ["2106.15001"]
+    assert ids(index, "ell_0") == ["2106.15001"]
+    assert ids(index, "ell_1 penalty")[0] == "2106.01345"  # ASCII text with "_"
+
+
+def test_limit_caps_hits(index: SearchIndex) -> None:
+    assert len(ids(index, "we", limit=2)) == 2
+    assert index.search(parse_search("we"), limit=0) == []
+
+
+def test_tantivy_analyzer_agrees_with_text_stems_on_real_abstracts() -> None:
+    """The index lets tantivy stem ASCII text; queries use text.stems. They must agree."""
+    analyzer = english_analyzer()
+    checked = 0
+    for paper in sample_papers():
+        for text in (paper.title, paper.abstract):
+            if text.isascii() and "_" not in text:
+                assert analyzer.analyze(text) == stems(text)
+                checked += 1
+    assert checked > 500
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def test_since_date_filter(index: SearchIndex) -> None:
+    assert set(ids(index, "transformer since:2023-01-01")) == {"2309.16588", "2312.00752"}
+
+
+def test_since_relative_filter(index: SearchIndex) -> None:
+    request = parse_search("calibration since:7d", today=TODAY)
+    assert request.since == date(2024, 5, 25)
+    assert {h.arxiv_id for h in index.search(request)} == {"2405.11111", "2405.22222"}
+    assert parse_search("x since:2w", today=TODAY).since == date(2024, 5, 18)
+
+
+def test_author_filter(index: SearchIndex) -> None:
+    assert set(ids(index, 'attention author:"Tri Dao"')) == {"2205.14135"}
+    assert set(ids(index, "author:Dao")) == {"2205.14135", "2312.00752"}
+    assert ids(index, 'author:"Dao Tri"') == []  # a name is a phrase, in order
+    # Accents are folded on both sides, and a phrase never spans two authors.
+    assert ids(index, "author:muller") == ["2106.01345"]
+    assert ids(index, 'author:"Müller Anna"') == []
+    assert ids(index, "author:Darcet") == ["2309.16588"]  # "Timothée Darcet" is non-ASCII
+
+
+def test_category_filter(index: SearchIndex) -> None:
+    assert ids(index, "transformer cat:cs.CV") == ["2309.16588"]
+    assert set(ids(index, "attention cat:cs.CL")) == {"1706.03762"}
+    assert set(ids(index, "cat:stat.ML")) == {"2006.11239", "2106.15001"}
+
+
+def test_filters_alone_list_newest_first(index: SearchIndex) -> None:
+    hits = index.search(parse_search("cat:cs.LG since:2021-01-01", today=TODAY))
+    assert [h.arxiv_id for h in hits] == [
+        "2405.22222",
+        "2405.11111",
+        "2312.00752",
+        "2205.14135",
+        "2106.01345",
+    ]
+    assert all(h.score == 0.0 for h in hits)
+
+
+def test_words_with_a_filter_need_a_word_match(index: SearchIndex) -> None:
+    assert ids(index, "thermodynamics cat:cs.LG") == ["2006.11239"]
+
+
+# --- index maintenance -----------------------------------------------------------------------
+
+
+def test_reindexing_a_paper_replaces_it(index: SearchIndex) -> None:
+    before = index.num_docs
+    changed = replace(BY_ID["2006.11239"], title="Score Matching Revisited")
+    index.index_papers([changed])
+    index.index_papers([changed, changed])
+    assert index.num_docs == before
+    assert ids(index, "revisited") == ["2006.11239"]
+    assert ids(index, "denoising") == []  # only the old title said it
+
+
+def test_persists_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "search"
+    first = SearchIndex.open(path)
+    first.index_papers(CORPUS, rev=7)
+    first.close()
+    again = SearchIndex.open(path)
+    assert again.watermark == 7
+    assert again.num_docs == len(CORPUS)
+    assert ids(again, "registers") == ["2309.16588"]
+    assert json.loads((path / STATE_FILE).read_text())["rev"] == 7
+    assert not list(path.glob("*.tmp"))
+    again.close()
+
+
+def test_an_index_from_another_schema_is_wiped(tmp_path: Path) -> None:
+    path = tmp_path / "search"
+    first = SearchIndex.open(path)
+    first.index_papers(CORPUS, rev=9)
+    first.close()
+    (path / STATE_FILE).write_text(json.dumps({"schema": 0, "rev": 9}))
+    (path / "notes.txt").write_text("not ours")
+    again = SearchIndex.open(path)
+    assert again.watermark == 0
+    assert again.num_docs == 0
+    assert (path / "notes.txt").exists()
+    again.close()
+
+
+def test_closed_index_refuses_work(index: SearchIndex) -> None:
+    index.close()
+    with pytest.raises(RuntimeError):
+        index.search(parse_search("attention"))
+
+
+def test_catch_up_and_rebuild_follow_the_store(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        store.upsert_papers(CORPUS)
+        index = SearchIndex.open(tmp_path / "search")
+        seen: list[int] = []
+        assert index.catch_up(store, progress=seen.append) == len(CORPUS)
+        assert seen == [len(CORPUS)]
+        assert index.watermark == max(rev for rev, _ in store.papers_changed_since(0, 100))
+        assert ids(index, "registers") == ["2309.16588"]
+        assert index.catch_up(store) == 0
+
+        store.upsert_papers([replace(BY_ID["2309.16588"], title="Vision Transformers Need Sinks")])
+        assert index.catch_up(store) == 1
+        assert ids(index, "sinks") == ["2309.16588"]
+        assert ids(index, "registers") == []
+        assert index.num_docs == len(CORPUS)
+
+        assert index.rebuild(store) == len(CORPUS)
+        assert index.num_docs == len(CORPUS)
+        index.close()
+        assert SearchIndex.open(tmp_path / "search").watermark == index.watermark
+    finally:
+        store.close()
+
+
+def test_catch_up_stops_on_a_feed_that_does_not_advance() -> None:
+    class StuckFeed:
+        def papers_changed_since(self, rev: int, limit: int = 5000) -> list[tuple[int, Paper]]:
+            return [(3, CORPUS[0])]
+
+    index = SearchIndex.open(None)
+    assert index.catch_up(StuckFeed()) == 1
+    assert index.catch_up(StuckFeed()) == 0
+
+
+def test_searches_run_while_an_ingest_commits() -> None:
+    index = SearchIndex.open(None)
+    index.index_papers(CORPUS)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def searching() -> None:
+        try:
+            while not stop.is_set():
+                assert ids(index, "attention")
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=searching) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for round_ in range(20):
+        index.index_papers([replace(p, upvotes=round_) for p in CORPUS])
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert index.num_docs == len(CORPUS)
+
+
+# --- hostile and odd input -------------------------------------------------------------------
+
+NOTHING_SEARCHABLE = ["*", '"', "((((", "title:", "NOT", "-", "🔥🚀", "\x00", "   ", "AND OR NOT"]
+
+
+@pytest.mark.parametrize("text", NOTHING_SEARCHABLE)
+def test_nothing_searchable_is_one_line_invalid_input(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_search(text)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("foo AND (", ["foo"]),
+        ("'; DROP TABLE papers; --", ["drop", "tabl", "paper"]),
+        ("diffusion*", ["diffus"]),
+        ("transf?rmer~2 attention^3", ["transf", "rmer", "2", "attent", "3"]),
+        ("-mamba NOT attention", ["mamba", "attent"]),
+        ("title:registers", ["regist"]),
+        ('"unbalanced quote', ["unbalanc", "quot"]),
+        ("((attention))", ["attent"]),
+        ("field:value", ["field", "valu"]),
+        ("atten\x00tion \x07graphs", ["atten", "tion", "graph"]),
+        ("🔥 diffusion 🚀", ["diffus"]),
+        ("ｔｒａｎｓｆｏｒｍｅｒ", ["transform"]),
+        ("{{7*7}} ${jndi:x} <script>", ["7", "7", "jndi", "x", "script"]),
+    ],
+)
+def test_hostile_queries_keep_the_real_words(
+    index: SearchIndex, text: str, words: list[str]
+) -> None:
+    request = parse_search(text)
+    found = list(request.terms) + [w for phrase in request.phrases for w in phrase]
+    assert found == words
+    index.search(request)  # must not raise
+
+
+def test_very_long_input_is_capped_not_refused(index: SearchIndex) -> None:
+    request = parse_search("transformer attention " * 5000)
+    assert 0 < len(request.terms) <= MAX_TERMS
+    assert ids(index, "transformer attention " * 5000)
+
+
+def test_operators_and_filters_are_not_search_words() -> None:
+    request = parse_search('Diffusion AND “score matching” cat:CS.LG author:"De Bortoli"')
+    assert request.terms == ("diffus",)
+    assert request.phrases == (("score", "match"),)
+    assert request.categories == ("cs.lg",)
+    assert request.authors == ("de bortoli",)
+    assert request.text == 'Diffusion "score matching"'
+
+
+def test_unreadable_filters_are_reported_not_fatal() -> None:
+    request = parse_search("attention since:someday cat:../../etc", today=TODAY)
+    assert request.terms == ("attent",)
+    assert request.since is None
+    assert request.categories == ()
+    assert request.ignored == ("since:someday", "cat:../../etc")
+
+
+def test_a_filter_alone_is_searchable() -> None:
+    assert parse_search("since:2024-05-01") == SearchRequest(text="", since=date(2024, 5, 1))

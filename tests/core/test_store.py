@@ -1,0 +1,143 @@
+"""The store on real databases: a SQLite file, and PostgreSQL when a server is configured."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import inspect
+
+from paperbot.models import ChannelKey, ChannelSettings, MatchField
+from paperbot.store.database import current_revision, head_revision
+from paperbot.store.store import PostState, Store
+from paperbot.testing import FixedClock, make_paper
+
+KEY = ChannelKey("slack", "T1", "C1")
+
+
+def test_migrations_run_on_open_and_again_harmlessly(store: Store, db_url: str) -> None:
+    assert current_revision(store.engine) == head_revision()
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"papers", "channels", "subscriptions", "matches", "posts", "votes"} <= tables
+    again = Store.open(db_url)
+    assert current_revision(again.engine) == head_revision()
+    again.close()
+
+
+def test_upsert_is_idempotent_and_merges_sources(store: Store) -> None:
+    a = make_paper("Attention", "Abstract", arxiv_id="2401.00001", categories=("cs.LG",))
+    b = make_paper("Other", "Abstract", arxiv_id="2401.00002")
+    first = store.upsert_papers([a, b])
+    assert [p.arxiv_id for p in first.inserted] == ["2401.00001", "2401.00002"]
+    second = store.upsert_papers([a, b])
+    assert second.inserted == [] and second.updated == []
+    assert store.count_papers() == 2
+    hf = make_paper("Attention", "Abstract", arxiv_id="2401.00001", upvotes=9, sources=("hf",))
+    third = store.upsert_papers([hf])
+    assert [p.arxiv_id for p in third.updated] == ["2401.00001"]
+    stored = store.get_paper("2401.00001")
+    assert stored is not None
+    assert (stored.upvotes, stored.sources, stored.categories) == (9, ("arxiv", "hf"), ("cs.LG",))
+
+
+def test_duplicates_within_one_batch_become_one_paper(store: Store) -> None:
+    a = make_paper("T", "A", arxiv_id="2401.00003", upvotes=1)
+    b = make_paper("T", "A", arxiv_id="2401.00003", upvotes=5, sources=("hf",))
+    result = store.upsert_papers([a, b])
+    assert len(result.inserted) == 1
+    assert store.get_paper("2401.00003").upvotes == 5  # type: ignore[union-attr]
+
+
+def test_revisions_let_an_index_catch_up(store: Store) -> None:
+    store.upsert_papers([make_paper(arxiv_id="2401.00010"), make_paper(arxiv_id="2401.00011")])
+    changed = store.papers_changed_since(0)
+    assert [p.arxiv_id for _, p in changed] == ["2401.00010", "2401.00011"]
+    last = changed[-1][0]
+    store.upsert_papers([make_paper(arxiv_id="2401.00010", upvotes=3)])
+    assert [p.arxiv_id for _, p in store.papers_changed_since(last)] == ["2401.00010"]
+
+
+def test_channels_subscriptions_and_settings(store: Store) -> None:
+    channel = store.ensure_channel(KEY, ChannelSettings(timezone="Europe/Berlin"))
+    assert channel.settings.timezone == "Europe/Berlin"
+    assert store.ensure_channel(KEY, ChannelSettings()).settings.timezone == "Europe/Berlin"
+    assert store.add_subscription(KEY, "diffusion", "U1") is not None
+    assert store.add_subscription(KEY, "diffusion", "U2") is None  # same query twice
+    assert [s.query for s in store.list_subscriptions(KEY)] == ["diffusion"]
+    updated = store.update_channel(KEY, ChannelSettings(digest_hour=7, max_items=3))
+    assert (updated.settings.digest_hour, updated.settings.max_items) == (7, 3)
+    assert store.remove_subscription(KEY, "diffusion")
+    assert not store.remove_subscription(KEY, "diffusion")
+
+
+def test_pause_is_reported_once(store: Store) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    assert store.pause_channel(KEY, "channel_not_found") is True
+    assert store.pause_channel(KEY, "channel_not_found") is False
+    assert store.get_channel(KEY).settings.paused  # type: ignore[union-attr]
+    store.resume_channel(KEY)
+    assert not store.get_channel(KEY).settings.paused  # type: ignore[union-attr]
+
+
+def test_ledger_reserves_each_paper_once_per_channel(store: Store) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    other = ChannelKey("slack", "T1", "C2")
+    store.ensure_channel(other, ChannelSettings())
+    store.upsert_papers([make_paper(arxiv_id="2401.00020"), make_paper(arxiv_id="2401.00021")])
+    day = date(2026, 11, 20)
+    assert store.reserve_posts(KEY, ["2401.00020", "2401.00021"], day, "w1") == [
+        "2401.00020",
+        "2401.00021",
+    ]
+    assert store.reserve_posts(KEY, ["2401.00020"], day, "w2") == []
+    assert store.reserve_posts(other, ["2401.00020"], day, "w2") == ["2401.00020"]
+    store.complete_post(KEY, "2401.00020", "1700000000.000100")
+    store.release_post(KEY, "2401.00021")
+    assert [e.state for e in store.ledger(KEY) if e.paper_id == "2401.00021"] == [PostState.RETRY]
+    assert store.reserve_posts(KEY, ["2401.00021"], day, "w1") == ["2401.00021"]
+    states = {e.paper_id: e.state for e in store.ledger(KEY)}
+    assert states == {"2401.00020": PostState.POSTED, "2401.00021": PostState.PENDING}
+    store.release_post(KEY, "2401.00021")
+    assert store.reserve_posts(KEY, ["2401.00021"], day, "w1") == ["2401.00021"]
+    assert store.paper_for_message(KEY, "1700000000.000100") == "2401.00020"
+    assert store.paper_for_message(KEY, "nope") is None
+    store.mark_post_uncertain(KEY, "2401.00021")
+    store.release_post(KEY, "2401.00021")  # an uncertain post is never released
+    assert store.reserve_posts(KEY, ["2401.00021"], day, "w1") == []
+
+
+def test_votes_count_once_and_retract(store: Store, clock: FixedClock) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    store.upsert_papers([make_paper(arxiv_id="2401.00030"), make_paper(arxiv_id="2401.00031")])
+    assert store.set_vote(KEY, "2401.00030", "U1", 1)
+    assert not store.set_vote(KEY, "2401.00030", "U1", 1)  # the same reaction twice
+    assert store.set_vote(KEY, "2401.00030", "U2", 1)
+    assert store.set_vote(KEY, "2401.00031", "U1", -1)
+    assert store.vote_totals(KEY, ["2401.00030", "2401.00031"]) == {
+        "2401.00030": 2,
+        "2401.00031": -1,
+    }
+    assert store.top_voted(KEY, None, 10) == [("2401.00030", 2)]
+    assert not store.retract_vote(KEY, "2401.00030", "U1", -1)  # not the vote they cast
+    assert store.retract_vote(KEY, "2401.00030", "U1", 1)
+    assert store.vote_totals(KEY, ["2401.00030"]) == {"2401.00030": 1}
+    clock.advance(days=10)
+    assert store.top_voted(KEY, clock() - timedelta(days=7), 10) == []
+
+
+def test_matches_exclude_posted_papers(store: Store) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    sub = store.add_subscription(KEY, "diffusion", "U1")
+    assert sub is not None
+    store.upsert_papers([make_paper(arxiv_id="2401.00040"), make_paper(arxiv_id="2401.00041")])
+    found = [(sub, "2401.00040", MatchField.TITLE), (sub, "2401.00041", MatchField.ABSTRACT)]
+    assert store.record_matches(found) == 2
+    assert store.record_matches(found) == 0
+    store.reserve_posts(KEY, ["2401.00040"], date(2026, 11, 20))
+    assert [m.paper_id for m in store.unposted_matches(KEY, None)] == ["2401.00041"]
+
+
+def test_source_status(store: Store, clock: FixedClock) -> None:
+    store.record_source_result("hf", 12, None)
+    clock.advance(hours=1)
+    store.record_source_result("hf", None, "HTTP 503")
+    (status,) = store.source_statuses()
+    assert status.last_count == 12 and status.last_error == "HTTP 503"
+    assert status.last_error_at > status.last_success_at  # type: ignore[operator]
