@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate, pairwise
 
 from paperbot.models import ChannelKey, Paper, Subscription
@@ -36,15 +36,30 @@ STOPWORDS = frozenset(
     high low well has have had do does did further without within across towards toward""".split()  # noqa: SIM905
 )
 _NOT_TOPICAL = STOPWORDS | {"https", "http", "github", "com", "www", "org", "llms", "code"}
-# Category shares loosely follow arXiv's daily mix: ML-heavy, with the rest of the archive.
-CATEGORIES = {
-    "cs.LG": 12, "cs.CV": 9, "cs.CL": 7, "cs.AI": 6, "stat.ML": 3, "cs.RO": 2, "cs.CR": 2,
-    "cs.IR": 1, "cs.NE": 1, "eess.SP": 2, "eess.IV": 1, "math.OC": 2, "math.PR": 2, "math.AP": 2,
-    "math.CO": 2, "math.AG": 1, "math.NA": 1, "quant-ph": 4, "hep-th": 3, "hep-ph": 3,
-    "astro-ph.GA": 2, "astro-ph.CO": 2, "cond-mat.mtrl-sci": 2, "cond-mat.str-el": 2,
-    "physics.optics": 1, "physics.flu-dyn": 1, "q-bio.NC": 1, "q-bio.BM": 1, "econ.EM": 1,
-    "gr-qc": 2,
+# The fields of a real arXiv day, with their share of papers and their categories. Machine
+# learning text is the sample's own; every other field reuses the same real sentences with its
+# topical words swapped for that field's own (marked by a prefix: "neural" -> "maneural"), so
+# fields share function words and common words ("model", "data") but not topics, as they do on
+# arXiv. Without this, a day made only of ML text would match every ML topic several times
+# more often than a real day does.
+FIELDS: dict[str, tuple[str, int, dict[str, int]]] = {
+    "ml": ("", 36, {"cs.LG": 12, "cs.CV": 9, "cs.CL": 7, "cs.AI": 6, "stat.ML": 3}),
+    "cs": ("sy", 9, {"cs.RO": 2, "cs.CR": 2, "cs.IR": 1, "cs.NE": 1, "cs.DS": 2, "cs.SE": 1}),
+    "eess": ("ee", 4, {"eess.SP": 2, "eess.IV": 1, "eess.SY": 1}),
+    "math": ("ma", 14, {"math.OC": 2, "math.PR": 2, "math.AP": 2, "math.CO": 2, "math.AG": 1,
+                        "math.NA": 1, "math.NT": 1}),
+    "quant": ("qu", 5, {"quant-ph": 4}),
+    "hep": ("he", 8, {"hep-th": 3, "hep-ph": 3, "gr-qc": 2, "hep-ex": 1}),
+    "astro": ("as", 8, {"astro-ph.GA": 2, "astro-ph.CO": 2, "astro-ph.SR": 1, "astro-ph.HE": 1}),
+    "cond": ("co", 9, {"cond-mat.mtrl-sci": 2, "cond-mat.str-el": 2, "cond-mat.stat-mech": 1,
+                       "cond-mat.soft": 1}),
+    "physics": ("ph", 4, {"physics.optics": 1, "physics.flu-dyn": 1, "physics.chem-ph": 1}),
+    "bio": ("bi", 2, {"q-bio.NC": 1, "q-bio.BM": 1}),
+    "econ": ("ec", 1, {"econ.EM": 1, "q-fin.ST": 1}),
 }  # fmt: skip
+CATEGORIES = {c: w for _, _, cats in FIELDS.values() for c, w in cats.items()}
+_COMMON_SHARE = 0.2  # words in more papers than this are shared by every field
+_WORD4 = re.compile(r"[A-Za-z]{4,}")
 FIRST_NAMES = """Ada Alan Grace Yann Geoffrey Yoshua Fei Andrew Daphne Michael Jordan Sara Wei Li
     Ming Hao Yuki Kenji Priya Arjun Olga Ivan Elena Marco Giulia Lukas Anna Jonas Sofia Mateo
     Lucia Omar Amira Chen Jie Xin Zoë Jürgen Søren Nadia Tomás Ines Kwame Ama Hiroshi Mei""".split()  # noqa: SIM905
@@ -66,6 +81,7 @@ class Profile:
     doc_freq: dict[str, float]  # matching term -> share of papers holding it
     word_freq: dict[str, float]  # lowercased word as written -> share of papers holding it
     phrases: tuple[str, ...]  # frequent two-word phrases, most frequent first
+    phrase_freq: dict[str, float]  # those phrases -> share of papers holding them
     rare_tokens: tuple[str, ...]  # stand-ins for names and acronyms (the long tail)
 
 
@@ -90,6 +106,9 @@ def profile() -> Profile:
             for a, b in pairwise(words)
             if len(a) > 2 and len(b) > 2 and not {a, b} & _NOT_TOPICAL
         )
+    phrases = tuple(p for p, c in bigrams.most_common() if c >= 3)
+    lowered = [paper.abstract.lower() for paper in papers]
+    phrase_freq = {p: sum(p in a for a in lowered) / len(papers) for p in phrases}
     rng = random.Random(7)
     syllables = ["ka", "zo", "ri", "qua", "vex", "lor", "mi", "dyn", "tro", "sen", "pix", "nu"]
     rare = {
@@ -104,7 +123,8 @@ def profile() -> Profile:
         title_words=tuple(title_words),
         doc_freq={t: c / len(papers) for t, c in df.items()},
         word_freq={w: c / len(papers) for w, c in wf.items()},
-        phrases=tuple(p for p, c in bigrams.most_common() if c >= 3),
+        phrases=phrases,
+        phrase_freq=phrase_freq,
         rare_tokens=tuple(sorted(rare)),
     )
 
@@ -129,34 +149,84 @@ def _authors(rng: random.Random) -> tuple[str, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Field:
+    prefix: str
+    sentences: tuple[str, ...]
+    titles: tuple[str, ...]
+    title_words: tuple[str, ...]
+    categories: tuple[str, ...]
+    category_weights: tuple[int, ...]
+
+    def topical(self, text: str) -> str:
+        """`text` as this field writes it: its topical words carry the field's prefix."""
+        return _swap(text, self.prefix)
+
+
+def _swap(text: str, prefix: str) -> str:
+    if not prefix:
+        return text
+    shared = _shared_words()
+    return _WORD4.sub(
+        lambda m: m.group() if m.group().lower() in shared else prefix + m.group(), text
+    )
+
+
+@lru_cache(maxsize=1)
+def _shared_words() -> frozenset[str]:
+    prof = profile()
+    common = {w for w, share in prof.word_freq.items() if share > _COMMON_SHARE}
+    return frozenset(common | STOPWORDS)
+
+
+@cache
+def field(name: str) -> _Field:
+    prof = profile()
+    prefix, _, categories = FIELDS[name]
+    return _Field(
+        prefix=prefix,
+        sentences=tuple(_swap(x, prefix) for x in prof.sentences),
+        titles=tuple(_swap(x, prefix) for x in prof.titles),
+        title_words=tuple(_swap(x, prefix) for x in prof.title_words),
+        categories=tuple(categories),
+        category_weights=tuple(accumulate(categories.values())),
+    )
+
+
+_FIELD_NAMES = list(FIELDS)
+_FIELD_WEIGHTS = list(accumulate(share for _, share, _ in FIELDS.values()))
+
+
 def synthetic_papers(count: int, seed: int = 1, start: datetime | None = None) -> Iterator[Paper]:
-    """`count` papers shaped like real ones; ids are new-style and unique within the seed."""
+    """`count` papers shaped like a real arXiv day; ids are new-style, unique within the seed."""
     prof = profile()
     rng = random.Random(seed)
     rare = _Zipf(prof.rare_tokens, s=0.8)
-    categories = list(CATEGORIES)
-    weights = list(accumulate(CATEGORIES.values()))
     when = start or datetime(2024, 1, 1, tzinfo=UTC)
     for n in range(count):
+        home = field(rng.choices(_FIELD_NAMES, cum_weights=_FIELD_WEIGHTS)[0])
         target = rng.choice(prof.abstract_words)
         parts: list[str] = []
         size = 0
         while size < target:
-            sentence = rng.choice(prof.sentences)
+            sentence = rng.choice(home.sentences)
             if rng.random() < 0.35:
                 words = sentence.split()
                 words[rng.randrange(len(words))] = rare.draw(rng)
                 sentence = " ".join(words)
             parts.append(sentence)
             size += sentence.count(" ") + 1
-        title = rng.choice(prof.titles).split()
+        title = rng.choice(home.titles).split()
         for i in range(len(title)):
             if title[i].lower() not in STOPWORDS and rng.random() < 0.4:
-                title[i] = rng.choice(prof.title_words)
+                title[i] = rng.choice(home.title_words)
         if rng.random() < 0.3:
             title.insert(0, rare.draw(rng) + ":")
-        primary = rng.choices(categories, cum_weights=weights)[0]
-        cross = rng.choices(categories, cum_weights=weights, k=rng.choice((0, 0, 1, 2)))
+        cats = home.categories
+        primary = rng.choices(cats, cum_weights=home.category_weights)[0]
+        cross = rng.choices(cats, cum_weights=home.category_weights, k=rng.choice((0, 0, 1, 2)))
+        if rng.random() < 0.1:
+            cross.append(rng.choice(("cs.LG", "stat.ML", "cs.AI")))  # cross-listed to ML
         yield Paper(
             arxiv_id=f"{24 + seed % 70:02d}{1 + n // 99_999 % 12:02d}.{n % 99_999 + 1:05d}",
             title=" ".join(title),
@@ -198,61 +268,84 @@ def arxiv_dump_line(paper: Paper) -> str:
 # --- subscriptions -------------------------------------------------------------------------
 
 
-def topic_terms(low: float = 0.003, high: float = 0.12) -> list[str]:
-    """Words a channel would follow: used in real titles, neither everywhere nor unheard of,
-    most specific first."""
+def topics(low: float = 0.002, high: float = 0.03) -> list[str]:
+    """What a channel follows: words used in real titles and frequent phrases of real abstracts,
+    specific enough that a real arXiv day has a handful of papers on each (document frequency
+    in the sample between `low` and `high`; the sample is all ML, a real day is not)."""
     prof = profile()
-    in_titles = {w.lower() for w in prof.title_words}
+    in_titles = {w.lower() for w in prof.title_words} - STOPWORDS
+
+    def share(text: str) -> float:
+        # As matched: "modeling" is folded onto "model", so it is as common as "model".
+        return max(prof.doc_freq.get(term, 0.0) for term in terms(text))
+
     words = [
         w
-        for w, share in prof.word_freq.items()
-        if low <= share <= high and len(w) >= 4 and w.isalpha() and w in in_titles - STOPWORDS
+        for w, raw_share in prof.word_freq.items()
+        if low <= raw_share and share(w) <= high and len(w) >= 4 and w.isalpha() and w in in_titles
     ]
-    return sorted(words, key=lambda w: (prof.word_freq[w], w))
+    phrases = [f'"{p}"' for p, raw_share in prof.phrase_freq.items() if low <= raw_share <= high]
+    return sorted(words) + sorted(phrases)
 
 
 def synthetic_subscriptions(count: int, seed: int = 1, per_channel: int = 20) -> list[Subscription]:
-    """`count` subscriptions over count/per_channel channels, as channels write them."""
+    """`count` subscriptions over count/per_channel channels, as channels write them: each
+    channel follows topics of its own field; popular topics are shared by many channels."""
     prof = profile()
     rng = random.Random(seed)
-    topics = topic_terms()
-    rng.shuffle(topics)  # popularity is not tied to frequency
-    words = _Zipf(topics, s=0.9)
-    phrases = _Zipf(prof.phrases, s=0.9)
+    specific = topics()
+    rng.shuffle(specific)  # popularity is not tied to frequency
+    popular = _Zipf(specific, s=0.9)
+    broad = _Zipf(topics(0.03, 0.3), s=1.0)  # "diffusion", "reinforcement learning"
     rare = _Zipf(prof.rare_tokens, s=0.8)
     common = ["model", "learning", '"language model"', "neural", "data", "transformer"]
     exclusions = ["survey", "benchmark", "review", "dataset", "position"]
-    categories = list(CATEGORIES)
+    home = field("ml")
 
     def topic() -> str:
-        return f'"{phrases.draw(rng)}"' if rng.random() < 0.45 else words.draw(rng)
+        return home.topical(popular.draw(rng))
+
+    def word() -> str:
+        while True:
+            found = popular.draw(rng)
+            if not found.startswith('"'):
+                return home.topical(found)
+
+    def category() -> str:
+        return rng.choices(home.categories, cum_weights=home.category_weights)[0]
 
     def author() -> str:
         return f'author:"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"'
 
     templates = [
-        (30, topic),
-        (14, lambda: f'"{phrases.draw(rng)}"'),
+        (42, topic),
         (10, lambda: f"{topic()} {topic()}"),
         (8, lambda: f"{topic()} OR {topic()} OR {topic()}"),
         (7, lambda: f"{topic()} -{rng.choice(exclusions)}"),
         (6, author),
-        (5, lambda: f"cat:{rng.choice(categories)} {topic()}"),
-        (4, lambda: f"title:{words.draw(rng)}"),
+        (5, lambda: f"cat:{category()} {topic()}"),
+        (4, lambda: f"title:{word()}"),
         (4, lambda: f"title:({topic()} OR {topic()})"),
         (3, lambda: f"{topic()} upvotes:{rng.choice((5, 10, 20, 50))}"),
         (6, lambda: rare.draw(rng)),
-        (2, lambda: f"({topic()} OR {topic()}) -({topic()} OR cat:{rng.choice(categories)})"),
-        (1, lambda: rng.choice(common)),
+        (2, lambda: f"({topic()} OR {topic()}) -({topic()} OR cat:{category()})"),
+        (2.9, lambda: home.topical(broad.draw(rng))),
+        (2, lambda: f"{home.topical(broad.draw(rng))} {topic()}"),
+        (0.1, lambda: rng.choice(common)),
     ]  # fmt: skip
     kinds = [make for _, make in templates]
     cumulative = list(accumulate(weight for weight, _ in templates))
     channels = [
-        ChannelKey("slack" if i % 3 else "discord", f"W{i // 40}", f"C{i:06d}")
+        (
+            ChannelKey("slack" if i % 3 else "discord", f"W{i // 40}", f"C{i:06d}"),
+            rng.choices(_FIELD_NAMES, cum_weights=_FIELD_WEIGHTS)[0],
+        )
         for i in range(max(1, count // per_channel))
     ]
     out: list[Subscription] = []
     for n in range(1, count + 1):
+        channel, name = rng.choice(channels)
+        home = field(name)
         make = rng.choices(kinds, cum_weights=cumulative)[0]
-        out.append(Subscription(n, rng.choice(channels), make()))
+        out.append(Subscription(n, channel, make()))
     return out

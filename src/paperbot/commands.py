@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paperbot import metrics
 from paperbot.errors import InvalidInput
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.service import Paperbot
@@ -70,6 +71,7 @@ def parse_command(text: str) -> Command:
 Handler = Callable[[Paperbot, CommandContext, str], Awaitable[Reply]]
 
 
+@metrics.timed_command
 async def handle(bot: Paperbot, ctx: CommandContext, text: str) -> Reply:
     """Run one `/papers ...` command; refusals come back as an error Reply, never an exception."""
     try:

@@ -14,12 +14,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from paperbot import metrics
 from paperbot.errors import CannotTell, ChannelUnavailable, PostError
 from paperbot.models import ChannelKey, DeliveryReport, Digest, Reply, Visibility
 from paperbot.ports import ChatPoster
@@ -50,20 +51,22 @@ class PaceRule:
 
 # Slack: chat.postMessage takes about 1 message per second per channel and several hundred a
 # minute per workspace. Discord: 5 messages per 5 s per channel, 50 requests per second per bot.
-# The 5% margin keeps network jitter from turning a 1.0 s gap into 0.99 s at the server.
+# A channel's gap is counted from the previous answer, so the server sees at least that gap.
 PACE_RULES: dict[str, PaceRule] = {
-    "slack": PaceRule(channel_gap=1.05, workspace_rate=5.0, workspace_burst=10),
-    "discord": PaceRule(channel_gap=1.05, bot_rate=40.0, bot_burst=40),
+    "slack": PaceRule(channel_gap=1.0, workspace_rate=5.0, workspace_burst=10),
+    "discord": PaceRule(channel_gap=1.0, bot_rate=40.0, bot_burst=40),
 }
 
 
 class Pacer:
     """Spaces posts so a fan-out to many channels never bursts past a platform's limits.
 
-    Per channel a post waits out the gap since the previous one started (a channel's posts are
-    sequential); per workspace and per bot a token bucket (GCRA) spreads posts over time; and at
-    most `max_in_flight` requests are out at once, so a thousand digests do not open a thousand
-    connections. Posters still retry a 429 themselves; pacing is what keeps 429s rare.
+    Per channel a post waits out the gap since the previous one was answered: the server took
+    that one before answering, so it sees at least the gap however long requests queue on the
+    way (a channel's posts are sequential). Per workspace and per bot a token bucket (GCRA)
+    spreads posts over time; and at most `max_in_flight` requests are out at once, so a thousand
+    digests do not open a thousand connections. Posters still retry a 429 themselves; pacing is
+    what keeps 429s rare.
     """
 
     def __init__(
@@ -74,7 +77,7 @@ class Pacer:
     ) -> None:
         self.rules = dict(PACE_RULES if rules is None else rules)
         self.clock = clock
-        self._last_start: dict[ChannelKey, float] = {}
+        self._last_end: dict[ChannelKey, float] = {}
         self._tat: dict[tuple[str, ...], float] = {}
         self._in_flight = asyncio.Semaphore(max_in_flight)
 
@@ -83,13 +86,15 @@ class Pacer:
         """Wait for this channel's turn to post, then hold a request slot while posting."""
         rule = self.rules.get(key.platform)
         if rule is not None:
-            last = self._last_start.get(key)
+            last = self._last_end.get(key)
             if last is not None:
                 await self._until(last + rule.channel_gap)
             await self._until(self._book(key, rule))
         async with self._in_flight:
-            self._last_start[key] = self.clock()
-            yield
+            try:
+                yield
+            finally:
+                self._last_end[key] = self.clock()
 
     def _book(self, key: ChannelKey, rule: PaceRule) -> float:
         """Book the earliest time every bucket allows, in one step (no await, so atomic)."""
@@ -130,7 +135,9 @@ class ReconcileReport:
 class DigestDelivery:
     """Delivers digests; tune `retry_attempts`, `retry_backoff`, `pacer` and `sleep` per process."""
 
-    def __init__(self, bot: Paperbot, max_concurrent_digests: int = 1000) -> None:
+    def __init__(
+        self, bot: Paperbot, max_concurrent_digests: int = 1000, max_preparing: int = 8
+    ) -> None:
         self.bot = bot
         self.leases = LeaseKeeper(bot.store)
         self.pacer = Pacer()
@@ -140,74 +147,93 @@ class DigestDelivery:
         # One digest at a time per channel within a process; the lease guards across processes.
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
+        self._preparing = asyncio.Semaphore(max_preparing)
 
     @property
     def coordination(self) -> Coordination:
         return self.leases.coordination
 
     async def deliver(
-        self, key: ChannelKey, force_post: bool = False, slot: datetime | None = None
+        self,
+        key: ChannelKey,
+        force_post: bool = False,
+        due: datetime | None = None,
+        post_at: datetime | None = None,
     ) -> DeliveryReport:
-        """Post the channel's digest now; with `slot`, only if none went out since that time."""
+        """Post the channel's digest. With `due`, only if no digest was built since then (the
+        scheduled slot was not served yet); with `post_at`, prepare now but post from then on.
+
+        The channel's last-digest time becomes the moment the digest was built, not when its
+        last post went out: a paper matched while a digest is being posted belongs to the next.
+        """
         report = DeliveryReport(key)
         poster = self.bot.posters.get(key.platform)
         if poster is None:
             report.skipped_reason = f"no {key.platform} connection in this process"
             return report
-        async with self._digests, self._locks[key], self.leases.hold(f"digest:{key}") as lease:
-            if lease is None:
-                report.skipped_reason = "another worker is delivering this channel's digest"
-                return report
-            if slot is not None and await self.bot.blocking(
-                self.coordination.digested_since, key, slot
-            ):
-                report.skipped_reason = "digest already delivered"
-                return report
-            channel = await self.bot.channel(key)
-            if channel.settings.paused and not force_post:
-                report.skipped_reason = f"paused ({channel.pause_reason or 'by command'})"
-                return report
-            await self.reconcile_channel(key, poster)
+        async with self._digests, self._locks[key], AsyncExitStack() as stack:
+            # Preparing (lease, settling, building, reserving) is database work: a few channels
+            # at a time, so the first digests start posting while later ones still prepare.
+            async with self._preparing:
+                lease = await stack.enter_async_context(self.leases.hold(f"digest:{key}"))
+                if lease is None:
+                    report.skipped_reason = "another worker is delivering this channel's digest"
+                    return report
+                channel = await self.bot.channel(key)
+                last = channel.last_digest_at
+                if due is not None and last is not None and last >= due:
+                    report.skipped_reason = "digest already delivered"
+                    return report
+                if channel.settings.paused and not force_post:
+                    report.skipped_reason = f"paused ({channel.pause_reason or 'by command'})"
+                    return report
+                await self.reconcile_channel(key, poster)
+                now = self.bot.clock()
+                digest, built_empty = await self._prepare(channel, now)
+            if post_at is not None:  # prepared ahead of the hour; post on the hour
+                await self._until(post_at)
             try:
-                await self._deliver(poster, channel, force_post, lease, report)
+                if built_empty:
+                    if channel.settings.post_when_empty or force_post:
+                        reply = empty_digest_reply(digest)
+                        await self._send(key, lease, partial(poster.post_reply, key, reply))
+                    await self.bot.blocking(self.bot.store.set_last_digest, key, now)
+                elif digest.items:
+                    await self._post_items(poster, channel, digest, lease, report, now)
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
         return report
 
     async def deliver_many(
-        self, keys: Iterable[ChannelKey], slots: dict[ChannelKey, datetime] | None = None
+        self, keys: Iterable[ChannelKey], due: Mapping[ChannelKey, datetime] | None = None
     ) -> list[DeliveryReport]:
         """Fan out: every channel at once (paced by the Pacer); one failing never stops another."""
-        slots = slots or {}
-        return list(
-            await asyncio.gather(*(self.deliver_safely(key, slots.get(key)) for key in keys))
-        )
+        due = due or {}
+        return list(await asyncio.gather(*(self.deliver_safely(key, due.get(key)) for key in keys)))
 
-    async def deliver_safely(self, key: ChannelKey, slot: datetime | None) -> DeliveryReport:
+    async def deliver_safely(
+        self, key: ChannelKey, due: datetime | None, post_at: datetime | None = None
+    ) -> DeliveryReport:
         try:
-            return await self.deliver(key, slot=slot)
+            return await self.deliver(key, due=due, post_at=post_at)
         except Exception as exc:
             log.exception("digest for %s failed", key)
             return DeliveryReport(key, skipped_reason=f"failed: {exc!r}"[:200])
 
-    async def _deliver(
-        self,
-        poster: ChatPoster,
-        channel: Channel,
-        force_post: bool,
-        lease: HeldLease,
-        report: DeliveryReport,
-    ) -> None:
-        key = channel.key
-        now = self.bot.clock()
-        digest = await self.bot.build_digest(key, now)
+    async def _prepare(self, channel: Channel, now: datetime) -> tuple[Digest, bool]:
+        """Build the digest and record the intent to post each paper, before any post; returns
+        the digest narrowed to the papers this call reserved, and whether it was built empty."""
+        digest = await self.bot.build_digest(channel.key, now)
         if digest.is_empty:
-            if channel.settings.post_when_empty or force_post:
-                reply = empty_digest_reply(digest)
-                await self._send(key, lease, lambda: poster.post_reply(key, reply))
-            await self.bot.blocking(self.bot.store.set_last_digest, key, now)
-            return
-        await self._post_items(poster, channel, digest, lease, report)
+            return digest, True
+        ids = [item.paper.arxiv_id for item in digest.items]
+        reserved = set(
+            await self.bot.blocking(
+                self.bot.store.reserve_posts, channel.key, ids, digest.day, self.leases.owner
+            )
+        )
+        items = tuple(item for item in digest.items if item.paper.arxiv_id in reserved)
+        return replace(digest, items=items), False
 
     async def _send(
         self, key: ChannelKey, lease: HeldLease, post: Callable[[], Awaitable[str]]
@@ -220,9 +246,11 @@ class DigestDelivery:
                 async with self.pacer.turn(key):
                     return await post()
             except ChannelUnavailable:
+                metrics.post_failed(key.platform)
                 raise
             except PostError as exc:
                 if attempt >= self.retry_attempts:
+                    metrics.post_failed(key.platform)
                     raise
                 delay = self.retry_backoff * 2 ** (attempt - 1)
                 log.info(
@@ -238,23 +266,14 @@ class DigestDelivery:
         digest: Digest,
         lease: HeldLease,
         report: DeliveryReport,
+        built_at: datetime,
     ) -> None:
-        key = channel.key
-        ids = [item.paper.arxiv_id for item in digest.items]
-        reserved = set(
-            await self.bot.blocking(
-                self.bot.store.reserve_posts, key, ids, digest.day, self.leases.owner
-            )
-        )
-        items = [item for item in digest.items if item.paper.arxiv_id in reserved]
-        if not items:
-            return
-        digest = replace(digest, items=tuple(items))
+        key, items = channel.key, digest.items
         ids = [item.paper.arxiv_id for item in items]
         position = -1  # -1: the header is (or is about to be) in flight
         try:
             try:
-                header = await self._send(key, lease, lambda: poster.post_header(key, digest))
+                header = await self._send(key, lease, partial(poster.post_header, key, digest))
             except PostError as exc:
                 await self._release(key, ids)
                 if isinstance(exc, ChannelUnavailable):
@@ -291,8 +310,14 @@ class DigestDelivery:
             # pending, to be settled by asking the platform.
             self._release_now(key, ids[position + 1 :])
             raise
-        await self.bot.blocking(self.bot.store.set_last_digest, key, self.bot.clock())
+        await self.bot.blocking(self.bot.store.set_last_digest, key, built_at)
+        metrics.digest_posted(key.platform, len(report.posted))
         log.info("digest %s", report.summary)
+
+    async def _until(self, moment: datetime) -> None:
+        delay = (moment - self.bot.clock()).total_seconds()
+        if delay > 0:
+            await self.sleep(delay)
 
     async def _release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
         await self.bot.blocking(self._release_now, key, paper_ids)

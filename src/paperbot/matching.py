@@ -7,10 +7,11 @@ What keeps a day against 100,000 subscriptions well under a second:
   and fanned out to every subscriber;
 - a query is anchored on its rarest necessary term (document frequencies estimated from the
   bundled sample of real abstracts), so "graph AND learning" is only looked at for papers
-  that mention "graph";
-- a query that is a single word, author or category is decided by the anchor lookup itself;
-- everything else is compiled once into a closure over the paper's precomputed term sets,
-  and the compiled form is cached by query text, so rebuilding the index each ingest is cheap.
+  that mention "graph", and a phrase on its rarest adjacent pair ("neural network" is far
+  rarer than "network");
+- a query is compiled once into a closure over the paper's precomputed term and pair sets (no
+  tree walk, no sequence scan for two-word phrases), and the compiled form is cached by query
+  text, so rebuilding the index each ingest costs little.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from itertools import pairwise, repeat
+from typing import Any, Final, NamedTuple
 
 from paperbot.errors import InvalidInput
 from paperbot.models import MatchField, Subscription
@@ -37,7 +39,7 @@ from paperbot.query import (
     has_author,
     parse,
 )
-from paperbot.text import AnalyzedPaper, analyze, upvote_term
+from paperbot.text import AnalyzedPaper, analyze, pair_term, upvote_term
 
 log = logging.getLogger(__name__)
 
@@ -57,54 +59,79 @@ _MISS = -1
 
 Check = Callable[[AnalyzedPaper], int]
 Rarity = Mapping[str, float]
+# An anchor is a term (str) or an adjacent pair of text terms (a tuple: no string per pair).
+Anchor = str | tuple[str, str]
 
 
 @lru_cache(maxsize=1)
 def default_rarity() -> dict[str, float]:
-    """Document frequency of each term over the bundled sample of real papers; a term it never
-    saw counts as rare, which is what an unknown word usually is."""
+    """Document frequency of each term and pair over the bundled sample of real papers."""
     from paperbot.sources.sample import sample_papers
 
     papers = sample_papers()
     counts: dict[str, int] = {}
     for paper in papers:
         doc = analyze(paper.arxiv_id, paper.title, paper.abstract, categories=paper.categories)
-        for term in doc.all_terms():
+        for term in [*doc.all_terms(), *(pair_term(*p) for p in doc.all_pairs())]:
             counts[term] = counts.get(term, 0) + 1
     return {term: count / len(papers) for term, count in counts.items()}
 
 
+def _share(anchor: Anchor, rarity: Rarity) -> float:
+    """Estimated share of papers holding `anchor`. A word the sample never saw counts as rare,
+    which an unknown word usually is; the sample has no authors and few categories, so those
+    get priors (a category is common, a surname less so, a full name rarely)."""
+    term = anchor if isinstance(anchor, str) else pair_term(*anchor)
+    known = rarity.get(term)
+    if known is not None:
+        return known
+    if term.startswith("cat:"):
+        return 0.05
+    if term.startswith("author:"):
+        return 0.0001 if " " in term else 0.005
+    if term.startswith("upvotes>="):
+        return 0.1 / int(term.removeprefix("upvotes>="))
+    return 0.0
+
+
 def anchor_terms(node: Node, rarity: Rarity | None = None) -> frozenset[str] | None:
-    """Terms of which every matching paper holds at least one, as rare as can be found; None when
-    no such set exists (a query of only exclusions or filters is checked against every paper)."""
+    """Terms of which every matching paper holds at least one, as rare as can be found (a pair
+    of adjacent words is written "a b"); None when no such set exists (then the query is
+    checked against every paper; the parser accepts no such query)."""
     found = _anchors(node, default_rarity() if rarity is None else rarity)
-    return None if found is None else found[0]
+    if found is None:
+        return None
+    return frozenset(a if isinstance(a, str) else pair_term(*a) for a in found[0])
 
 
-def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[str], float] | None:
+def _rarest(options: Iterable[Anchor], rarity: Rarity) -> tuple[frozenset[Anchor], float]:
+    best = min(options, key=lambda a: (_share(a, rarity), -len(str(a))))
+    return frozenset({best}), _share(best, rarity)
+
+
+def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[Anchor], float] | None:
     """(anchor set, estimated share of papers holding one of them)."""
     if isinstance(node, Text):
-        # Every word of a phrase is necessary: take the rarest (the longest on a tie).
-        term = min(node.stems, key=lambda s: (rarity.get(s, 0.0), -len(s)))
-        return frozenset({term}), rarity.get(term, 0.0)
+        # Every word of a phrase, and every adjacent pair, is necessary: a pair is far rarer
+        # than its words ("neural network"), so a phrase is anchored on its rarest pair.
+        stems = node.stems
+        return _rarest(stems if len(stems) == 1 else list(pairwise(stems)), rarity)
     if isinstance(node, Author):
-        term = min(("author:" + w for w in node.words), key=lambda t: (rarity.get(t, 0.0), -len(t)))
-        return frozenset({term}), rarity.get(term, 0.0)
+        words = node.words
+        if len(words) == 1:
+            return _rarest(["author:" + words[0]], rarity)
+        return _rarest(["author:" + pair_term(*p) for p in pairwise(words)], rarity)
     if isinstance(node, Category):
-        term = "cat:" + node.name
-        return frozenset({term}), rarity.get(term, 0.0)
+        return _rarest(["cat:" + node.name], rarity)
     if isinstance(node, MinUpvotes):
-        if node.count < 1:
-            return None
-        term = upvote_term(node.count)
-        return frozenset({term}), rarity.get(term, 0.0)
+        return None if node.count < 1 else _rarest([upvote_term(node.count)], rarity)
     if isinstance(node, Not):
         return None
     if isinstance(node, And):
         # One child's anchors suffice: take the child whose anchors the fewest papers hold.
         options = [a for a in (_anchors(c, rarity) for c in node.children) if a is not None]
         return min(options, key=lambda a: (a[1], len(a[0]))) if options else None
-    union: set[str] = set()
+    union: set[Anchor] = set()
     share = 0.0
     for child in node.children:
         anchors = _anchors(child, rarity)
@@ -194,6 +221,8 @@ def _compile_text(node: Text) -> Check:
         if node.scope is Scope.ABSTRACT:
             return lambda d: _ABSTRACT if term in d.abstract_terms else _MISS
         return lambda d: _rank_of_term(d, term)
+    if len(stems) == 2:
+        return _compile_pair(stems[0], stems[1], node.scope)
     fields = {
         Scope.ANY: (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT),
         Scope.TITLE: (MatchField.TITLE,),
@@ -208,6 +237,26 @@ def _compile_text(node: Text) -> Check:
         return _MISS
 
     return check_phrase
+
+
+def _compile_pair(first: str, second: str, scope: Scope) -> Check:
+    """A two-word phrase, the commonest kind: one lookup in the paper's adjacent-pair sets."""
+    pair = (first, second)
+    if scope is Scope.TITLE:
+        return lambda d: _TITLE if pair in d.title_pairs else _MISS
+    if scope is Scope.ABSTRACT:
+        return lambda d: _ABSTRACT if pair in d.abstract_pairs else _MISS
+
+    def check_pair(d: AnalyzedPaper) -> int:
+        if pair in d.title_pairs:
+            return _TITLE
+        if pair in d.keyword_pairs:
+            return _KEYWORDS
+        if pair in d.abstract_pairs:
+            return _ABSTRACT
+        return _MISS
+
+    return check_pair
 
 
 def _rank_of_term(d: AnalyzedPaper, term: str) -> int:
@@ -234,41 +283,38 @@ def _pass_rate(node: Node, rarity: Rarity) -> float:
 # --- the index -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """A tuple, not a dataclass: a busy day yields hundreds of thousands of these."""
+
     subscription: Subscription
     arxiv_id: str
     field: MatchField
 
 
-def _never(_doc: AnalyzedPaper) -> int:
-    return _MISS
+_new_match = Match
 
 
 class _Query:
     """One distinct query and everyone subscribed to it."""
 
-    __slots__ = ("anchors", "atomic", "check", "key", "node", "rank", "subscribers")
+    __slots__ = ("anchors", "check", "key", "node", "subscribers")
 
-    def __init__(self, key: object, node: Node, anchors: frozenset[str] | None) -> None:
-        self.key = key
-        self.node = node
-        self.anchors = anchors
-        self.check: Check = _never
-        self.atomic = False  # the anchor lookup alone decides a match, with field `rank`
-        self.rank = _MISS  # for an atomic query: its field rank, or _MISS for the word's own
+    def __init__(self, compiled: _Compiled) -> None:
+        self.key = compiled.key
+        self.node = compiled.node
+        self.anchors = compiled.anchors
+        self.check = compiled.check
         self.subscribers: list[Subscription] = []
 
 
 class _Bucket:
-    """What one term anchors: at most one atomic query, queries anchored on this term alone,
-    and queries anchored on several terms (these can be reached twice, so are deduplicated)."""
+    """The queries one term anchors: those anchored on it alone, and those anchored on several
+    terms (an OR), which a paper can reach twice and so are deduplicated."""
 
-    __slots__ = ("atomic", "multi", "single")
+    __slots__ = ("multi", "single")
 
     def __init__(self) -> None:
-        self.atomic: _Query | None = None
-        self.single: list[_Query] = []
+        self.single: list[tuple[Check, _Query]] = []
         self.multi: list[_Query] = []
 
 
@@ -276,10 +322,8 @@ class _Bucket:
 class _Compiled:
     key: object
     node: Node
-    anchors: frozenset[str] | None
+    anchors: frozenset[Anchor] | None
     check: Check
-    atomic: bool
-    rank: int
 
 
 @lru_cache(maxsize=250_000)
@@ -287,27 +331,10 @@ def _compiled(text: str) -> _Compiled:
     """Parse, anchor and compile a stored query once per process, however often it is indexed."""
     node = parse(text)
     rarity = default_rarity()
-    anchors = anchor_terms(node, rarity)
-    atomic = _atomic_rank(node)
+    anchors = _anchors(node, rarity)
     return _Compiled(
-        query_key(node),
-        node,
-        anchors,
-        _compile(node, rarity),
-        atomic is not None,
-        _MISS if atomic is None else atomic,
+        query_key(node), node, None if anchors is None else anchors[0], _compile(node, rarity)
     )
-
-
-def _atomic_rank(node: Node) -> int | None:
-    """For a query the anchor lookup decides alone: its field rank (_MISS: the word's own)."""
-    if isinstance(node, Text) and node.scope is Scope.ANY and len(node.stems) == 1:
-        return _MISS
-    if isinstance(node, Author) and len(node.words) == 1:
-        return _AUTHOR
-    if isinstance(node, Category):
-        return _CATEGORY
-    return None
 
 
 class SubscriptionIndex:
@@ -317,6 +344,7 @@ class SubscriptionIndex:
 
     def __init__(self, subscriptions: Iterable[Subscription] = ()) -> None:
         self._buckets: dict[str, _Bucket] = {}
+        self._pair_buckets: dict[tuple[str, str], _Bucket] = {}
         self._unanchored: list[_Query] = []
         self._queries: dict[object, _Query] = {}
         self._members: dict[Subscription, _Query] = {}
@@ -338,9 +366,7 @@ class SubscriptionIndex:
         compiled = _compiled(subscription.query)
         query = self._queries.get(compiled.key)
         if query is None:
-            query = _Query(compiled.key, compiled.node, compiled.anchors)
-            query.check, query.atomic, query.rank = compiled.check, compiled.atomic, compiled.rank
-            self._queries[compiled.key] = query
+            query = self._queries[compiled.key] = _Query(compiled)
             self._place(query)
         query.subscribers.append(subscription)
         self._members[subscription] = query
@@ -375,19 +401,25 @@ class SubscriptionIndex:
                 "subscription %s (%r) skipped: %s", subscription.id, subscription.query, error
             )
 
+    def _bucket(self, anchor: Anchor, create: bool) -> _Bucket | None:
+        buckets: dict[Any, _Bucket] = (
+            self._buckets if isinstance(anchor, str) else self._pair_buckets
+        )
+        bucket = buckets.get(anchor)
+        if bucket is None and create:
+            bucket = buckets[anchor] = _Bucket()
+        return bucket
+
     def _place(self, query: _Query) -> None:
         anchors = query.anchors
         if anchors is None:
             self._unanchored.append(query)
             return
-        for term in anchors:
-            bucket = self._buckets.get(term)
-            if bucket is None:
-                bucket = self._buckets[term] = _Bucket()
-            if query.atomic:
-                bucket.atomic = query
-            elif len(anchors) == 1:
-                bucket.single.append(query)
+        for anchor in anchors:
+            bucket = self._bucket(anchor, create=True)
+            assert bucket is not None
+            if len(anchors) == 1:
+                bucket.single.append((query.check, query))
             else:
                 bucket.multi.append(query)
 
@@ -395,57 +427,59 @@ class SubscriptionIndex:
         if query.anchors is None:
             self._unanchored.remove(query)
             return
-        for term in query.anchors:
-            bucket = self._buckets[term]
-            if bucket.atomic is query:
-                bucket.atomic = None
-            elif query in bucket.single:
-                bucket.single.remove(query)
+        for anchor in query.anchors:
+            bucket = self._bucket(anchor, create=False)
+            assert bucket is not None
+            if len(query.anchors) == 1:
+                bucket.single.remove((query.check, query))
             else:
                 bucket.multi.remove(query)
-            if bucket.atomic is None and not bucket.single and not bucket.multi:
-                del self._buckets[term]
+            if not bucket.single and not bucket.multi:
+                buckets: dict[Any, _Bucket] = (
+                    self._buckets if isinstance(anchor, str) else self._pair_buckets
+                )
+                del buckets[anchor]
 
-    def _hits(self, doc: AnalyzedPaper) -> Iterator[tuple[_Query, int]]:
-        """(query, rank) for every distinct query `doc` matches."""
-        buckets = self._buckets
-        seen: set[int] | None = None
+    def _reached(self, doc: AnalyzedPaper) -> Iterator[_Bucket]:
+        """The buckets of every term and pair `doc` holds."""
+        get = self._buckets.get
         for term in doc.all_terms():
-            bucket = buckets.get(term)
-            if bucket is None:
-                continue
-            atomic = bucket.atomic
-            if atomic is not None:
-                rank = atomic.rank
-                yield atomic, _rank_of_term(doc, term) if rank == _MISS else rank
-            for query in bucket.single:
-                rank = query.check(doc)
+            bucket = get(term)
+            if bucket is not None:
+                yield bucket
+        get_pair = self._pair_buckets.get
+        for pair in doc.all_pairs():
+            bucket = get_pair(pair)
+            if bucket is not None:
+                yield bucket
+
+    def _hits(self, doc: AnalyzedPaper) -> list[tuple[_Query, int]]:
+        """(query, field rank) for every distinct query `doc` matches."""
+        found: list[tuple[_Query, int]] = []
+        append = found.append
+        seen: set[int] = set()
+        for bucket in self._reached(doc):
+            for check, query in bucket.single:
+                rank = check(doc)
                 if rank >= 0:
-                    yield query, rank
-            if bucket.multi:
-                if seen is None:
-                    seen = set()
-                for query in bucket.multi:
-                    if id(query) in seen:
-                        continue
+                    append((query, rank))
+            for query in bucket.multi:
+                if id(query) not in seen:
                     seen.add(id(query))
                     rank = query.check(doc)
                     if rank >= 0:
-                        yield query, rank
+                        append((query, rank))
         for query in self._unanchored:
             rank = query.check(doc)
             if rank >= 0:
-                yield query, rank
+                append((query, rank))
+        return found
 
     def candidates(self, doc: AnalyzedPaper) -> Iterator[Subscription]:
         """Each subscription that could match `doc` (before verification), once."""
         seen: set[int] = set()
-        for term in doc.all_terms():
-            bucket = self._buckets.get(term)
-            if bucket is None:
-                continue
-            group = [bucket.atomic] if bucket.atomic else []
-            for query in [*group, *bucket.single, *bucket.multi]:
+        for bucket in self._reached(doc):
+            for query in [q for _, q in bucket.single] + bucket.multi:
                 if id(query) not in seen:
                     seen.add(id(query))
                     yield from query.subscribers
@@ -460,15 +494,21 @@ class SubscriptionIndex:
             yield _FIELD_OF_RANK[rank], query.subscribers
 
     def match(self, doc: AnalyzedPaper) -> list[Match]:
-        arxiv_id = doc.arxiv_id
-        return [
-            Match(subscription, arxiv_id, _FIELD_OF_RANK[rank])
-            for query, rank in self._hits(doc)
-            for subscription in query.subscribers
-        ]
+        found: list[Match] = []
+        self._fan_out(doc, found)
+        return found
 
     def match_all(self, docs: Iterable[AnalyzedPaper]) -> list[Match]:
-        return [m for doc in docs for m in self.match(doc)]
+        found: list[Match] = []
+        for doc in docs:
+            self._fan_out(doc, found)
+        return found
+
+    def _fan_out(self, doc: AnalyzedPaper, found: list[Match]) -> None:
+        arxiv_id = doc.arxiv_id
+        for query, rank in self._hits(doc):
+            field = _FIELD_OF_RANK[rank]
+            found.extend(map(_new_match, query.subscribers, repeat(arxiv_id), repeat(field)))
 
 
 def match_naively(

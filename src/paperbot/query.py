@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 from paperbot.errors import InvalidInput
 from paperbot.models import MatchField
@@ -455,14 +456,17 @@ def _stronger(a: MatchField | None, b: MatchField | None) -> MatchField | None:
 def contains(doc: AnalyzedPaper, field: MatchField, phrase: tuple[str, ...]) -> bool:
     """Whether `field` of `doc` holds the terms of `phrase` consecutively."""
     if field is MatchField.TITLE:
-        terms, sequence = doc.title_terms, doc.title
+        terms, pairs, sequence = doc.title_terms, doc.title_pairs, doc.title
     elif field is MatchField.KEYWORDS:
-        terms, sequence = doc.keyword_terms, doc.keywords
+        terms, pairs, sequence = doc.keyword_terms, doc.keyword_pairs, doc.keywords
     else:
-        terms, sequence = doc.abstract_terms, doc.abstract
-    if len(phrase) == 1:
+        terms, pairs, sequence = doc.abstract_terms, doc.abstract_pairs, doc.abstract
+    size = len(phrase)
+    if size == 1:
         return phrase[0] in terms
-    return all(term in terms for term in phrase) and contains_phrase(sequence, phrase)
+    if size == 2:
+        return phrase in pairs
+    return all(pair in pairs for pair in pairwise(phrase)) and (contains_phrase(sequence, phrase))
 
 
 def has_author(doc: AnalyzedPaper, words: tuple[str, ...]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SLOT_LOOKBACK = timedelta(days=8)  # every digest rule fires at least weekly
 INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
 
@@ -39,47 +38,82 @@ _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
 # --- schedule rules (pure: `paperbot status` uses them without a running scheduler) ---------
 
 
-class LocalDailyTrigger(BaseTrigger):  # type: ignore[misc]
-    """A CronTrigger that fires at most once per local date.
+def slot_on(day: date, settings: ChannelSettings) -> datetime:
+    """The digest time of a local date, in UTC. In an hour that happens twice (clocks going
+    back) it is the first; in an hour that does not happen (clocks going forward) the wall time
+    is read with the offset before the change, i.e. it falls just after the gap."""
+    local = datetime.combine(day, time(settings.digest_hour), tzinfo=ZoneInfo(settings.timezone))
+    return local.astimezone(UTC)
 
-    When clocks go back an hour such as 02:00 happens twice, and a plain CronTrigger fires twice;
-    a team wants one digest. (On the night clocks go forward a missing hour fires at the first
-    instant after the gap, which is what CronTrigger already does.)
+
+def next_slot(settings: ChannelSettings, start: datetime) -> datetime | None:
+    """The first digest time at or after `start`, whether or not the channel is paused."""
+    today = start.astimezone(ZoneInfo(settings.timezone)).date()
+    for ahead in range(8):
+        day = today + timedelta(days=ahead)
+        if WEEKDAYS[day.weekday()] in settings.digest_days:
+            slot = slot_on(day, settings)
+            if slot >= start:
+                return slot
+    return None
+
+
+def previous_slot(settings: ChannelSettings, now: datetime) -> datetime | None:
+    """When the channel's most recent digest was due (UTC), at or before `now`."""
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    for back in range(8):
+        day = today - timedelta(days=back)
+        if WEEKDAYS[day.weekday()] in settings.digest_days:
+            slot = slot_on(day, settings)
+            if slot <= now:
+                return slot
+    return None
+
+
+def next_digest_at(settings: ChannelSettings, now: datetime) -> datetime | None:
+    """When the channel's next digest is due (UTC); None when paused or on no day."""
+    return None if settings.paused else next_slot(settings, now)
+
+
+class DailyTrigger(BaseTrigger):  # type: ignore[misc]
+    """Fires at a channel's local hour on its days: at most once per local date, DST included.
+
+    Computed from the calendar instead of with a CronTrigger, whose 3.x version fires twice in
+    an hour that happens twice and skips hour 0 on the day after clocks go forward (a test pins
+    both). The same functions answer `paperbot status` and the catch-up, so all three agree.
     """
 
-    def __init__(self, cron: CronTrigger) -> None:
-        self.cron = cron
-        self.timezone: tzinfo = cron.timezone
+    def __init__(self, settings: ChannelSettings, lead: timedelta = timedelta(0)) -> None:
+        self.settings = settings
+        self.lead = lead  # fire this much before the hour, to prepare the digest
+        self.timezone: tzinfo = ZoneInfo(settings.timezone)
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        fire: datetime | None = self.cron.get_next_fire_time(previous_fire_time, now)
-        while (
-            fire is not None
-            and previous_fire_time is not None
-            and fire.astimezone(self.timezone).date()
-            == previous_fire_time.astimezone(self.timezone).date()
-        ):
-            fire = self.cron.get_next_fire_time(fire, fire)
-        return fire
+        # As CronTrigger: from the earlier of `now` and just after the previous fire, so that
+        # APScheduler can see the fires it missed (and coalesce them).
+        start = now
+        if previous_fire_time is not None:
+            start = min(now, previous_fire_time + _TICK)
+            if start <= previous_fire_time:
+                start = previous_fire_time + _TICK
+        fire = next_slot(self.settings, start + self.lead)
+        return None if fire is None else (fire - self.lead).astimezone(self.timezone)
 
     def __str__(self) -> str:
-        return f"daily {self.cron}"
+        days = ",".join(self.settings.digest_days)
+        return f"daily {self.settings.digest_hour:02d}:00 {self.settings.timezone} on {days}"
 
 
-def digest_trigger(settings: ChannelSettings) -> LocalDailyTrigger | None:
+_TICK = timedelta(microseconds=1)
+
+
+def digest_trigger(
+    settings: ChannelSettings, lead: timedelta = timedelta(0)
+) -> DailyTrigger | None:
     """The channel's digest rule, or None when it chose no days."""
-    days = [day for day in WEEKDAYS if day in settings.digest_days]
-    if not days:
-        return None
-    cron = CronTrigger(
-        day_of_week=",".join(days),
-        hour=settings.digest_hour,
-        minute=0,
-        timezone=ZoneInfo(settings.timezone),
-    )
-    return LocalDailyTrigger(cron)
+    return DailyTrigger(settings, lead) if settings.digest_days else None
 
 
 def fire_times(trigger: BaseTrigger, start: datetime) -> Iterator[datetime]:
@@ -101,19 +135,6 @@ def previous_fire(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> d
             break
         latest = fire
     return latest
-
-
-def previous_slot(settings: ChannelSettings, now: datetime) -> datetime | None:
-    """When the channel's most recent digest was due (UTC), at or before `now`."""
-    trigger = digest_trigger(settings)
-    return None if trigger is None else previous_fire(trigger, now, SLOT_LOOKBACK)
-
-
-def next_digest_at(settings: ChannelSettings, now: datetime) -> datetime | None:
-    """When the channel's next digest is due (UTC); None when paused or on no day."""
-    trigger = None if settings.paused else digest_trigger(settings)
-    fire = None if trigger is None else trigger.get_next_fire_time(None, now)
-    return None if fire is None else fire.astimezone(UTC)
 
 
 def crontab_trigger(expr: str, timezone: str) -> CronTrigger:
@@ -176,6 +197,7 @@ class DigestScheduler:
         ingest_retries: int = 4,
         ingest_retry_delay: timedelta = timedelta(minutes=10),
         sweep_interval: timedelta = timedelta(minutes=5),
+        prepare_ahead: timedelta = timedelta(seconds=30),
         poll_seconds: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -187,11 +209,13 @@ class DigestScheduler:
         self.ingest_retries = ingest_retries
         self.ingest_retry_delay = ingest_retry_delay
         self.sweep_interval = sweep_interval
+        self.prepare_ahead = prepare_ahead
         self.poll_seconds = poll_seconds
         self.sleep = sleep
         self.aps = AsyncIOScheduler(timezone=UTC)
         self._signatures: dict[ChannelKey, tuple[Any, ...]] = {}
         self._fresh_for: datetime | None = None
+        self._due_cache: tuple[datetime, datetime | None] | None = None
         self._ingest_task: asyncio.Task[IngestReport | None] | None = None
         self._running: set[asyncio.Task[Any]] = set()
         self._beyond_grace: set[tuple[ChannelKey, datetime]] = set()
@@ -278,7 +302,7 @@ class DigestScheduler:
         if self._signatures.get(key) == signature:
             return  # unchanged: replacing the job could skip a run due this very second
         self._signatures[key] = signature
-        trigger = None if settings.paused else digest_trigger(settings)
+        trigger = None if settings.paused else digest_trigger(settings, self.prepare_ahead)
         if trigger is None or key.platform not in self.bot.posters:
             if self.aps.get_job(self.job_id(key)) is not None:
                 self.aps.remove_job(self.job_id(key))
@@ -311,18 +335,23 @@ class DigestScheduler:
     # --- digests --------------------------------------------------------------------------
 
     async def run_digest(self, key: ChannelKey, slot: datetime | None = None) -> DeliveryReport:
-        """The digest job: the due slot's digest, once across every process, after the ingest."""
+        """The digest job: the due slot's digest, once across every process, after the ingest.
+
+        It fires `prepare_ahead` before the hour: the database work is done by the hour and the
+        posts start on it, however many channels share that hour.
+        """
         now = self.bot.clock()
         channel = await self.bot.blocking(self.bot.store.get_channel, key)
         if channel is None:
             return DeliveryReport(key, skipped_reason="channel is gone from the database")
-        slot = slot or previous_slot(channel.settings, now)
+        slot = slot or previous_slot(channel.settings, now + self.prepare_ahead)
         if slot is None:
             return DeliveryReport(key, skipped_reason="no digest days")
-        if channel.last_digest_at is not None and channel.last_digest_at >= slot:
+        due = slot - self.prepare_ahead
+        if channel.last_digest_at is not None and channel.last_digest_at >= due:
             return DeliveryReport(key, skipped_reason="digest already delivered")
         await self.wait_for_ingest(now)
-        report = await self.bot.delivery.deliver_safely(key, slot)
+        report = await self.bot.delivery.deliver_safely(key, due, post_at=slot)
         log.info("scheduled digest %s", report.summary)
         return report
 
@@ -341,9 +370,8 @@ class DigestScheduler:
             if channel.settings.paused or key.platform not in self.bot.posters:
                 continue
             slot = previous_slot(channel.settings, now)
-            if slot is None or (
-                channel.last_digest_at is not None and channel.last_digest_at >= slot
-            ):
+            last = channel.last_digest_at
+            if slot is None or (last is not None and last >= slot - self.prepare_ahead):
                 continue
             if key in created and created[key] > slot:
                 continue  # the channel did not exist yet
@@ -354,7 +382,7 @@ class DigestScheduler:
                         "%s missed its %s digest, beyond the grace: the next one has it", key, slot
                     )
                 continue
-            due[key] = slot
+            due[key] = slot - self.prepare_ahead
         if not due:
             return []
         log.info("catching up %d missed digest(s)", len(due))
@@ -371,7 +399,13 @@ class DigestScheduler:
 
     def ingest_due(self, now: datetime) -> datetime | None:
         """When the latest scheduled ingest was due: a digest after it wants its papers."""
-        return previous_fire(self.ingest_trigger, now, INGEST_LOOKBACK)
+        cached = self._due_cache
+        if cached is not None and cached[0] <= now and (cached[1] is None or now < cached[1]):
+            return cached[0]  # every digest of a fan-out asks; stepping a cron trigger is slow
+        due = previous_fire(self.ingest_trigger, now, INGEST_LOOKBACK)
+        if due is not None:
+            self._due_cache = (due, self.ingest_trigger.get_next_fire_time(due, due))
+        return due
 
     async def ingest_is_fresh(self, now: datetime) -> bool:
         """Whether every source was tried (successfully or not) since the last due ingest."""

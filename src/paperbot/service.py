@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
+from paperbot import metrics
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import build_digest, rank_items
 from paperbot.errors import InvalidInput, SourceError
@@ -135,6 +136,7 @@ class Paperbot:
                 reason = result.reason if isinstance(result, SourceError) else repr(result)
                 report.failed[source.name] = reason
                 log.warning("source %s failed for %s: %s", source.name, day, reason)
+                metrics.source_error(source.name)
                 await self.blocking(self.store.record_source_result, source.name, None, reason)
         inserted, updated, matched = await self.blocking(self.ingest_papers, batch)
         report.inserted, report.updated, report.matched = inserted, updated, matched
@@ -156,6 +158,7 @@ class Paperbot:
                 for m in index.match(analyze_paper(paper))
             ]
             matched = self.store.record_matches(found)
+        metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 
     # --- channels and subscriptions -------------------------------------------------------

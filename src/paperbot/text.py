@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import Stemmer
 
@@ -139,7 +140,7 @@ def _fold_suffix(word: str) -> str:
 
 
 def _drop_silent_e(word: str) -> str:
-    """"scale" meets "scaled" and "scaling" (both "scal"); "degree" keeps its double e."""
+    """ "scale" meets "scaled" and "scaling" (both "scal"); "degree" keeps its double e."""
     if len(word) > 4 and word.endswith("e") and not word.endswith("ee"):
         return word[:-1]
     return word
@@ -169,6 +170,11 @@ def upvote_term(threshold: int) -> str:
     return f"upvotes>={1 << (threshold.bit_length() - 1)}"
 
 
+def pair_term(first: str, second: str) -> str:
+    """The index term of two adjacent terms, so a phrase is anchored on its rarest pair."""
+    return f"{first} {second}"
+
+
 def category_terms(category: str) -> tuple[str, ...]:
     """A category and its archive ("cs.lg" and "cs"), so `cat:cs` matches any cs paper."""
     archive, dot, _ = category.partition(".")
@@ -194,7 +200,12 @@ class AnalyzedPaper:
     keyword_terms: frozenset[str] = field(init=False, repr=False, compare=False)
     author_words: frozenset[str] = field(init=False, repr=False, compare=False)
     category_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Adjacent term pairs: a two-word phrase is one set lookup, a longer one is pre-filtered.
+    title_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    abstract_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    keyword_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
     _all: frozenset[str] | None = field(init=False, repr=False, compare=False)
+    _pairs: frozenset[tuple[str, str]] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -205,20 +216,36 @@ class AnalyzedPaper:
         setattr_(
             self, "category_set", frozenset(t for c in self.categories for t in category_terms(c))
         )
+        setattr_(self, "title_pairs", frozenset(pairwise(self.title)))
+        setattr_(self, "abstract_pairs", frozenset(pairwise(self.abstract)))
+        setattr_(self, "keyword_pairs", frozenset(pairwise(self.keywords)))
         setattr_(self, "_all", None)
+        setattr_(self, "_pairs", None)
 
     def all_terms(self) -> frozenset[str]:
-        """Every term a stored query could be indexed under (see matching.anchor_terms)."""
+        """Every term a stored query could be indexed under (see matching.anchor_terms), except
+        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
         found = self._all
         if found is None:
             every = set(self.title_terms)
             every.update(self.abstract_terms)
             every.update(self.keyword_terms)
             every.update(["author:" + word for word in self.author_words])
+            every.update(
+                ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
+            )
             every.update(["cat:" + cat for cat in self.category_set])
             every.update([f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes])
             found = frozenset(every)
             object.__setattr__(self, "_all", found)
+        return found
+
+    def all_pairs(self) -> frozenset[tuple[str, str]]:
+        """Every adjacent pair of terms in the title, keywords or abstract."""
+        found = self._pairs
+        if found is None:
+            found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
+            object.__setattr__(self, "_pairs", found)
         return found
 
 

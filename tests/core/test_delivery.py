@@ -154,6 +154,37 @@ async def test_one_channel_failing_never_stops_the_others(
     assert len(paused_lines) == 1  # reported once, not on every digest
 
 
+class IngestingPoster(RecordingPoster):
+    """A new matching paper arrives (an ingest runs) while the digest is being posted."""
+
+    def __init__(self, bot: Paperbot, clock: FixedClock) -> None:
+        super().__init__()
+        self.bot, self.clock = bot, clock
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        if not self.items():
+            self.clock.advance(minutes=1)
+            self.bot.ingest_papers([make_paper("Late diffusion", "x", arxiv_id="2611.09999")])
+            self.clock.advance(minutes=1)
+        return await super().post_item(channel, digest, item, thread)
+
+
+async def test_a_paper_matched_during_a_digest_goes_in_the_next_one(
+    bot: Paperbot, clock: FixedClock
+) -> None:
+    poster = IngestingPoster(bot, clock)
+    bot.posters["console"] = poster
+    ids = await matched(bot, count=2)
+    built_at = clock.now
+    first = await bot.deliver_digest(KEY)
+    assert sorted(first.posted) == ids
+    assert (await bot.channel(KEY)).last_digest_at == built_at
+    second = await bot.deliver_digest(KEY)
+    assert second.posted == ["2611.09999"]
+
+
 # --- reconciliation -------------------------------------------------------------------------
 
 

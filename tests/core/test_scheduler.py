@@ -4,14 +4,24 @@ downtime catch-up, two processes on one database, and `paperbot status`."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 
 from paperbot import commands
 from paperbot.errors import ConfigError
-from paperbot.models import ChannelKey, ChannelSettings, CommandContext, Digest, DigestItem
+from paperbot.models import (
+    WEEKDAYS,
+    ChannelKey,
+    ChannelSettings,
+    CommandContext,
+    Digest,
+    DigestItem,
+)
 from paperbot.ports import FetchResult
 from paperbot.scheduler import (
     DigestScheduler,
@@ -83,6 +93,15 @@ async def berlin_channel(bot: Paperbot, key: ChannelKey = KEY) -> None:
     await bot.update_settings(key, timezone="Europe/Berlin", digest_hour=9)
 
 
+LEAD = timedelta(seconds=30)  # digests are prepared this long before the hour
+
+
+def fires_at(job: Any, after: datetime = datetime(2026, 11, 20, 9, tzinfo=UTC)) -> datetime:
+    """When an APScheduler job fires next after `after` (not after the real clock's now)."""
+    fire: datetime = job.trigger.get_next_fire_time(None, after)
+    return fire.astimezone(UTC)
+
+
 def make_scheduler(bot: Paperbot, **kwargs: object) -> DigestScheduler:
     options: dict[str, object] = {
         "ingest_wait": timedelta(seconds=2),
@@ -131,6 +150,55 @@ def test_the_hour_repeated_when_clocks_go_back_gives_one_digest() -> None:
     assert fires == [utc(2027, 10, 30, 0), utc(2027, 10, 31, 0)]
 
 
+def cron_fires(settings: ChannelSettings, start: datetime, end: datetime) -> list[datetime]:
+    """APScheduler's own CronTrigger, once per local date: the reference for ordinary hours."""
+    cron = CronTrigger(hour=settings.digest_hour, minute=0, timezone=settings.timezone)
+    fires: list[datetime] = []
+    fire = cron.get_next_fire_time(None, start)
+    while fire <= end:
+        if (
+            not fires
+            or fire.astimezone(cron.timezone).date() != fires[-1].astimezone(cron.timezone).date()
+        ):
+            fires.append(fire.astimezone(UTC))
+        fire = cron.get_next_fire_time(fire, fire)
+    return fires
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+)
+def test_slots_agree_with_apscheduler_all_year_and_step_without_gaps(zone: str) -> None:
+    start, end = utc(2026, 1, 1), utc(2027, 1, 2)
+    tick = timedelta(microseconds=1)
+    for hour in (1, 2, 3, 9, 23):
+        settings = ChannelSettings(timezone=zone, digest_hour=hour, digest_days=WEEKDAYS)
+        trigger = digest_trigger(settings)
+        assert trigger is not None
+        fires = []
+        for fire in fire_times(trigger, start):
+            if fire > end:
+                break
+            fires.append(fire)
+        assert fires == cron_fires(settings, start, end)
+        for before, fire, after in zip(fires, fires[1:], fires[2:], strict=False):
+            assert previous_slot(settings, fire) == fire
+            assert previous_slot(settings, fire - tick) == before
+            assert next_digest_at(settings, fire + tick) == after
+
+
+def test_midnight_digests_survive_the_day_clocks_go_forward() -> None:
+    # APScheduler 3.11's CronTrigger skips these (the day after the change); ours does not.
+    for zone, day in (("Europe/Berlin", 30), ("America/New_York", 9)):
+        settings = ChannelSettings(timezone=zone, digest_hour=0, digest_days=WEEKDAYS)
+        trigger = digest_trigger(settings)
+        assert trigger is not None
+        fires = zip(fire_times(trigger, utc(2026, 3, day - 3)), range(5), strict=False)
+        local_days = [fire.astimezone(trigger.timezone).date() for fire, _ in fires]
+        assert [(b - a).days for a, b in itertools.pairwise(local_days)] == [1, 1, 1, 1]
+        assert date(2026, 3, day) in local_days
+
+
 def test_previous_slot_is_the_latest_due_digest() -> None:
     assert previous_slot(BERLIN, utc(2026, 11, 20, 7, 59)) == utc(2026, 11, 19, 8)
     assert previous_slot(BERLIN, SLOT) == SLOT
@@ -165,18 +233,18 @@ async def test_a_settings_command_reschedules_the_digest_at_once(bot: Paperbot) 
     try:
         job = scheduler.aps.get_job(scheduler.job_id(KEY))
         assert job is not None
-        assert job.trigger.get_next_fire_time(None, utc(2026, 11, 20, 9)) == utc(2026, 11, 23, 8)
+        assert fires_at(job) == utc(2026, 11, 23, 8) - LEAD
         ctx = CommandContext(KEY, "U1")
         reply = await commands.handle(bot, ctx, "settings timezone Asia/Tokyo")
         assert not reply.is_error
         await commands.handle(bot, ctx, "settings hour 7")
         job = scheduler.aps.get_job(scheduler.job_id(KEY))
         # 07:00 in Tokyo (UTC+9, no DST) is 22:00 UTC the day before.
-        assert job.trigger.get_next_fire_time(None, utc(2026, 11, 20, 9)) == utc(2026, 11, 22, 22)
-        assert job.next_run_time.astimezone(job.trigger.timezone).hour == 7
+        assert fires_at(job) == utc(2026, 11, 22, 22) - LEAD
+        assert (job.next_run_time + LEAD).astimezone(job.trigger.timezone).hour == 7
         await commands.handle(bot, ctx, "settings days sat")
         job = scheduler.aps.get_job(scheduler.job_id(KEY))
-        assert job.trigger.get_next_fire_time(None, utc(2026, 11, 20, 9)) == utc(2026, 11, 20, 22)
+        assert fires_at(job) == utc(2026, 11, 20, 22) - LEAD
         await commands.handle(bot, ctx, "settings pause")
         assert scheduler.aps.get_job(scheduler.job_id(KEY)) is None
         await commands.handle(bot, ctx, "settings resume")
@@ -200,7 +268,7 @@ async def test_the_sweep_picks_up_changes_made_by_another_process(
         await other.update_settings(KEY, digest_hour=11)
         await scheduler.sweep()
         job = scheduler.aps.get_job(scheduler.job_id(KEY))
-        assert job.trigger.get_next_fire_time(None, utc(2026, 11, 20, 9)) == utc(2026, 11, 20, 10)
+        assert fires_at(job) == utc(2026, 11, 20, 10) - LEAD
         assert scheduler.aps.get_job(scheduler.job_id(new_key)) is not None
     finally:
         other_store.close()
@@ -254,6 +322,32 @@ async def test_a_digest_runs_the_due_ingest_first(
     await berlin_channel(bot, other)
     await make_scheduler(bot).run_digest(other)
     assert source.calls == [TODAY]
+
+
+async def test_digests_are_prepared_ahead_and_posted_on_the_hour(
+    bot: Paperbot, digests: DigestPoster, clock: FixedClock
+) -> None:
+    await berlin_channel(bot)
+    bot.ingest_papers(todays_papers())
+    seen: list[tuple[float, int, set[str]]] = []
+
+    async def on_the_hour(seconds: float) -> None:  # what the delivery waits out
+        ledger = {entry.state for entry in bot.store.ledger(KEY)}
+        seen.append((seconds, len(digests.posts), ledger))
+        clock.now += timedelta(seconds=seconds)
+
+    bot.delivery.sleep = on_the_hour
+    scheduler = make_scheduler(bot)
+    clock.now = SLOT - LEAD  # when the job fires
+    report = await scheduler.run_digest(KEY)
+    # Built and reserved before the hour, nothing posted until it.
+    assert seen == [(30.0, 0, {"pending"})]
+    assert len(report.posted) == 3 and digests.headers() == 1
+    assert (await bot.channel(KEY)).last_digest_at == SLOT - LEAD  # when it was built
+    clock.now = SLOT + timedelta(minutes=1)
+    assert await scheduler.catch_up() == []  # the slot counts as served
+    again = await scheduler.run_digest(KEY)
+    assert again.skipped_reason == "digest already delivered"
 
 
 async def test_a_digest_names_the_source_that_failed(

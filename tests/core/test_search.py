@@ -380,6 +380,7 @@ def test_nothing_searchable_is_one_line_invalid_input(text: str) -> None:
         ("((attention))", ["attent"]),
         ("field:value", ["field", "valu"]),
         ("atten\x00tion \x07graphs", ["atten", "tion", "graph"]),
+        ("trans\u00adformer\u200d \u202egraphs", ["transform", "graph"]),
         ("🔥 diffusion 🚀", ["diffus"]),
         ("ｔｒａｎｓｆｏｒｍｅｒ", ["transform"]),
         ("{{7*7}} ${jndi:x} <script>", ["7", "7", "jndi", "x", "script"]),

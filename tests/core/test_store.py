@@ -141,3 +141,13 @@ def test_source_status(store: Store, clock: FixedClock) -> None:
     (status,) = store.source_statuses()
     assert status.last_count == 12 and status.last_error == "HTTP 503"
     assert status.last_error_at > status.last_success_at  # type: ignore[operator]
+
+
+def test_overlong_links_are_dropped_not_fatal(store: Store) -> None:
+    long_url = "https://github.com/" + "x" * 400
+    paper = make_paper(arxiv_id="2401.00050", github_repo=long_url, project_page="https://p.org")
+    assert len(store.upsert_papers([paper]).inserted) == 1
+    stored = store.get_paper("2401.00050")
+    assert stored is not None and stored.github_repo is None and stored.project_page == "https://p.org"
+    again = store.upsert_papers([paper])
+    assert again.inserted == [] and again.updated == []

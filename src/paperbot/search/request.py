@@ -126,12 +126,19 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
 
 
 def _clean(text: str) -> str:
-    """NFKC (full-width digits and quotes become plain ones), curly quotes straightened, and
-    control/format/private characters turned into spaces so they cannot glue or hide words."""
+    """NFKC (full-width letters, digits and quotes become plain ones), curly quotes straightened,
+    invisible format characters (soft hyphen, zero-width joiners, bidi marks) dropped so they
+    cannot split or disguise a word, and other control characters turned into spaces."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    if not text.isascii() or any(ch < " " or ch == "\x7f" for ch in text):
-        text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
-    return text
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        out.append(" " if category[0] == "C" else ch)
+    return "".join(out)
 
 
 def _read_since(value: str, today: date) -> date | None:

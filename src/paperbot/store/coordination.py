@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperbot.models import ChannelKey
@@ -161,19 +161,6 @@ class Coordination:
                 ChannelKey(platform, workspace, channel): created
                 for platform, workspace, channel, created in conn.execute(query).all()
             }
-
-    def digested_since(self, key: ChannelKey, slot: datetime) -> bool:
-        """Whether the channel had a digest at or after `slot` (read fresh, under the lease)."""
-        query = select(channels.c.id).where(
-            and_(
-                channels.c.platform == key.platform,
-                channels.c.workspace == key.workspace,
-                channels.c.channel == key.channel,
-                channels.c.last_digest_at >= slot,
-            )
-        )
-        with self.store.engine.connect() as conn:
-            return conn.execute(query).first() is not None
 
 
 # --- holding leases from async code ------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,19 @@ def _paper_values(paper: Paper) -> dict[str, Any]:
     }
 
 
+def _storable(paper: Paper) -> Paper:
+    repo, page = _fits(paper.github_repo, 300), _fits(paper.project_page, 500)
+    if repo == paper.github_repo and page == paper.project_page:
+        return paper
+    return replace(paper, github_repo=repo, project_page=page)
+
+
+def _fits(url: str | None, limit: int) -> str | None:
+    """A link longer than its column is dropped, not cut: half a URL leads nowhere, and on
+    PostgreSQL an overlong value would fail the whole batch."""
+    return url if url is None or len(url) <= limit else None
+
+
 @dataclass(slots=True)
 class UpsertResult:
     """What an upsert did: papers seen for the first time, and known papers that changed."""
@@ -70,7 +83,8 @@ class UpsertResult:
 def merge_batch(batch: Iterable[Paper]) -> dict[str, Paper]:
     """One paper per arXiv id, however many times a batch (or two sources) named it."""
     merged: dict[str, Paper] = {}
-    for paper in batch:
+    for raw in batch:
+        paper = _storable(raw)
         known = merged.get(paper.arxiv_id)
         merged[paper.arxiv_id] = paper if known is None else known.merged_with(paper)
     return merged

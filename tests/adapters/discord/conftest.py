@@ -12,13 +12,6 @@ from typing import Any
 
 import discord
 import pytest
-
-from paperbot.adapters.discord import DiscordAdapter
-from paperbot.adapters.discord.pacer import Pacer
-from paperbot.delivery import Pacer as CorePacer
-from paperbot.service import Paperbot
-from paperbot.settings import DiscordSettings
-from paperbot.testing import FixedClock
 from fake_discord import (
     BOT_ID,
     CHANNEL_ID,
@@ -27,6 +20,13 @@ from fake_discord import (
     FakeDiscord,
     fixture,
 )
+
+from paperbot.adapters.discord import DiscordAdapter
+from paperbot.adapters.discord.pacer import Pacer
+from paperbot.delivery import Pacer as CorePacer
+from paperbot.service import Paperbot
+from paperbot.settings import DiscordSettings
+from paperbot.testing import FixedClock
 
 KEY_ARGS = ("discord", GUILD_ID, CHANNEL_ID)
 MEMBER = discord.Permissions(311455763521)  # can use the bot, cannot manage channels

@@ -278,7 +278,7 @@ class FakeDiscord:
             "response_message_ephemeral": bool((data.get("flags") or 0) & EPHEMERAL),
         }
         if body.get("type") in (4, 5):
-            message = self._message(CHANNEL_ID, data, interaction={"id": interaction["id"]})
+            message = self._message(CHANNEL_ID, data)
             interaction["response_message_id"] = message["id"]
             return _json(
                 {"interaction": interaction, "resource": {"type": body["type"], "message": message}}

@@ -1,4 +1,4 @@
-"""Digests and replies rendered as Discord messages: the wording, and the limits whatever the input."""
+"""Digests and replies as Discord messages: the wording, and the limits whatever the input."""
 
 from __future__ import annotations
 
@@ -175,9 +175,7 @@ def test_fit_never_exceeds_its_limit_after_escaping() -> None:
         assert len(fit("*_" * 1000, limit)) <= limit
 
 
-texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=3000
-)
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=3000)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

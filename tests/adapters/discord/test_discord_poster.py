@@ -6,10 +6,10 @@ import logging
 from datetime import timedelta
 
 import pytest
-from conftest import KEY_ARGS, VirtualTime
 from discord_limits import violations
 from fake_discord import CHANNEL_ID, GUILD_ID, Failure, FakeDiscord
 
+from conftest import KEY_ARGS, VirtualTime
 from paperbot.adapters.discord import DiscordAdapter
 from paperbot.errors import CannotTell, ChannelUnavailable
 from paperbot.models import ChannelKey, Paper
@@ -35,7 +35,7 @@ def extreme_papers(count: int) -> list[Paper]:
             "word " * 1_500,  # 7,500 characters, no sentence end
             authors=tuple("Ünïcødé Author Name " * 10 + str(i) for i in range(300)),
             categories=("cs.LG", "cs.CV", "stat.ML"),
-            github_repo="https://github.com/" + "r" * 800,
+            github_repo="https://github.com/" + "r" * 250,  # the store keeps 300
             upvotes=10**9,
             sources=("arxiv", "hf"),
         )

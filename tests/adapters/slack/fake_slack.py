@@ -62,6 +62,7 @@ class FakeSlack:
     # chat.postMessage attempts (1-based, counted across all channels) that get a 429.
     rate_limited_attempts: set[int] = field(default_factory=set)
     retry_after: int = 0
+    first_ts: int = FIRST_TS
     channel_errors: dict[str, str] = field(default_factory=dict)
     history_error: str | None = None
     history_page_size: int | None = None
@@ -177,7 +178,7 @@ class FakeSlack:
         channel = str(call.body.get("channel", ""))
         if channel in self.channel_errors:
             return self._error(call, self.channel_errors[channel])
-        ts = f"{FIRST_TS}.{next(self._ts) * 100:06d}"
+        ts = f"{self.first_ts}.{next(self._ts) * 100:06d}"
         message = {
             "type": "message",
             "user": BOT_USER,
@@ -308,7 +309,7 @@ class SlackSender:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         return {
             "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
+            "X-Slack-Signature": str(self.verifier.generate_signature(timestamp=stamp, body=body)),
         }
 
     def command_body(self, text: str, **overrides: str) -> str:

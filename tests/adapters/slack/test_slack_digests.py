@@ -9,9 +9,10 @@ import pytest
 from fake_slack import FIRST_TS, FakeSlack, SlackSender
 from slack_limits import assert_within_limits
 
-from paperbot.models import ChannelKey, Paper
+from paperbot.adapters.slack import SlackAdapter
+from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
-from paperbot.testing import make_paper
+from paperbot.testing import FixedClock, make_paper
 
 KEY = ChannelKey("slack", "T0PAPERS1", "C0RESEARCH")
 GONE = ChannelKey("slack", "T0PAPERS1", "C0GONE")
@@ -119,3 +120,46 @@ async def test_a_lost_channel_is_paused_and_reported_once_while_others_go_on(
     assert sum("paused digests for" in r.getMessage() for r in caplog.records) == 1
     # Nothing half-posted: every paper waits for the channel to come back.
     assert [e.state for e in bot.store.ledger(GONE)] == ["retry"] * 5
+
+
+async def test_posts_a_crash_hid_are_found_in_slack_and_never_sent_twice(
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    adapter: SlackAdapter,
+    clock: FixedClock,
+) -> None:
+    await setup_channel(slack, bot)
+    papers = extreme_papers(3)
+    bot.ingest_papers(papers)
+    ids = [p.arxiv_id for p in papers]
+    fake_slack.first_ts = int(clock.now.timestamp())  # Slack's clock and ours agree
+    # A worker recorded its intents, got the header and the first paper out, and died.
+    bot.store.reserve_posts(KEY, ids, clock.now.date(), "crashed-worker")
+    digest = Digest(KEY, clock.now.date(), tuple(DigestItem(p) for p in papers))
+    header = await adapter.poster.post_header(KEY, digest)
+    sent = await adapter.poster.post_item(KEY, digest, digest.items[0], header)
+
+    report = await bot.delivery.reconcile_channel(KEY, adapter.poster)
+    assert (report.confirmed, sorted(report.retry)) == ([ids[0]], sorted(ids[1:]))
+    assert {e.paper_id: e.message_id for e in bot.store.ledger(KEY)}[ids[0]] == sent
+    await slack.ask("digest")
+    assert Counter(fake_slack.posted_papers()) == Counter(ids)
+
+
+async def test_when_slack_cannot_tell_the_paper_is_not_sent_again(
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    adapter: SlackAdapter,
+    clock: FixedClock,
+) -> None:
+    await setup_channel(slack, bot)
+    papers = extreme_papers(2)
+    bot.ingest_papers(papers)
+    bot.store.reserve_posts(KEY, [papers[0].arxiv_id], clock.now.date(), "crashed-worker")
+    fake_slack.history_error = "missing_scope"
+    report = await bot.delivery.reconcile_channel(KEY, adapter.poster)
+    assert report.uncertain == [papers[0].arxiv_id]
+    await slack.ask("digest")
+    assert fake_slack.posted_papers() == [papers[1].arxiv_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from fake_slack import (
     reaction,
 )
 from pydantic import SecretStr
+from slack_harness import fast, slack_settings
 
-from conftest import fast, slack_settings
 from paperbot.adapters.slack import ChannelPacer, SlackAdapter
+from paperbot.adapters.slack.app import AckFirst
 from paperbot.errors import ConfigError
 from paperbot.models import ChannelKey
 from paperbot.service import Paperbot
+from paperbot.settings import SlackSettings
 from paperbot.testing import make_paper
 
 KEY = ChannelKey("slack", "T0PAPERS1", "C0RESEARCH")
@@ -138,3 +141,37 @@ async def test_no_token_or_secret_reaches_a_log_line(
     assert logged  # the flow did log (debug lines from bolt and slack_sdk included)
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN):
         assert secret not in logged
+
+
+def test_the_manifest_asks_for_what_the_adapter_uses() -> None:
+    manifest = (Path(__file__).parents[3] / "slack-manifest.yml").read_text()
+    defaults = SlackSettings()
+    assert f"- command: {defaults.command}\n" in manifest
+    for event in ("reaction_added", "reaction_removed"):
+        assert f"      - {event}\n" in manifest
+    for scope in ("commands", "chat:write", "reactions:read", "channels:history", "groups:history"):
+        assert f"      - {scope} " in manifest
+    urls = [line.split(": ", 1)[1] for line in manifest.splitlines() if "url: https://" in line]
+    assert len(urls) == 3 and all(url.endswith(defaults.http_path) for url in urls)
+
+
+async def test_command_work_waits_for_pending_acks_but_not_forever() -> None:
+    gate = AckFirst(patience=0.05)
+    await asyncio.wait_for(gate.turn(), 1)  # nothing being acknowledged: no wait
+    with gate.acking():
+        waiting = asyncio.create_task(gate.turn())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+    await asyncio.wait_for(waiting, 1)  # the last ack went out: work starts
+    with gate.acking():
+        await asyncio.wait_for(gate.turn(), 1)  # a steady stream of requests cannot starve it
+
+
+async def test_the_api_base_url_works_with_or_without_its_final_slash(
+    bot: Paperbot, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    settings = slack_settings(fake_slack, tmp_path, api_base_url=fake_slack.base_url.rstrip("/"))
+    adapter = SlackAdapter.build(settings, bot)
+    await adapter.start()
+    await adapter.stop()
+    assert [c.ok for c in fake_slack.api("auth.test")] == [True]

@@ -75,7 +75,8 @@ class PapersGroup(app_commands.Group):
         super().__init__(
             name="papers",
             description="Research-paper alerts for this channel",
-            guild_only=True,
+            guild_only=True,  # a channel's papers: DMs have no channel to subscribe
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
         )
         self.bot = bot
         self.manage_permission = manage_check(manage_permission)
@@ -200,7 +201,11 @@ class PapersGroup(app_commands.Group):
             remaining = self.answer_budget - (time.monotonic() - started)
             done, _ = await asyncio.wait({work}, timeout=max(0.0, remaining))
             if not done:
-                await interaction.response.defer(ephemeral=True, thinking=True)
+                try:
+                    await interaction.response.defer(ephemeral=True, thinking=True)
+                except discord.HTTPException as exc:
+                    # Too late to answer; the command still completes (a change still happens).
+                    log.warning("could not defer /papers %s: %s", text.split(" ")[0], exc)
         reply = await work
         if text.startswith("subscribe ") and reply.visibility is Visibility.IN_CHANNEL:
             reply = self._warn_if_mute(interaction, reply)

@@ -40,7 +40,7 @@ _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]]{1,500}$")
 # Markdown that would change how a paper's text looks; URLs are left whole so they stay links.
 _URL = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
 _INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
-_LINE_MARKDOWN = re.compile(r"^(\s*)([#>\-+])", re.MULTILINE)
+_LINE_MARKDOWN = re.compile(r"^(\s*)(?=(?:#{1,3}|>{1,3}|[-+])\s)", re.MULTILINE)
 _NUMBERED_LINE = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
 # What `_within_total` leaves of each part before it gives up a whole embed.
 _KEEP_DESCRIPTION = 80
@@ -88,7 +88,7 @@ def escape_markdown(text: str) -> str:
 
 def _escape_plain(text: str) -> str:
     text = _INLINE_MARKDOWN.sub(r"\\\1", text)
-    text = _LINE_MARKDOWN.sub(r"\1\\\2", text)
+    text = _LINE_MARKDOWN.sub(r"\1\\", text)
     return _NUMBERED_LINE.sub(r"\1\\.", text)
 
 

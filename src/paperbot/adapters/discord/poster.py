@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import aiohttp
@@ -103,6 +103,8 @@ class DiscordPoster:
         me = self.client.user
         if me is None:
             raise PostError("discord: not logged in yet")
+        if since.tzinfo is None:  # the core's times are UTC; discord.py would read local time
+            since = since.replace(tzinfo=UTC)
         search = _HistorySearch(self, channel, arxiv_url(paper_id), since, me.id)
         try:
             found = await search.run(_id(channel.channel), in_thread=False)
@@ -229,19 +231,27 @@ class _HistorySearch:
 
 @asynccontextmanager
 async def _as_post_errors(channel: ChannelKey) -> AsyncIterator[None]:
-    """discord.py's exceptions as the core's: lost channel, or failed for now."""
+    """discord.py's exceptions as the core's: lost channel, or failed for now. The message
+    becomes the channel's pause reason, so it is short and names Discord's own error."""
+    where = f"channel {channel.channel}"
     try:
         yield
     except discord.Forbidden as exc:
-        raise ChannelUnavailable(f"discord: no access to {channel} ({exc})") from exc
+        raise ChannelUnavailable(f"discord: no access to {where}: {_describe(exc)}") from exc
     except discord.NotFound as exc:
         if exc.code == _UNKNOWN_MESSAGE:
-            raise PostError(f"discord: message gone in {channel} ({exc})") from exc
-        raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
+            raise PostError(f"discord: message gone in {where}: {_describe(exc)}") from exc
+        raise ChannelUnavailable(f"discord: {where} not found: {_describe(exc)}") from exc
     except discord.HTTPException as exc:
-        raise PostError(f"discord: post to {channel} failed ({exc})") from exc
+        raise PostError(f"discord: post to {where} failed: {_describe(exc)}") from exc
     except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
-        raise PostError(f"discord: post to {channel} failed ({exc!r})") from exc
+        raise PostError(f"discord: post to {where} failed: {exc!r}"[:200]) from exc
+
+
+def _describe(exc: discord.HTTPException) -> str:
+    """`403 Missing Access (50001)`: what Discord said, never a request detail."""
+    said = exc.text.splitlines()[0][:80] if exc.text else ""
+    return f"{exc.status} {said} ({exc.code})" if said else f"{exc.status} ({exc.code})"
 
 
 def _is_code(error: PostError, code: int) -> bool:

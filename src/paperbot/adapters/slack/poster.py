@@ -69,7 +69,9 @@ class ChannelPacer:
     """Spaces posts to one channel at least `interval` seconds apart; other channels never wait.
 
     Each caller reserves the next free slot at once and sleeps outside any lock, so many
-    channels' digests post side by side while each channel keeps Slack's pace.
+    channels' digests post side by side while each channel keeps Slack's pace. The core's
+    delivery Pacer already spaces digest posts a little wider, so behind it this never waits;
+    it is the poster's own guarantee for every other caller.
     """
 
     def __init__(
