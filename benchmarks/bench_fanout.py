@@ -20,17 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from paperbot.delivery import Pacer, PaceRule
 from paperbot.errors import PostError
@@ -144,6 +149,24 @@ class HttpPoster:
         return None  # nothing is left pending before a benchmark run
 
 
+@contextmanager
+def fresh_database(server_url: str | None, tmp: Path) -> Iterator[str]:
+    """A temporary SQLite file, or a new database on the PostgreSQL server named (dropped after)."""
+    if server_url is None:
+        yield f"sqlite:///{tmp / 'bench.sqlite'}"
+        return
+    name = f"paperbot_bench_{os.getpid()}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 class ShiftedClock:
     """Real time, moved so that `set` names the current moment: the digest hour can come a few
     seconds after the start while sleeps and timeouts stay real."""
@@ -200,9 +223,9 @@ async def run(channels: int, papers: int, lead: float, db_url: str | None) -> di
     )
     assert server.stdout is not None and server.stdin is not None
     base = f"http://127.0.0.1:{int(await server.stdout.readline())}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(db_url, Path(tmp)) as url:
         clock = ShiftedClock()
-        store = Store.open(db_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}", clock=clock)
+        store = Store.open(url, clock=clock)
         search = SearchIndex.open(None)
         print(f"setting up {channels} channels x {papers} papers ...", flush=True)
         keys = prepare(store, clock, channels, papers, search)
@@ -222,11 +245,12 @@ async def run(channels: int, papers: int, lead: float, db_url: str | None) -> di
                 flush=True,
             )
             clock.set(SLOT - ahead)
-            fired = time.monotonic()
+            fired, cpu = time.monotonic(), time.process_time()
             hour = fired + lead
             done = asyncio.Event()
             ticker = asyncio.create_task(progress(session, base, expected, hour, done))
             reports = await asyncio.gather(*(scheduler.run_digest(key) for key in keys))
+            cpu = time.process_time() - cpu
             done.set()
             await ticker
             async with session.get(f"{base}/stats", params={"full": "1"}) as response:
@@ -252,6 +276,7 @@ async def run(channels: int, papers: int, lead: float, db_url: str | None) -> di
         "lost": len(want - set(counts)),
         "doubled": sum(n - 1 for n in counts.values() if n > 1),
         "answered_429": api["rejected"],
+        "bot_cpu_s": round(cpu, 2),
         "digests_posted": sum(1 for r in reports if r.posted),
     }
 
@@ -261,7 +286,11 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=1000)
     parser.add_argument("--papers", type=int, default=2, help="per digest (plus its header)")
     parser.add_argument("--lead", type=float, default=30.0, help="seconds prepared ahead")
-    parser.add_argument("--db-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--db-url",
+        default=None,
+        help="a PostgreSQL server (a fresh database is made on it); default: a SQLite file",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -140,13 +140,34 @@ class _Zipf:
         return rng.choices(self.items, cum_weights=self.cumulative)[0]
 
 
+# Authors: a pool of about 300,000 people (real first names and surnames plus made-up
+# surnames), mildly skewed towards prolific ones, so that following one person yields a paper
+# every few days or weeks, as on arXiv, not several a day.
+_SURNAME_SYLLABLES = ["ka", "zo", "ri", "mal", "ven", "dor", "li", "sa", "ne", "tu", "ber", "go"]
+_POOL_SKEW = 1.2
+
+
+@lru_cache(maxsize=1)
+def _surnames() -> tuple[str, ...]:
+    rng = random.Random(11)
+    made_up = {
+        "".join(rng.choice(_SURNAME_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+        for _ in range(12_000)
+    }
+    return tuple(LAST_NAMES) + tuple(sorted(made_up - set(LAST_NAMES)))
+
+
+def author_name(rng: random.Random) -> str:
+    surnames = _surnames()
+    size = len(FIRST_NAMES) * len(surnames)
+    index = int(size * rng.random() ** _POOL_SKEW)
+    first, last = divmod(index, len(surnames))
+    return f"{FIRST_NAMES[first]} {surnames[last]}"
+
+
 def _authors(rng: random.Random) -> tuple[str, ...]:
     count = min(1 + int(rng.expovariate(0.25)), 30)
-    last = len(LAST_NAMES) - 1  # low indexes are the prolific families
-    return tuple(
-        f"{rng.choice(FIRST_NAMES)} {LAST_NAMES[min(int(rng.expovariate(0.04)), last)]}"
-        for _ in range(count)
-    )
+    return tuple(author_name(rng) for _ in range(count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +336,7 @@ def synthetic_subscriptions(count: int, seed: int = 1, per_channel: int = 20) ->
         return rng.choices(home.categories, cum_weights=home.category_weights)[0]
 
     def author() -> str:
-        return f'author:"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"'
+        return f'author:"{author_name(rng)}"'
 
     templates = [
         (42, topic),
@@ -329,9 +350,9 @@ def synthetic_subscriptions(count: int, seed: int = 1, per_channel: int = 20) ->
         (3, lambda: f"{topic()} upvotes:{rng.choice((5, 10, 20, 50))}"),
         (6, lambda: rare.draw(rng)),
         (2, lambda: f"({topic()} OR {topic()}) -({topic()} OR cat:{category()})"),
-        (2.9, lambda: home.topical(broad.draw(rng))),
+        (2.95, lambda: home.topical(broad.draw(rng))),
         (2, lambda: f"{home.topical(broad.draw(rng))} {topic()}"),
-        (0.1, lambda: rng.choice(common)),
+        (0.05, lambda: rng.choice(common)),
     ]  # fmt: skip
     kinds = [make for _, make in templates]
     cumulative = list(accumulate(weight for weight, _ in templates))

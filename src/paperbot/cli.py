@@ -181,6 +181,47 @@ def reindex(config: ConfigOption = None) -> None:
         asyncio.run(core.aclose())
 
 
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Each channel's next and last digest, paused channels, and each source's last good fetch."""
+    settings = _settings(config)
+    from paperbot.status import status_text
+
+    typer.echo(status_text(settings))
+
+
+@app.command()
+def doctor(
+    config: ConfigOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Check shapes only; do not ask Slack or Discord.")
+    ] = False,
+) -> None:
+    """Check the configuration without starting the bot: one line per check, ok or what to fix."""
+    from paperbot import doctor as checkup
+
+    # Not _settings(): a bad configuration is a finding to report here, not a reason to exit.
+    if config is None and Path("config.toml").is_file():
+        config = Path("config.toml")
+    checks = checkup.diagnose(config, network=not offline)
+    typer.echo(checkup.render(checks))
+    raise typer.Exit(checkup.exit_code(checks))
+
+
+@app.command("discord-invite")
+def discord_invite(config: ConfigOption = None) -> None:
+    """Print the URL that adds the bot to a Discord server with exactly the permissions it needs."""
+    settings = _settings(config)
+    if settings.discord.application_id is None:
+        typer.echo(
+            "paperbot: set discord.application_id (PAPERBOT_DISCORD__APPLICATION_ID)", err=True
+        )
+        raise typer.Exit(2)
+    from paperbot.adapters.discord import invite_url
+
+    typer.echo(invite_url(settings.discord.application_id))
+
+
 def main() -> None:
     try:
         app()

@@ -195,14 +195,26 @@ class DigestDelivery:
             try:
                 if built_empty:
                     if channel.settings.post_when_empty or force_post:
-                        reply = empty_digest_reply(digest)
-                        await self._send(key, lease, partial(poster.post_reply, key, reply))
+                        await self._send_notice(poster, key, lease, empty_digest_reply(digest))
                     await self.bot.blocking(self.bot.store.set_last_digest, key, now)
                 elif digest.items:
                     await self._post_items(poster, channel, digest, lease, report, now)
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
+            except _LeaseLost:
+                report.skipped_reason = "lost the channel's lease to another worker"
         return report
+
+    async def _send_notice(
+        self, poster: ChatPoster, key: ChannelKey, lease: HeldLease, reply: Reply
+    ) -> None:
+        """The "nothing new today" line: worth a try, not worth failing the digest for."""
+        try:
+            await self._send(key, lease, partial(poster.post_reply, key, reply))
+        except ChannelUnavailable:
+            raise
+        except PostError as exc:
+            log.warning("empty-digest notice for %s failed: %s", key, exc)
 
     async def deliver_many(
         self, keys: Iterable[ChannelKey], due: Mapping[ChannelKey, datetime] | None = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -298,12 +299,14 @@ class DigestScheduler:
 
     def schedule_channel(self, channel: Channel) -> None:
         key, settings = channel.key, channel.settings
-        signature = (settings.timezone, settings.digest_hour, settings.digest_days, settings.paused)
+        here = key.platform in self.bot.posters  # a poster may be added after start
+        signature: tuple[Any, ...] = (settings.timezone, settings.digest_hour)
+        signature += (settings.digest_days, settings.paused, here)
         if self._signatures.get(key) == signature:
             return  # unchanged: replacing the job could skip a run due this very second
         self._signatures[key] = signature
         trigger = None if settings.paused else digest_trigger(settings, self.prepare_ahead)
-        if trigger is None or key.platform not in self.bot.posters:
+        if trigger is None or not here:
             if self.aps.get_job(self.job_id(key)) is not None:
                 self.aps.remove_job(self.job_id(key))
             return
@@ -480,7 +483,12 @@ class DigestScheduler:
             if lease is None:
                 log.info("another process is ingesting; not ingesting here")
                 return None
-            report = await self.bot.ingest_day(day)
+            try:
+                report = await self.bot.ingest_day(day)
+            except Exception:  # not a source (those are recorded): the store, say; try again
+                log.exception("ingest for %s failed", day)
+                self._schedule_ingest_retry(attempt + 1, now, ["ingest"])
+                raise
         if report.failed:
             self._schedule_ingest_retry(attempt + 1, now, sorted(report.failed))
         return report
@@ -503,3 +511,22 @@ class DigestScheduler:
             misfire_grace_time=None,
         )
         log.info("ingest: %s failed; retry %d in %s", ", ".join(failed), attempt, delay)
+
+
+@asynccontextmanager
+async def running_schedule(
+    bot: Paperbot, schedule: ScheduleSettings
+) -> AsyncIterator[DigestScheduler | None]:
+    """The scheduler for the lifetime of the bot: enter once the posters are in `bot.posters`
+    (starting settles crash leftovers by asking the platforms), leave to stop it. Nothing runs
+    when `schedule.enabled` is off."""
+    if not schedule.enabled:
+        log.info("schedule disabled: no ingest or digest jobs in this process")
+        yield None
+        return
+    scheduler = DigestScheduler(bot, schedule)
+    await scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()

@@ -21,6 +21,20 @@ _stem_cache: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 500_000
 
 
+# ASCII text (nearly every abstract) is split by translate + split, three times faster than the
+# regex and the same words: \w on ASCII is exactly [A-Za-z0-9_].
+_ASCII_SEPARATORS = str.maketrans(
+    {chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+)
+
+
+def split_words(text: str) -> list[str]:
+    r"""The normalised words (\w+ runs) of `text`."""
+    if text.isascii():
+        return text.lower().translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(normalize(text))
+
+
 def normalize(text: str) -> str:
     """NFKC-fold and casefold, so full-width letters, ligatures and case never hide a match.
 
@@ -43,7 +57,7 @@ def has_control_characters(text: str) -> bool:
 
 def words(text: str) -> list[str]:
     """Lowercased words without stemming (for names and exact display)."""
-    return _WORD.findall(normalize(text))
+    return split_words(text)
 
 
 def stem(word: str) -> str:
@@ -59,7 +73,7 @@ def stems(text: str) -> list[str]:
     """Snowball stems, for search recall: "Transformers" and "transformation" both give
     "transform"."""
     cache = _stem_cache
-    found = _WORD.findall(normalize(text))
+    found = split_words(text)
     out = [cache.get(w) for w in found]
     if None in out:
         out = [stem(w) for w in found]
@@ -148,16 +162,20 @@ def _drop_silent_e(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The words of `text` as matching terms: normalised, plural and -ing/-ed folded."""
-    cache = _term_cache
-    out = []
-    for word in _WORD.findall(normalize(text)):
-        term = cache.get(word)
-        if term is None:
-            term = fold_inflection(word)
-            if len(cache) < _STEM_CACHE_LIMIT:
-                cache[word] = term
-        out.append(term)
-    return out
+    found = split_words(text)
+    out: list[str | None] = list(map(_term_cache.get, found))  # C speed for known words
+    if None in out:
+        out = [
+            _fold_new(word) if term is None else term for word, term in zip(found, out, strict=True)
+        ]
+    return out  # type: ignore[return-value]
+
+
+def _fold_new(word: str) -> str:
+    term = fold_inflection(word)
+    if len(_term_cache) < _STEM_CACHE_LIMIT:
+        _term_cache[word] = term
+    return term
 
 
 # Upvote filters are indexed by power-of-two buckets: a paper with u upvotes carries the bucket

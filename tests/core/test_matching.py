@@ -63,7 +63,7 @@ def test_anchor_terms_pick_what_a_match_needs() -> None:
 def test_anchors_are_the_rarest_necessary_term() -> None:
     rarity = default_rarity()
     assert rarity["model"] > 0.5 > rarity.get("world", 0.0)  # estimated from real abstracts
-    assert anchor_terms(parse('"world models"')) == {"world"}
+    assert anchor_terms(parse('"world models"')) == {"world model"}  # the pair
     assert anchor_terms(parse("learning AND graph")) == {"graph"}
     assert anchor_terms(parse("model (graph OR molecule)")) == {"graph", "molecul"}
     # A caller may bring its own statistics.

@@ -270,6 +270,14 @@ async def test_the_sweep_picks_up_changes_made_by_another_process(
         job = scheduler.aps.get_job(scheduler.job_id(KEY))
         assert fires_at(job) == utc(2026, 11, 20, 10) - LEAD
         assert scheduler.aps.get_job(scheduler.job_id(new_key)) is not None
+        # A Slack channel waits for this process to have a Slack connection.
+        slack_key = ChannelKey("slack", "T1", "C1")
+        await other.subscribe(slack_key, "robots", "U2")
+        await scheduler.sweep()
+        assert scheduler.aps.get_job(scheduler.job_id(slack_key)) is None
+        bot.add_poster(RecordingPoster(platform="slack"))
+        await scheduler.sweep()
+        assert scheduler.aps.get_job(scheduler.job_id(slack_key)) is not None
     finally:
         other_store.close()
         await scheduler.stop()

@@ -20,6 +20,7 @@ from paperbot.search import (
     english_analyzer,
     parse_search,
 )
+from paperbot.search import index as search_index
 from paperbot.sources.sample import sample_papers
 from paperbot.store.store import Store
 from paperbot.text import stems
@@ -245,6 +246,23 @@ def test_filters_alone_list_newest_first(index: SearchIndex) -> None:
 
 def test_words_with_a_filter_need_a_word_match(index: SearchIndex) -> None:
     assert ids(index, "thermodynamics cat:cs.LG") == ["2006.11239"]
+
+
+def test_a_selective_filter_finds_papers_beyond_the_window(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four papers say "transformer"; with a window of two, the cs.AI one is outside it.
+    monkeypatch.setattr(search_index, "WINDOW", 2)
+    assert ids(index, "transformer cat:cs.AI") == ["2312.00752"]
+    assert ids(index, '"sequence transduction" transformer') == ["1706.03762"]
+
+
+def test_re_scoring_in_the_window_keeps_the_scores(index: SearchIndex) -> None:
+    """One word is scored in one pass; a filter sends it through the window: same score."""
+    plain = index.search(parse_search("registers"))
+    windowed = index.search(parse_search("registers since:2000-01-01"))
+    assert [h.arxiv_id for h in plain] == [h.arxiv_id for h in windowed] == ["2309.16588"]
+    assert windowed[0].score == pytest.approx(plain[0].score)
 
 
 # --- index maintenance -----------------------------------------------------------------------

@@ -29,6 +29,8 @@ MAX_LIMIT = 100
 TITLE_BOOST = 3.0
 PHRASE_BOOST = 2.0
 CATCH_UP_BATCH = 10_000
+# How many best papers by words alone the full query (phrases, filters) gets to re-score.
+WINDOW = 500
 DEFAULT_HEAP_BYTES = 128_000_000
 STATE_FILE = "paperbot-search.json"
 
@@ -135,17 +137,46 @@ class SearchIndex:
             return []
         limit = min(limit, MAX_LIMIT)
         searcher = self._index.searcher()
-        query = self._query(request)
-        if request.has_words:
-            result = searcher.search(query, limit, count=False)
-        else:
-            result = searcher.search(query, limit, count=False, order_by_field="day")
+        full = self._query(request)
+        if not request.has_words:
+            result = searcher.search(full, limit, count=False, order_by_field="day")
+            return self._hits(searcher, [(0.0, address) for _, address in result.hits])
+        if not (request.phrases or request.has_filters or len(set(request.terms)) > 1):
+            # One word: the query is a pure term union, which block-max WAND already prunes.
+            return self._hits(searcher, searcher.search(full, limit, count=False).hits)
+        return self._hits(searcher, self._two_phase(searcher, request, full, limit))
+
+    def _two_phase(
+        self, searcher: tantivy.Searcher, request: SearchRequest, full: tantivy.Query, limit: int
+    ) -> list[tuple[float, tantivy.DocAddress]]:
+        """Phrases and filters would make tantivy score every matching paper (they disable its
+        block-max WAND pruning), tens of milliseconds when the words are common. So, as search
+        engines usually do: WAND over the words alone picks the best WINDOW papers, and the
+        full query scores only those. Where filters or a required phrase leave fewer than
+        `limit` of a full window, the window may have hidden matches and the full query runs
+        on everything (cheap then: those filters and phrases are selective)."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        candidates = searcher.search(self._words_query(request), WINDOW, count=False).hits
+        if not candidates:
+            return []
+        keys = searcher.fast_field_values("key", [address for _, address in candidates])
+        only = Q.const_score_query(Q.term_set_query(self._schema, "key", keys), 0.0)
+        restricted = Q.boolean_query([(Occur.Must, only), (Occur.Must, full)])
+        hits: list[tuple[float, tantivy.DocAddress]] = searcher.search(
+            restricted, limit, count=False
+        ).hits
+        if len(hits) < limit and len(candidates) == WINDOW:
+            hits = searcher.search(full, limit, count=False).hits
+        return hits
+
+    def _hits(
+        self, searcher: tantivy.Searcher, found: list[tuple[float, tantivy.DocAddress]]
+    ) -> list[SearchHit]:
         hits = []
-        for score, address in result.hits:
+        for score, address in found:
             arxiv_id = searcher.doc(address).get_first("arxiv_id")
             if arxiv_id is not None:
-                value = float(score) if request.has_words else 0.0
-                hits.append(SearchHit(str(arxiv_id), value))
+                hits.append(SearchHit(str(arxiv_id), float(score)))
         return hits
 
     def catch_up(self, store: PaperFeed, progress: Progress | None = None) -> int:
@@ -208,6 +239,16 @@ class SearchIndex:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
+
+    def _words_query(self, request: SearchRequest) -> tantivy.Query:
+        """Every word, loose or quoted, as flat SHOULD term clauses: what WAND can prune."""
+        Occur = tantivy.Occur
+        words = list(dict.fromkeys([*request.terms, *(w for p in request.phrases for w in p)]))
+        clauses = []
+        for word in [w for w in words if w not in _STOPWORDS] or words:
+            clauses.append((Occur.Should, self._field_query("title", (word,), TITLE_BOOST)))
+            clauses.append((Occur.Should, self._field_query("abstract", (word,), 1.0)))
+        return tantivy.Query.boolean_query(clauses)
 
     def _query(self, request: SearchRequest) -> tantivy.Query:
         """Loose words as SHOULD term clauses (flat, so scoring stays a plain BM25 sum), the

@@ -56,6 +56,10 @@ class SearchRequest:
     def has_words(self) -> bool:
         return bool(self.terms or self.phrases)
 
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.since or self.authors or self.categories)
+
 
 def parse_search(text: str, today: date | None = None) -> SearchRequest:
     """Never raises for syntax: operators, wildcards, stray quotes and parentheses, emoji and
@@ -120,7 +124,7 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
         categories=tuple(dict.fromkeys(categories)),
         ignored=tuple(ignored),
     )
-    if not (request.has_words or request.since or request.authors or request.categories):
+    if not (request.has_words or request.has_filters):
         raise InvalidInput("nothing to search for: give some words, e.g. /papers search diffusion")
     return request
 

@@ -195,6 +195,12 @@ class SlackAdapter:
         self.port = self._bound_port(self._runner, self.port)
         log.info("slack: HTTP mode on %s:%d%s", self.host, self.port, self.settings.http_path)
 
+    async def connected(self) -> bool:
+        """For /healthz: the Socket Mode websocket is up, or the HTTP-mode site listens."""
+        if self.socket_mode:
+            return self._socket is not None and bool(await self._socket.client.is_connected())
+        return self._runner is not None
+
     async def stop(self) -> None:
         """Stop listening, then let commands already acknowledged finish their answers."""
         if self._socket is not None:
