@@ -99,10 +99,12 @@ def main() -> None:
     progress(f"matching the day, best of {args.runs}")
     runs = []
     for _ in range(args.runs):
-        docs, analyse_wall, analyse_cpu = timed(lambda: [analyze_paper(p) for p in papers])
-        rows, rows_wall, rows_cpu = timed(lambda: index.match_rows(docs))
-        runs.append((analyse_wall + rows_wall, analyse_cpu + rows_cpu, analyse_wall, rows_wall))
-    day_wall, day_cpu, analyse_wall, rows_wall = min(runs)
+        # As service.ingest_papers does it: each paper analysed as the index consumes it.
+        rows, day_wall, day_cpu = timed(lambda: index.match_rows(analyze_paper(p) for p in papers))
+        runs.append((day_wall, day_cpu))
+    day_wall, day_cpu = min(runs)
+    docs, analyse_wall, _ = timed(lambda: [analyze_paper(p) for p in papers])
+    _, rows_wall, _ = timed(lambda: index.match_rows(docs))
     found, objects_wall, _ = timed(lambda: index.match_all(docs))
     assert len(found) == len(rows)
     per_paper = Counter(arxiv_id for _, arxiv_id, _ in rows)
@@ -130,8 +132,8 @@ def main() -> None:
     )
     verdict = "MET" if day_wall < TARGET_SECONDS else "MISSED"
     print(
-        f"  indexed:  {day_wall:.3f} s wall, {day_cpu:.3f} s CPU  (analyse {analyse_wall:.3f} s "
-        f"+ match {rows_wall:.3f} s; best of {args.runs})"
+        f"  indexed:  {day_wall:.3f} s wall, {day_cpu:.3f} s CPU, best of {args.runs} (timed "
+        f"apart: analyse {analyse_wall:.3f} s, match {rows_wall:.3f} s)"
     )
     print(f"  target:   < {TARGET_SECONDS:.1f} s -> {verdict}")
     print(

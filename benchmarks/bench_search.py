@@ -34,13 +34,13 @@ from pathlib import Path
 import psutil
 
 from paperbot.models import Paper
-from paperbot.search import SearchIndex, parse_search
+from paperbot.search import CATCH_UP_BATCH, SearchIndex, parse_search
 from paperbot.sources.sample import sample_papers
 
 TARGET_P50_MS = 20.0
 TARGET_P99_MS = 100.0
 TODAY = date(2025, 6, 1)
-BATCH = 10_000
+BATCH = CATCH_UP_BATCH  # papers per index_papers call and commit, as catch_up does
 _WORD = re.compile(r"\w+")
 _CATEGORIES = (
     *("cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "cs.CR", "cs.IR", "eess.IV"),
@@ -127,11 +127,13 @@ class Generator:
                 out.extend(rng.choices(model.vocab, cum_weights=model.cum_weights, k=3))
         return " ".join(out[:length])
 
-    def papers(self, count: int, start: int = 0) -> Iterator[Paper]:
+    def papers(self, count: int, start: int, total: int) -> Iterator[Paper]:
+        """Papers start..start+count of `total`, published evenly over three years in id order
+        (as arXiv ids are), so since: filters keep their real selectivity."""
         rng, model = self.rng, self.model
         first_day = TODAY - timedelta(days=3 * 365)
         for i in range(start, start + count):
-            day = first_day + timedelta(days=(i * 3 * 365) // max(1, start + count))
+            day = first_day + timedelta(days=(i * 3 * 365) // total)
             authors = tuple(
                 f"{rng.choice(_FIRST)} "
                 + rng.choices(_LAST, cum_weights=self.author_weights, k=1)[0]
@@ -231,7 +233,7 @@ def build(args: argparse.Namespace, model: CorpusModel, workdir: Path) -> dict[s
     while done < args.papers:
         count = min(BATCH, args.papers - done)
         t0, c0 = time.perf_counter(), time.thread_time()
-        batch = list(generator.papers(count, start=done))
+        batch = list(generator.papers(count, start=done, total=args.papers))
         t1, c1 = time.perf_counter(), time.thread_time()
         index.index_papers(batch, rev=done + count)
         t2, c2 = time.perf_counter(), time.thread_time()

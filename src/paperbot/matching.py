@@ -1,24 +1,28 @@
-"""Stored-query matching: subscriptions are indexed by the terms they need, so a paper is only
-checked against the subscriptions that could possibly match it (the presearcher idea behind
-Lucene's Monitor), never against every subscription.
+"""Stored-query matching: subscriptions are filed under the keys they need, so a paper only ever
+meets the subscriptions that could match it (the presearcher idea behind Lucene's Monitor),
+never every subscription. Results are identical to evaluating every pair (`match_naively`; a
+property test holds the index to it).
 
-What keeps a day against 100,000 subscriptions well under a second:
-- identical queries (many channels follow "diffusion") are one entry, evaluated once per paper
+What keeps a day (2,000 papers) against 100,000 subscriptions near a second in pure Python
+(benchmarks/bench_matching.py):
+- identical queries (many channels follow "diffusion") are one entry, decided once per paper
   and fanned out to every subscriber;
-- a query is anchored on its rarest necessary term (document frequencies estimated from the
-  bundled sample of real abstracts), so "graph AND learning" is only looked at for papers
-  that mention "graph", and a phrase on its rarest adjacent pair ("neural network" is far
-  rarer than "network");
-- a query is compiled once into a closure over the paper's precomputed term and pair sets (no
-  tree walk, no sequence scan for two-word phrases), and the compiled form is cached by query
-  text, so rebuilding the index each ingest costs little.
+- most queries are decided by set algebra in C: a query that is an AND of ORs of "leaves"
+  (a word, a two-word phrase, an author, a category) and of excluded leaves is filed under
+  its leaves' keys; the keys a paper holds select the queries whose slots all hold, minus
+  those an excluded leaf rules out, and give the field each matched in;
+- the rest (upvote filters, longer phrases, nested negations) are compiled once into closures
+  and only run when their rarest key (by document frequency in the bundled sample of real
+  abstracts), and a second necessary key, are in the paper;
+- a query's parse, placement and closure are cached by its text, so the long-lived index
+  follows the store (`sync`) at little cost.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -229,8 +233,8 @@ def _compile_text(node: Text) -> Check:
         return lambda d: _rank_of_term(d, term)
     if len(stems) == 2:
         return _compile_pair(stems[0], stems[1], node.scope)
-    # Three or more words: every adjacent pair must be in the paper (one subset test in C
-    # rejects nearly every candidate), then in one field, then in order.
+    # Three or more words: every adjacent pair must be in the field (one subset test in C
+    # rejects nearly every candidate), then the words in order.
     pairs = frozenset(pairwise(stems))
     fields = {
         Scope.ANY: (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT),
@@ -240,14 +244,19 @@ def _compile_text(node: Text) -> Check:
     ranked = tuple((field, _RANK[field]) for field in fields)
 
     def check_phrase(d: AnalyzedPaper) -> int:
-        if not pairs <= d.all_pairs():
-            return _MISS
         for field, rank in ranked:
-            if contains(d, field, stems):
+            if pairs <= _PAIRS_OF[field](d) and contains(d, field, stems):
                 return rank
         return _MISS
 
     return check_phrase
+
+
+_PAIRS_OF: dict[MatchField, Callable[[AnalyzedPaper], frozenset[tuple[str, str]]]] = {
+    MatchField.TITLE: attrgetter("title_pairs"),
+    MatchField.KEYWORDS: attrgetter("keyword_pairs"),
+    MatchField.ABSTRACT: attrgetter("abstract_pairs"),
+}
 
 
 def _compile_pair(first: str, second: str, scope: Scope) -> Check:
@@ -291,24 +300,12 @@ def _pass_rate(node: Node, rarity: Rarity) -> float:
     return 1.0 if anchors is None else anchors[1]
 
 
-# --- the index -----------------------------------------------------------------------------
-
-
-class Match(NamedTuple):
-    """A tuple, not a dataclass: a busy day yields hundreds of thousands of these."""
-
-    subscription: Subscription
-    arxiv_id: str
-    field: MatchField
-
-
 # --- placing a query -----------------------------------------------------------------------
 
 # How a leaf is decided once its key is present in the paper: by the field it is found in
 # (a word or word pair in the text, or only in the title, or only in the abstract), or by the
 # key alone (an author name, a category; the value is then its field rank).
 _IN_TEXT, _IN_TITLE, _IN_ABSTRACT = -2, -3, -4
-_KINDS = (_IN_TEXT, _IN_TITLE, _IN_ABSTRACT, _AUTHOR, _CATEGORY)
 MAX_SLOTS = 3  # conjunctions of more ORs-of-leaves than this are checked instead
 Leaf = tuple[Anchor, int]  # (key, kind)
 Slot = tuple[Leaf, ...]  # an OR of leaves (one leaf: the leaf itself)
@@ -422,6 +419,14 @@ def _never(_doc: AnalyzedPaper) -> int:
 
 
 # --- the index -----------------------------------------------------------------------------
+
+
+class Match(NamedTuple):
+    """A tuple, not a dataclass: a busy day yields hundreds of thousands of these."""
+
+    subscription: Subscription
+    arxiv_id: str
+    field: MatchField
 
 
 class _Query:
@@ -538,7 +543,10 @@ class SubscriptionIndex:
         for key in placed.anyof:
             _edit(self._anyof, key, query, remove)
         if not (placed.required or placed.first is not None or placed.anyof):
-            _edit({0: self._unanchored}, 0, query, remove, keep_empty=True)
+            if remove:
+                self._unanchored.remove(query)
+            else:
+                self._unanchored.append(query)
         for key in placed.filed_keys():
             count = self._keys.get(key, 0) + (-1 if remove else 1)
             if count:
@@ -569,15 +577,15 @@ class SubscriptionIndex:
         """The queries `doc` matches, in groups sharing a field rank: set algebra in C over the
         few index keys the paper holds, then the checked queries."""
         known = self._keys.keys()
-        present = (known & doc.all_terms()) | (known & doc.all_pairs())
+        # The index keys in each field, intersected straight from the sequences (in C).
+        title = (known & doc.title) | (known & pairwise(doc.title))
+        keywords = (known & doc.keywords) | (known & pairwise(doc.keywords))
+        abstract = (known & doc.abstract) | (known & pairwise(doc.abstract))
+        other = known & doc.other_terms()  # authors and categories: keys of their own kind
+        present = title | keywords | abstract | other
         if not present and not self._unanchored:
             return []
-        keysets = (
-            present.intersection(doc.title_terms) | present.intersection(doc.title_pairs),
-            present.intersection(doc.keyword_terms) | present.intersection(doc.keyword_pairs),
-            present.intersection(doc.abstract_terms) | present.intersection(doc.abstract_pairs),
-            present,  # authors and categories: their keys are of their own kind
-        )
+        keysets = (title, keywords, abstract, other)
         at_rank: dict[int, set[_Query]] = {rank: set() for rank in _DESCENDING}
         holding: dict[tuple[int, int], set[_Query]] = {}  # (slots, position) -> queries
         for table, rank, which, slot in self._probe_plan():
@@ -671,15 +679,6 @@ class SubscriptionIndex:
         for query in reached:
             yield from query.subscribers
 
-    def match_grouped(
-        self, doc: AnalyzedPaper
-    ) -> Iterator[tuple[MatchField, Sequence[Subscription]]]:
-        """(field, subscribers) per distinct query `doc` matches: the fan-out left to the caller."""
-        for queries, rank in self._hits(doc):
-            field = _FIELD_OF_RANK[rank]
-            for query in queries:
-                yield field, query.subscribers
-
     def match_rows(
         self, docs: Iterable[AnalyzedPaper]
     ) -> list[tuple[Subscription, str, MatchField]]:
@@ -727,9 +726,7 @@ def _check(
             out.setdefault(rank, []).append(query)
 
 
-def _edit(
-    table: dict[Any, list[Any]], key: Any, entry: object, remove: bool, keep_empty: bool = False
-) -> None:
+def _edit(table: dict[Any, list[Any]], key: Any, entry: object, remove: bool) -> None:
     """Add `entry` to the list `table[key]`, or remove it (and the key once the list is empty).
     Lists, not sets: most keys file one or two queries, and an empty set alone is 216 bytes."""
     if not remove:
@@ -738,7 +735,7 @@ def _edit(
     bucket = table.get(key)
     if bucket is not None and entry in bucket:
         bucket.remove(entry)
-        if not bucket and not keep_empty:
+        if not bucket:
             del table[key]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -105,6 +106,10 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.delivery = DigestDelivery(self)
+        # Kept across ingests and synced with the store: rebuilding it for 100,000
+        # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
+        self._subscription_index = SubscriptionIndex()
+        self._subscription_lock = threading.Lock()
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
 
@@ -151,12 +156,12 @@ class Paperbot:
         self.search_index.catch_up(self.store)
         matched = 0
         if match:
-            index = SubscriptionIndex(self.store.all_subscriptions())
-            found = [
-                (m.subscription, m.arxiv_id, m.field)
-                for paper in result.changed
-                for m in index.match(analyze_paper(paper))
-            ]
+            subscriptions = self.store.all_subscriptions()
+            with self._subscription_lock:
+                self._subscription_index.sync(subscriptions)
+                found = self._subscription_index.match_rows(
+                    analyze_paper(paper) for paper in result.changed
+                )
             matched = self.store.record_matches(found)
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched

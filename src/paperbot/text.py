@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from typing import Any
 
 import Stemmer
 
@@ -203,8 +204,9 @@ def category_terms(category: str) -> tuple[str, ...]:
 class AnalyzedPaper:
     """A paper reduced to what queries look at; built once per paper per ingest.
 
-    The term sets are derived once here so that a query checks a word in O(1) instead of
-    scanning the abstract, however many subscriptions ask."""
+    The term and pair sets are derived on first use and kept, so a query checks a word or a
+    two-word phrase in O(1) instead of scanning the abstract, however many subscriptions ask;
+    the subscription index needs none of them (it intersects its keys with the sequences)."""
 
     arxiv_id: str
     title: tuple[str, ...]
@@ -213,57 +215,96 @@ class AnalyzedPaper:
     authors: tuple[tuple[str, ...], ...]
     categories: frozenset[str]
     upvotes: int
-    title_terms: frozenset[str] = field(init=False, repr=False, compare=False)
-    abstract_terms: frozenset[str] = field(init=False, repr=False, compare=False)
-    keyword_terms: frozenset[str] = field(init=False, repr=False, compare=False)
-    author_words: frozenset[str] = field(init=False, repr=False, compare=False)
-    category_set: frozenset[str] = field(init=False, repr=False, compare=False)
-    # Adjacent term pairs: a two-word phrase is one set lookup, a longer one is pre-filtered.
-    title_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
-    abstract_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
-    keyword_pairs: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
-    _all: frozenset[str] | None = field(init=False, repr=False, compare=False)
-    _pairs: frozenset[tuple[str, str]] | None = field(init=False, repr=False, compare=False)
+    _memo: dict[str, frozenset[Any]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
-    def __post_init__(self) -> None:
-        setattr_ = object.__setattr__
-        setattr_(self, "title_terms", frozenset(self.title))
-        setattr_(self, "abstract_terms", frozenset(self.abstract))
-        setattr_(self, "keyword_terms", frozenset(self.keywords))
-        setattr_(self, "author_words", frozenset(w for a in self.authors for w in a))
-        setattr_(
-            self, "category_set", frozenset(t for c in self.categories for t in category_terms(c))
-        )
-        setattr_(self, "title_pairs", frozenset(pairwise(self.title)))
-        setattr_(self, "abstract_pairs", frozenset(pairwise(self.abstract)))
-        setattr_(self, "keyword_pairs", frozenset(pairwise(self.keywords)))
-        setattr_(self, "_all", None)
-        setattr_(self, "_pairs", None)
+    @property
+    def title_terms(self) -> frozenset[str]:
+        found = self._memo.get("title_terms")
+        if found is None:
+            found = self._memo["title_terms"] = frozenset(self.title)
+        return found
+
+    @property
+    def abstract_terms(self) -> frozenset[str]:
+        found = self._memo.get("abstract_terms")
+        if found is None:
+            found = self._memo["abstract_terms"] = frozenset(self.abstract)
+        return found
+
+    @property
+    def keyword_terms(self) -> frozenset[str]:
+        found = self._memo.get("keyword_terms")
+        if found is None:
+            found = self._memo["keyword_terms"] = frozenset(self.keywords)
+        return found
+
+    @property
+    def title_pairs(self) -> frozenset[tuple[str, str]]:
+        """Adjacent term pairs: a two-word phrase is one lookup, a longer one pre-filtered."""
+        found = self._memo.get("title_pairs")
+        if found is None:
+            found = self._memo["title_pairs"] = frozenset(pairwise(self.title))
+        return found
+
+    @property
+    def abstract_pairs(self) -> frozenset[tuple[str, str]]:
+        found = self._memo.get("abstract_pairs")
+        if found is None:
+            found = self._memo["abstract_pairs"] = frozenset(pairwise(self.abstract))
+        return found
+
+    @property
+    def keyword_pairs(self) -> frozenset[tuple[str, str]]:
+        found = self._memo.get("keyword_pairs")
+        if found is None:
+            found = self._memo["keyword_pairs"] = frozenset(pairwise(self.keywords))
+        return found
+
+    @property
+    def author_words(self) -> frozenset[str]:
+        found = self._memo.get("author_words")
+        if found is None:
+            found = self._memo["author_words"] = frozenset(w for a in self.authors for w in a)
+        return found
+
+    @property
+    def category_set(self) -> frozenset[str]:
+        """Each category and its archive ("cs.lg" and "cs")."""
+        found = self._memo.get("category_set")
+        if found is None:
+            found = frozenset(t for c in self.categories for t in category_terms(c))
+            self._memo["category_set"] = found
+        return found
+
+    def other_terms(self) -> list[str]:
+        """The index terms that are not words of the text: author names (each word, and each
+        adjacent pair of words of one name), categories with their archives, upvote buckets."""
+        found = ["author:" + word for word in self.author_words]
+        found += ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
+        found += ["cat:" + cat for cat in self.category_set]
+        found += [f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes]
+        return found
 
     def all_terms(self) -> frozenset[str]:
         """Every term a stored query could be indexed under (see matching.anchor_terms), except
         adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
-        found = self._all
+        found = self._memo.get("all_terms")
         if found is None:
-            every = set(self.title_terms)
-            every.update(self.abstract_terms)
-            every.update(self.keyword_terms)
-            every.update(["author:" + word for word in self.author_words])
-            every.update(
-                ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
-            )
-            every.update(["cat:" + cat for cat in self.category_set])
-            every.update([f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes])
-            found = frozenset(every)
-            object.__setattr__(self, "_all", found)
+            every = set(self.title)
+            every.update(self.abstract)
+            every.update(self.keywords)
+            every.update(self.other_terms())
+            found = self._memo["all_terms"] = frozenset(every)
         return found
 
     def all_pairs(self) -> frozenset[tuple[str, str]]:
         """Every adjacent pair of terms in the title, keywords or abstract."""
-        found = self._pairs
+        found = self._memo.get("all_pairs")
         if found is None:
             found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
-            object.__setattr__(self, "_pairs", found)
+            self._memo["all_pairs"] = found
         return found
 
 

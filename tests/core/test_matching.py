@@ -96,8 +96,8 @@ def test_identical_queries_are_evaluated_once_and_fanned_out() -> None:
     found = index.match(paper)
     assert sorted(m.subscription.id for m in found) == [*range(50), 100, 101, 102]
     assert {m.field for m in found} == {MatchField.TITLE}
-    grouped = list(index.match_grouped(paper))
-    assert sorted(len(subscribers) for _, subscribers in grouped) == [2, 51]
+    rows = index.match_rows([paper])  # the same matches as plain tuples, for the store
+    assert sorted(rows, key=lambda r: r[0].id) == sorted(map(tuple, found), key=lambda r: r[0].id)
 
 
 def test_removing_and_syncing_follow_the_store() -> None:
@@ -222,6 +222,8 @@ def test_index_agrees_with_checking_every_pair(
     index = SubscriptionIndex(subscriptions)
     naive = sorted(map(key, match_naively(subscriptions, docs)))
     assert sorted(map(key, index.match_all(docs))) == naive
+    rows = [(paper, sub.id, sub.channel, field) for sub, paper, field in index.match_rows(docs)]
+    assert sorted(rows) == naive
     # A long-lived index that followed removals and additions agrees too.
     kept = subscriptions[::2]
     index.sync(kept)

@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -22,28 +21,16 @@ import tantivy
 
 from paperbot.models import Paper
 from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema, register_analyzers
-from paperbot.search.request import MAX_PHRASE_WORDS, SearchRequest
-from paperbot.text import stem
+from paperbot.search.plan import QueryPlan, plan
+from paperbot.search.request import SearchRequest
 
 MAX_LIMIT = 100
-TITLE_BOOST = 3.0
-PHRASE_BOOST = 2.0
-CATCH_UP_BATCH = 10_000
-# How many best papers by words alone the full query (phrases, filters) gets to re-score.
-WINDOW = 500
+CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this many papers in memory
+# How many best papers by words alone get their phrases and filters evaluated (two phases).
+WINDOW = 200
 DEFAULT_HEAP_BYTES = 128_000_000
 STATE_FILE = "paperbot-search.json"
 
-# Words that add cost (they are in almost every abstract) but no ranking signal as loose terms.
-# They stay in phrases, where "attention is all you need" needs every one of them.
-_STOPWORDS = frozenset(
-    stem(w)
-    for w in (
-        *("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in"),
-        *("into", "is", "it", "its", "of", "on", "or", "our", "that", "the", "their", "this"),
-        *("to", "via", "was", "we", "were", "which", "with"),
-    )
-)
 _TANTIVY_FILES = (".idx", ".pos", ".term", ".store", ".fast", ".fieldnorm", ".del")
 
 
@@ -132,52 +119,78 @@ class SearchIndex:
                 self._save_watermark(rev)
 
     def search(self, request: SearchRequest, limit: int = 10) -> list[SearchHit]:
+        """Best first; safe from any thread, also while an ingest commits (each search holds
+        one consistent searcher). Never counts all hits: that alone costs more than top-k."""
         self._check_open()
         if limit <= 0:
             return []
         limit = min(limit, MAX_LIMIT)
         searcher = self._index.searcher()
-        full = self._query(request)
-        if not request.has_words:
-            result = searcher.search(full, limit, count=False, order_by_field="day")
-            return self._hits(searcher, [(0.0, address) for _, address in result.hits])
-        if not (request.phrases or request.has_filters or len(set(request.terms)) > 1):
-            # One word: the query is a pure term union, which block-max WAND already prunes.
-            return self._hits(searcher, searcher.search(full, limit, count=False).hits)
-        return self._hits(searcher, self._two_phase(searcher, request, full, limit))
-
-    def _two_phase(
-        self, searcher: tantivy.Searcher, request: SearchRequest, full: tantivy.Query, limit: int
-    ) -> list[tuple[float, tantivy.DocAddress]]:
-        """Phrases and filters would make tantivy score every matching paper (they disable its
-        block-max WAND pruning), tens of milliseconds when the words are common. So, as search
-        engines usually do: WAND over the words alone picks the best WINDOW papers, and the
-        full query scores only those. Where filters or a required phrase leave fewer than
-        `limit` of a full window, the window may have hidden matches and the full query runs
-        on everything (cheap then: those filters and phrases are selective)."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        candidates = searcher.search(self._words_query(request), WINDOW, count=False).hits
-        if not candidates:
-            return []
-        keys = searcher.fast_field_values("key", [address for _, address in candidates])
-        only = Q.const_score_query(Q.term_set_query(self._schema, "key", keys), 0.0)
-        restricted = Q.boolean_query([(Occur.Must, only), (Occur.Must, full)])
-        hits: list[tuple[float, tantivy.DocAddress]] = searcher.search(
-            restricted, limit, count=False
-        ).hits
-        if len(hits) < limit and len(candidates) == WINDOW:
-            hits = searcher.search(full, limit, count=False).hits
-        return hits
-
-    def _hits(
-        self, searcher: tantivy.Searcher, found: list[tuple[float, tantivy.DocAddress]]
-    ) -> list[SearchHit]:
+        query_plan = plan(self._schema, request)
+        if not request.has_words:  # filters alone: newest first
+            result = searcher.search(
+                query_plan.full_query(), limit, count=False, order_by_field="day"
+            )
+            found = [(0.0, address) for _, address in result.hits]
+        elif query_plan.is_word_union:
+            found = searcher.search(query_plan.words_query(), limit, count=False).hits
+        else:
+            found = self._two_phase(searcher, query_plan, limit)
         hits = []
         for score, address in found:
             arxiv_id = searcher.doc(address).get_first("arxiv_id")
             if arxiv_id is not None:
                 hits.append(SearchHit(str(arxiv_id), float(score)))
         return hits
+
+    def _two_phase(
+        self, searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int
+    ) -> list[tuple[float, tantivy.DocAddress]]:
+        """Phrases and filters switch off tantivy's block-max WAND pruning, so one query with
+        everything scores every paper holding a common word (tens of ms at a million). As
+        search engines usually do: WAND over the words alone picks the best WINDOW papers,
+        and each phrase and filter is then evaluated on those only, adding up to the same
+        score the one query would give. If filters or required phrases leave fewer than
+        `limit` of a full window, matches may hide beyond it: the one query decides then."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+        candidates = searcher.search(query_plan.words_query(), WINDOW, count=False).hits
+        if not candidates:
+            return []
+        addresses = {_slot(address): address for _, address in candidates}
+        scores = {_slot(address): float(score) for score, address in candidates}
+        keys = searcher.fast_field_values("key", [address for _, address in candidates])
+        # One TermQuery per key: tantivy's TermSetQuery walks the whole key dictionary.
+        only = Q.const_score_query(
+            Q.boolean_query([(Occur.Should, Q.term_query(self._schema, "key", k)) for k in keys]),
+            0.0,
+        )
+
+        def among(*required: tantivy.Query) -> dict[tuple[int, int], float]:
+            # Separate queries, not one union: a union seeked doc by doc refills whole blocks.
+            query = Q.boolean_query([(Occur.Must, only), *((Occur.Must, q) for q in required)])
+            hits = searcher.search(query, len(candidates), count=False).hits
+            return {_slot(address): float(score) for score, address in hits}
+
+        if query_plan.filters:
+            passing = among(*(Q.const_score_query(q, 0.0) for q in query_plan.filters))
+            scores = {slot: score for slot, score in scores.items() if slot in passing}
+        for title, abstract in query_plan.required:
+            in_title, in_abstract = among(title), among(abstract)
+            scores = {
+                slot: score + in_title.get(slot, 0.0) + in_abstract.get(slot, 0.0)
+                for slot, score in scores.items()
+                if slot in in_title or slot in in_abstract
+            }
+        for bonus in query_plan.bonus:
+            extra = among(bonus)
+            scores = {slot: score + extra.get(slot, 0.0) for slot, score in scores.items()}
+        if len(scores) < limit and len(candidates) == WINDOW:
+            hits: list[tuple[float, tantivy.DocAddress]] = searcher.search(
+                query_plan.full_query(), limit, count=False
+            ).hits
+            return hits
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [(score, addresses[slot]) for slot, score in best]
 
     def catch_up(self, store: PaperFeed, progress: Progress | None = None) -> int:
         """Index every paper the store changed after the watermark; returns how many."""
@@ -198,11 +211,12 @@ class SearchIndex:
         """Wipe and re-index everything; searches see a partial index until it finishes."""
         with self._lock:
             self._check_open()
+            # Watermark first: a crash right after it only re-indexes papers that were there.
+            self._save_watermark(0)
             writer = self._get_writer()
             writer.delete_all_documents()
             writer.commit()
             self._index.reload()
-            self._save_watermark(0)
             return self.catch_up(store, progress)
 
     def close(self) -> None:
@@ -240,76 +254,9 @@ class SearchIndex:
             os.fsync(handle.fileno())
         os.replace(temp, target)
 
-    def _words_query(self, request: SearchRequest) -> tantivy.Query:
-        """Every word, loose or quoted, as flat SHOULD term clauses: what WAND can prune."""
-        Occur = tantivy.Occur
-        words = list(dict.fromkeys([*request.terms, *(w for p in request.phrases for w in p)]))
-        clauses = []
-        for word in [w for w in words if w not in _STOPWORDS] or words:
-            clauses.append((Occur.Should, self._field_query("title", (word,), TITLE_BOOST)))
-            clauses.append((Occur.Should, self._field_query("abstract", (word,), 1.0)))
-        return tantivy.Query.boolean_query(clauses)
 
-    def _query(self, request: SearchRequest) -> tantivy.Query:
-        """Loose words as SHOULD term clauses (flat, so scoring stays a plain BM25 sum), the
-        typed word sequence as a boosted phrase, quoted phrases and filters as MUST."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        loose = list(dict.fromkeys(request.terms))
-        meaningful = [t for t in loose if t not in _STOPWORDS]
-        for term in meaningful or loose:
-            clauses.append((Occur.Should, self._field_query("title", (term,), TITLE_BOOST)))
-            clauses.append((Occur.Should, self._field_query("abstract", (term,), 1.0)))
-        if 2 <= len(request.terms) <= MAX_PHRASE_WORDS:
-            typed = request.terms
-            clauses.append(
-                (Occur.Should, self._field_query("title", typed, TITLE_BOOST * PHRASE_BOOST))
-            )
-            clauses.append((Occur.Should, self._field_query("abstract", typed, PHRASE_BOOST)))
-        for phrase in request.phrases:
-            either = Q.boolean_query(
-                [
-                    (Occur.Should, self._field_query("title", phrase, TITLE_BOOST)),
-                    (Occur.Should, self._field_query("abstract", phrase, 1.0)),
-                ]
-            )
-            clauses.append((Occur.Must, either))
-        for query in self._filters(request):
-            clauses.append((Occur.Must, Q.const_score_query(query, 0.0)))
-        if not clauses:
-            return Q.all_query()
-        if loose and request.phrases == () and any(o == Occur.Must for o, _ in clauses):
-            # With MUST filters, SHOULD words turn optional: ask for one, or a filter alone
-            # would return every paper of the category at score 0.
-            return Q.boolean_query(clauses, minimum_number_should_match=1)
-        return Q.boolean_query(clauses)
-
-    def _filters(self, request: SearchRequest) -> list[tantivy.Query]:
-        Q, Occur = tantivy.Query, tantivy.Occur
-        filters: list[tantivy.Query] = []
-        if request.since is not None:
-            start = datetime(request.since.year, request.since.month, request.since.day, tzinfo=UTC)
-            filters.append(Q.range_query(self._schema, "day", tantivy.FieldType.Date, start, None))
-        for author in request.authors:
-            filters.append(self._field_query("authors", tuple(author.split()), 1.0))
-        if request.categories:
-            filters.append(
-                Q.boolean_query(
-                    [
-                        (Occur.Should, Q.term_query(self._schema, "categories", category))
-                        for category in request.categories
-                    ]
-                )
-            )
-        return filters
-
-    def _field_query(self, field: str, words: tuple[str, ...], boost: float) -> tantivy.Query:
-        Q = tantivy.Query
-        if len(words) == 1:  # tantivy panics on a one-word phrase
-            query = Q.term_query(self._schema, field, words[0])
-        else:
-            query = Q.phrase_query(self._schema, field, list(words))
-        return query if boost == 1.0 else Q.boost_query(query, boost)
+def _slot(address: tantivy.DocAddress) -> tuple[int, int]:
+    return (address.segment_ord, address.doc)
 
 
 def _read_state(path: Path) -> dict[str, int]:

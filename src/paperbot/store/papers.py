@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select, update
@@ -70,10 +72,13 @@ def _fits(url: str | None, limit: int) -> str | None:
 
 @dataclass(slots=True)
 class UpsertResult:
-    """What an upsert did: papers seen for the first time, and known papers that changed."""
+    """What an upsert did: papers seen for the first time, and known papers that changed, with
+    the revisions they were given (inserted first, in order; 0 and 0 when nothing changed)."""
 
     inserted: list[Paper] = field(default_factory=list)
     updated: list[Paper] = field(default_factory=list)
+    first_rev: int = 0
+    last_rev: int = 0
 
     @property
     def changed(self) -> list[Paper]:
@@ -90,9 +95,15 @@ def merge_batch(batch: Iterable[Paper]) -> dict[str, Paper]:
     return merged
 
 
-def upsert_papers(conn: Connection, batch: Iterable[Paper], now: datetime) -> UpsertResult:
+def upsert_papers(
+    conn: Connection,
+    batch: Iterable[Paper],
+    now: datetime,
+    first_seen: Callable[[Paper], datetime | None] | None = None,
+) -> UpsertResult:
     """Insert new papers and merge changes into known ones; an unchanged paper is not touched,
-    so ingesting the same day twice writes nothing."""
+    so ingesting the same day twice writes nothing. `first_seen` dates a new paper (default:
+    now; a backfill gives history its own dates, so old papers never look new)."""
     incoming = merge_batch(batch)
     result = UpsertResult()
     ids = list(incoming)
@@ -112,14 +123,19 @@ def upsert_papers(conn: Connection, batch: Iterable[Paper], now: datetime) -> Up
     if not result.changed:
         return result
     rev = _next_revisions(conn, len(result.changed))
+    result.first_rev, result.last_rev = rev, rev + len(result.changed) - 1
     if result.inserted:
-        conn.execute(
-            papers.insert(),
-            [
-                {**_paper_values(p), "first_seen_at": now, "updated_at": now, "rev": rev + i}
-                for i, p in enumerate(result.inserted)
-            ],
-        )
+        seen = [_seen_at(first_seen, p, now) for p in result.inserted]
+        if conn.dialect.name == "sqlite":
+            _insert_sqlite(conn, result.inserted, seen, now, rev)
+        else:
+            conn.execute(
+                papers.insert(),
+                [
+                    {**_paper_values(p), "first_seen_at": at, "updated_at": now, "rev": rev + i}
+                    for i, (p, at) in enumerate(zip(result.inserted, seen, strict=True))
+                ],
+            )
     base = rev + len(result.inserted)
     for i, paper in enumerate(result.updated):
         conn.execute(
@@ -128,6 +144,88 @@ def upsert_papers(conn: Connection, batch: Iterable[Paper], now: datetime) -> Up
             .values(**_paper_values(paper), updated_at=now, rev=base + i)
         )
     return result
+
+
+def _seen_at(
+    first_seen: Callable[[Paper], datetime | None] | None, paper: Paper, now: datetime
+) -> datetime:
+    found = first_seen(paper) if first_seen is not None else None
+    return now if found is None or found > now else found
+
+
+# The order of the values `_insert_sqlite` builds; a schema change must update both.
+_COLUMNS = [
+    "arxiv_id", "title", "abstract", "authors", "categories", "published_at", "featured_on",
+    "upvotes", "comments", "github_repo", "github_stars", "project_page", "ai_summary",
+    "ai_keywords", "sources", "first_seen_at", "updated_at", "rev",
+]  # fmt: skip
+assert set(_COLUMNS) == {c.name for c in papers.columns}, "update _insert_sqlite"
+_INSERT_SQLITE = (
+    f"INSERT INTO papers ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    "ON CONFLICT (arxiv_id) DO NOTHING"
+)
+
+
+def _insert_sqlite(
+    conn: Connection, batch: Sequence[Paper], seen: Sequence[datetime], now: datetime, rev: int
+) -> None:
+    """New papers in one executemany of rows serialised here exactly as the column types would
+    (JSON text, naive UTC "YYYY-MM-DD HH:MM:SS.ffffff"): SQLAlchemy's per-value type processing
+    cost more than the insert itself, and a backfill inserts millions of rows."""
+    updated = _sqlite_time(now)
+    rows = []
+    for i, (p, at) in enumerate(zip(batch, seen, strict=True)):
+        published = _sqlite_time(p.published_at)
+        rows.append(
+            (
+                p.arxiv_id,
+                p.title,
+                p.abstract,
+                _json(p.authors),
+                _json_often(p.categories),
+                published,
+                p.featured_on.isoformat() if p.featured_on is not None else None,
+                p.upvotes,
+                p.comments,
+                p.github_repo,
+                p.github_stars,
+                p.project_page,
+                p.ai_summary,
+                _json(p.ai_keywords),
+                _json_often(p.sources),
+                published if at is p.published_at else _sqlite_time(at),
+                updated,
+                rev + i,
+            )
+        )
+    conn.exec_driver_sql(_INSERT_SQLITE, rows)
+
+
+def _json(values: tuple[str, ...]) -> str:
+    """json.dumps(list(values)), byte for byte, without the encoder's per-call overhead."""
+    return "[" + ", ".join(map(_quote, values)) + "]"
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_json_often = lru_cache(maxsize=4096)(_json)  # categories and sources repeat across papers
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def read_meta(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    rows = conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.in_(list(keys))))
+    return {row.key: int(row.value) for row in rows}
+
+
+def write_meta(conn: Connection, values: Mapping[str, int]) -> None:
+    """Set `meta` values (one small row each), inserting the ones not there yet."""
+    for key, value in values.items():
+        if not conn.execute(update(meta).where(meta.c.key == key).values(value=value)).rowcount:
+            conn.execute(meta.insert().values(key=key, value=value))
 
 
 def _next_revisions(conn: Connection, count: int) -> int:

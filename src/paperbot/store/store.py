@@ -3,7 +3,7 @@ short; async callers run them in a worker thread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -106,6 +106,24 @@ class Store:
     def upsert_papers(self, batch: Iterable[Paper]) -> paper_rows.UpsertResult:
         with self.transaction() as conn:
             return paper_rows.upsert_papers(conn, batch, self.clock())
+
+    def import_papers(
+        self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None
+    ) -> paper_rows.UpsertResult:
+        """Backfill's upsert: a new paper is dated by its own publication (history must never
+        look new to subscription lookbacks), and `checkpoint` meta values commit in the same
+        transaction, so a resumed import neither skips nor repeats a batch."""
+        with self.transaction() as conn:
+            result = paper_rows.upsert_papers(
+                conn, batch, self.clock(), first_seen=lambda p: p.published_at
+            )
+            if checkpoint:
+                paper_rows.write_meta(conn, checkpoint)
+            return result
+
+    def read_meta(self, keys: Sequence[str]) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return paper_rows.read_meta(conn, keys)
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         with self.engine.connect() as conn:
