@@ -4,9 +4,10 @@ Everything is drawn from the ~360 real papers bundled with paperbot
 (`paperbot.sources.sample.sample_papers()`): abstracts are rebuilt from real sentences (so word
 frequencies, phrases and lengths are those of real abstracts), titles keep real title shapes,
 and a long tail of rare tokens stands in for the names and acronyms every real corpus has.
-Subscriptions follow what channels really ask for: mostly topic words and phrases, some
-combinations, exclusions, authors, categories, and a few very common words, with popular topics
-shared by many channels (Zipf). Deterministic for a given seed.
+Papers are spread over arXiv's fields (see FIELDS), which share common words but not topics.
+Subscriptions follow what channels really ask for: mostly topic words and phrases of their
+field, some combinations, exclusions, authors, categories, and a few very common words, with
+popular topics shared by many channels (Zipf). Deterministic for a given seed. See README.md.
 """
 
 from __future__ import annotations
@@ -140,9 +141,9 @@ class _Zipf:
         return rng.choices(self.items, cum_weights=self.cumulative)[0]
 
 
-# Authors: a pool of about 300,000 people (real first names and surnames plus made-up
-# surnames), mildly skewed towards prolific ones, so that following one person yields a paper
-# every few days or weeks, as on arXiv, not several a day.
+# Authors: a pool of about 87,000 people (real first names, real and made-up surnames), mildly
+# skewed towards prolific ones, so that following one person yields a paper every few days or
+# weeks, as on arXiv, not several a day.
 _SURNAME_SYLLABLES = ["ka", "zo", "ri", "mal", "ven", "dor", "li", "sa", "ne", "tu", "ber", "go"]
 _POOL_SKEW = 1.2
 

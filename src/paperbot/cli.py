@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from paperbot.errors import ConfigError
 from paperbot.logs import configure_logging
@@ -179,6 +188,62 @@ def reindex(config: ConfigOption = None) -> None:
         out.print(f"indexed {count} papers")
     finally:
         asyncio.run(core.aclose())
+
+
+@app.command()
+def backfill(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="arXiv metadata dump (JSON lines; .gz works)."
+        ),
+    ],
+    config: ConfigOption = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start from the first line, not where it stopped.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=100, max=100_000)] = 10_000,
+) -> None:
+    """Import an arXiv metadata snapshot into the database and search index.
+
+    Resumable; history is never matched against subscriptions, so it cannot flood digests.
+    Stop the bot first: the search index takes one writer at a time.
+    """
+    settings = _settings(config)
+    from paperbot.backfill import backfill as run_backfill
+    from paperbot.search import SearchIndex
+    from paperbot.wiring import open_store
+
+    store = open_store(settings)
+    search = SearchIndex.open(settings.search_index_dir)
+    out = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[papers]:,} papers · {task.fields[rate]:,.0f}/s"),
+            TimeRemainingColumn(),
+            console=out,
+        ) as progress:
+            task = progress.add_task("backfill", total=path.stat().st_size, papers=0, rate=0.0)
+
+            def update(papers: int, read: int) -> None:
+                rate = papers / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=read, papers=papers, rate=rate)
+
+            report = run_backfill(
+                store, path, search, batch_size=batch_size, progress=update, restart=restart
+            )
+        resumed = f"; resumed at byte {report.resumed_from:,}" if report.resumed_from else ""
+        out.print(
+            f"{report.papers:,} papers ({report.inserted:,} new, {report.updated:,} updated), "
+            f"{report.skipped:,} bad lines skipped, {report.per_second:,.0f} papers/s{resumed}"
+        )
+    finally:
+        search.close()
+        store.close()
 
 
 @app.command()

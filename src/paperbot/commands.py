@@ -52,7 +52,7 @@ def clean(text: str) -> str:
 
 
 def parse_command(text: str) -> Command:
-    """`subscribe diffusion` -> Command("subscribe", "diffusion"); `/papers` in front is optional."""
+    """`subscribe diffusion` -> Command("subscribe", "diffusion"); `/papers` first is optional."""
     cleaned = clean(text)
     if cleaned.lower().startswith("/papers"):
         cleaned = cleaned[len("/papers") :].strip()
@@ -209,7 +209,7 @@ def _show(value: object) -> str:
 
 
 def parse_setting(name: str, value: str) -> dict[str, object]:
-    """One `settings <name> <value>` into ChannelSettings fields, refusing bad values in one line."""
+    """`settings <name> <value>` as ChannelSettings fields; bad values are refused in one line."""
     if not value and name not in ("pause", "resume"):
         raise InvalidInput(f"give a value: /papers settings {name or 'hour'} <value>")
     if name in ("timezone", "tz"):

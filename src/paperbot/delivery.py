@@ -74,9 +74,11 @@ class Pacer:
         rules: Mapping[str, PaceRule] | None = None,
         max_in_flight: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rules = dict(PACE_RULES if rules is None else rules)
         self.clock = clock
+        self.sleep = sleep
         self._last_end: dict[ChannelKey, float] = {}
         self._tat: dict[tuple[str, ...], float] = {}
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -116,7 +118,7 @@ class Pacer:
     async def _until(self, when: float) -> None:
         delay = when - self.clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
 
 class _LeaseLost(Exception):

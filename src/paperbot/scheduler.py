@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from paperbot.errors import ConfigError
-from paperbot.models import WEEKDAYS, Channel, ChannelKey, ChannelSettings, DeliveryReport
+from paperbot.models import Channel, ChannelKey, ChannelSettings, DeliveryReport
+from paperbot.slots import next_slot, previous_slot
 
 if TYPE_CHECKING:
     from paperbot.service import IngestReport, Paperbot
@@ -34,46 +35,6 @@ log = logging.getLogger(__name__)
 
 INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
-
-
-# --- schedule rules (pure: `paperbot status` uses them without a running scheduler) ---------
-
-
-def slot_on(day: date, settings: ChannelSettings) -> datetime:
-    """The digest time of a local date, in UTC. In an hour that happens twice (clocks going
-    back) it is the first; in an hour that does not happen (clocks going forward) the wall time
-    is read with the offset before the change, i.e. it falls just after the gap."""
-    local = datetime.combine(day, time(settings.digest_hour), tzinfo=ZoneInfo(settings.timezone))
-    return local.astimezone(UTC)
-
-
-def next_slot(settings: ChannelSettings, start: datetime) -> datetime | None:
-    """The first digest time at or after `start`, whether or not the channel is paused."""
-    today = start.astimezone(ZoneInfo(settings.timezone)).date()
-    for ahead in range(8):
-        day = today + timedelta(days=ahead)
-        if WEEKDAYS[day.weekday()] in settings.digest_days:
-            slot = slot_on(day, settings)
-            if slot >= start:
-                return slot
-    return None
-
-
-def previous_slot(settings: ChannelSettings, now: datetime) -> datetime | None:
-    """When the channel's most recent digest was due (UTC), at or before `now`."""
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    for back in range(8):
-        day = today - timedelta(days=back)
-        if WEEKDAYS[day.weekday()] in settings.digest_days:
-            slot = slot_on(day, settings)
-            if slot <= now:
-                return slot
-    return None
-
-
-def next_digest_at(settings: ChannelSettings, now: datetime) -> datetime | None:
-    """When the channel's next digest is due (UTC); None when paused or on no day."""
-    return None if settings.paused else next_slot(settings, now)
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]

@@ -46,13 +46,13 @@ class DatabaseSettings(Section):
 
 
 class HFSettings(Section):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Fetch Hugging Face Daily Papers.")
     base_url: str = Field(default="https://huggingface.co", description="Hugging Face base URL.")
     page_limit: int = Field(default=100, ge=1, le=1000, description="Papers asked per page.")
 
 
 class ArxivSettings(Section):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Fetch arXiv's daily listings.")
     categories: list[str] = Field(
         default_factory=lambda: ["cs.LG", "cs.CL", "cs.CV", "cs.AI"],
         description="arXiv categories fetched daily.",
@@ -130,10 +130,12 @@ class SlackSettings(Section):
         default=5, ge=0, le=20, description="Retries of a rate-limited (429) Web API call."
     )
     upvote_reactions: list[str] = Field(
-        default_factory=lambda: ["+1", "thumbsup", "arrow_up", "heavy_plus_sign"]
+        default_factory=lambda: ["+1", "thumbsup", "arrow_up", "heavy_plus_sign"],
+        description="Reaction names that vote a paper up.",
     )
     downvote_reactions: list[str] = Field(
-        default_factory=lambda: ["-1", "thumbsdown", "arrow_down", "heavy_minus_sign"]
+        default_factory=lambda: ["-1", "thumbsdown", "arrow_down", "heavy_minus_sign"],
+        description="Reaction names that vote a paper down.",
     )
 
     @property
@@ -154,8 +156,12 @@ class DiscordSettings(Section):
         default="manage_channels",
         description="Permission needed to change a channel's subscriptions or settings.",
     )
-    upvote_reactions: list[str] = Field(default_factory=lambda: ["👍", "⬆️"])
-    downvote_reactions: list[str] = Field(default_factory=lambda: ["👎", "⬇️"])
+    upvote_reactions: list[str] = Field(
+        default_factory=lambda: ["👍", "⬆️"], description="Emoji that vote a paper up."
+    )
+    downvote_reactions: list[str] = Field(
+        default_factory=lambda: ["👎", "⬇️"], description="Emoji that vote a paper down."
+    )
     shard_ids: list[int] | None = Field(default=None, description="Shards this process runs.")
     shard_count: int | None = Field(default=None, description="Total shards across processes.")
     seed_reactions: bool = Field(
@@ -180,8 +186,12 @@ class HttpSettings(Section):
 
 
 class LogSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["plain", "json"] = "plain"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged."
+    )
+    format: Literal["plain", "json"] = Field(
+        default="plain", description="One line per event: plain text or a JSON object."
+    )
 
 
 class Settings(BaseSettings):

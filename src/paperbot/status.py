@@ -11,8 +11,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from paperbot.models import ChannelKey
-from paperbot.scheduler import crontab_trigger, next_digest_at
+from paperbot.scheduler import crontab_trigger
 from paperbot.settings import ScheduleSettings, Settings
+from paperbot.slots import next_digest_at
 from paperbot.store.coordination import Coordination
 from paperbot.store.store import PostState, Store, utc_now
 
@@ -126,7 +127,9 @@ def render_status(status: Status) -> str:
     lines.append(f"sources ({len(status.sources)}):")
     for s in status.sources:
         success = _when(s.last_success_at, "UTC") if s.last_success_at else "never"
-        line = f"  {s.name:<8} {'ok' if s.ok else 'FAILING'}; last successful fetch {success}"
+        never_tried = s.last_success_at is None and s.last_error_at is None
+        state = "not fetched yet" if never_tried else ("ok" if s.ok else "FAILING")
+        line = f"  {s.name:<8} {state}; last successful fetch {success}"
         if s.last_count is not None:
             line += f" ({s.last_count} papers)"
         if not s.ok and s.last_error:

@@ -83,6 +83,8 @@ def stems(text: str) -> list[str]:
 
 def fold_name(name: str) -> list[str]:
     """An author name as comparable words: accents stripped, so "Müller" matches "Muller"."""
+    if name.isascii():  # most names; NFKD leaves ASCII as it is and it has no combining marks
+        return words(name)
     decomposed = unicodedata.normalize("NFKD", name)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return words(plain)
@@ -164,12 +166,12 @@ def _drop_silent_e(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The words of `text` as matching terms: normalised, plural and -ing/-ed folded."""
     found = split_words(text)
-    out: list[str | None] = list(map(_term_cache.get, found))  # C speed for known words
-    if None in out:
-        out = [
-            _fold_new(word) if term is None else term for word, term in zip(found, out, strict=True)
-        ]
-    return out  # type: ignore[return-value]
+    try:
+        # C speed for known words (nearly all of a day's): no None to look for afterwards.
+        return list(map(_term_cache.__getitem__, found))
+    except KeyError:
+        cache = _term_cache
+        return [term if (term := cache.get(w)) is not None else _fold_new(w) for w in found]
 
 
 def _fold_new(word: str) -> str:

@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -19,7 +19,14 @@ from paperbot.errors import CannotTell, ChannelUnavailable, PostError
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
 from paperbot.store.coordination import Coordination
-from paperbot.testing import FakeSource, FixedClock, Posted, RecordingPoster, make_paper
+from paperbot.testing import (
+    FakeSource,
+    FixedClock,
+    Posted,
+    RecordingPoster,
+    VirtualTime,
+    make_paper,
+)
 
 KEY = ChannelKey("console", "local", "general")
 DAY = date(2026, 11, 20)
@@ -353,42 +360,51 @@ async def test_cancelled_mid_digest_unsent_papers_retry_and_the_one_in_flight_is
 
 
 class TimedPoster(RecordingPoster):
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__()
+        self.clock = clock
         self.times: list[tuple[ChannelKey, float]] = []
 
     def _record(self, posted: Posted) -> str:
-        self.times.append((posted.channel, time.monotonic()))
+        self.times.append((posted.channel, self.clock()))
         return super()._record(posted)
 
 
 async def test_posts_to_one_channel_keep_the_platform_gap(bot: Paperbot) -> None:
-    timed = TimedPoster()
+    virtual = VirtualTime()
+    timed = TimedPoster(virtual.clock)
     bot.posters["console"] = timed
-    bot.delivery.pacer = Pacer({"console": PaceRule(channel_gap=0.05)})
+    bot.delivery.pacer = Pacer(
+        {"console": PaceRule(channel_gap=1.0)}, clock=virtual.clock, sleep=virtual.sleep
+    )
     await matched(bot, count=4)
     await bot.deliver_digest(KEY)
     stamps = [t for _, t in timed.times]
     assert len(stamps) == 5  # header and four papers
-    assert min(b - a for a, b in itertools.pairwise(stamps)) >= 0.049
+    assert min(b - a for a, b in itertools.pairwise(stamps)) >= 1.0
 
 
 async def test_pacer_spreads_a_workspace_but_not_separate_workspaces() -> None:
-    pacer = Pacer({"slack": PaceRule(workspace_rate=20.0, workspace_burst=1)})
+    virtual = VirtualTime()
+    pacer = Pacer(
+        {"slack": PaceRule(workspace_rate=20.0, workspace_burst=1)},
+        clock=virtual.clock,
+        sleep=virtual.sleep,
+    )
     stamps: list[tuple[str, float]] = []
 
     async def post(key: ChannelKey) -> None:
         async with pacer.turn(key):
-            stamps.append((key.workspace, time.monotonic()))
+            stamps.append((key.workspace, virtual.clock()))
 
     same = [ChannelKey("slack", "T1", f"C{n}") for n in range(5)]
     await asyncio.gather(*(post(key) for key in same))
     t1 = sorted(t for w, t in stamps if w == "T1")
-    assert min(b - a for a, b in itertools.pairwise(t1)) >= 0.045  # 20/s in one workspace
+    assert min(b - a for a, b in itertools.pairwise(t1)) >= 0.05 - 1e-9  # 20/s in one workspace
     stamps.clear()
-    start = time.monotonic()
+    start = virtual.clock()
     await asyncio.gather(*(post(ChannelKey("slack", f"W{n}", "C1")) for n in range(5)))
-    assert max(t for _, t in stamps) - start < 0.04  # five workspaces: all at once
+    assert max(t for _, t in stamps) == start  # five workspaces: all at once
 
 
 async def test_pacer_bounds_requests_in_flight() -> None:

@@ -23,17 +23,11 @@ from paperbot.models import (
     DigestItem,
 )
 from paperbot.ports import FetchResult
-from paperbot.scheduler import (
-    DigestScheduler,
-    crontab_trigger,
-    digest_trigger,
-    fire_times,
-    next_digest_at,
-    previous_slot,
-)
+from paperbot.scheduler import DigestScheduler, crontab_trigger, digest_trigger, fire_times
 from paperbot.search import SearchIndex
 from paperbot.service import Paperbot
 from paperbot.settings import ScheduleSettings
+from paperbot.slots import next_digest_at, previous_slot
 from paperbot.status import collect_status, render_status
 from paperbot.store.coordination import Coordination
 from paperbot.store.store import Store

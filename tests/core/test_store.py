@@ -76,6 +76,21 @@ def test_pause_is_reported_once(store: Store) -> None:
     assert not store.get_channel(KEY).settings.paused  # type: ignore[union-attr]
 
 
+def test_paused_channels_subscriptions_are_not_matched(store: Store) -> None:
+    other = ChannelKey("slack", "T1", "C2")
+    for key in (KEY, other):
+        store.ensure_channel(key, ChannelSettings())
+        store.add_subscription(key, "diffusion", "U1")
+    both = [(s.channel, s.query) for s in store.all_subscriptions()]
+    assert both == [(KEY, "diffusion"), (other, "diffusion")]
+    store.pause_channel(KEY, "channel_not_found")
+    assert [s.channel for s in store.all_subscriptions()] == [other]
+    store.update_channel(other, ChannelSettings(paused=True))  # paused from settings
+    assert store.all_subscriptions() == []
+    store.resume_channel(KEY)
+    assert [s.channel for s in store.all_subscriptions()] == [KEY]
+
+
 def test_ledger_reserves_each_paper_once_per_channel(store: Store) -> None:
     store.ensure_channel(KEY, ChannelSettings())
     other = ChannelKey("slack", "T1", "C2")
@@ -148,6 +163,8 @@ def test_overlong_links_are_dropped_not_fatal(store: Store) -> None:
     paper = make_paper(arxiv_id="2401.00050", github_repo=long_url, project_page="https://p.org")
     assert len(store.upsert_papers([paper]).inserted) == 1
     stored = store.get_paper("2401.00050")
-    assert stored is not None and stored.github_repo is None and stored.project_page == "https://p.org"
+    assert (
+        stored is not None and stored.github_repo is None and stored.project_page == "https://p.org"
+    )
     again = store.upsert_papers([paper])
     assert again.inserted == [] and again.updated == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import heapq
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from paperbot.adapters.discord.pacer import Pacer
 from paperbot.delivery import Pacer as CorePacer
 from paperbot.service import Paperbot
 from paperbot.settings import DiscordSettings
-from paperbot.testing import FixedClock
+from paperbot.testing import FixedClock, VirtualTime
 
 KEY_ARGS = ("discord", GUILD_ID, CHANNEL_ID)
 MEMBER = discord.Permissions(311455763521)  # can use the bot, cannot manage channels
@@ -34,51 +33,6 @@ MODERATOR = discord.Permissions(328635640913)  # MEMBER + manage channels/messag
 ADA = "283704385210257409"  # a moderator
 BO = "310542982364905474"  # a member
 _ids = itertools.count(1)
-
-
-class VirtualTime:
-    """The Pacer's clock and sleep, in virtual time: when every task is waiting, time jumps to
-    the earliest wake-up (trio's autojump clock, in small). Sleeps are recorded."""
-
-    _SETTLE_ROUNDS = 10  # loop iterations with nothing to wake before time jumps
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._jump_scheduled = False
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        loop = asyncio.get_running_loop()
-        wake: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._order), wake))
-        if not self._jump_scheduled:
-            self._jump_scheduled = True
-            loop.call_soon(self._jump, 0)
-        await wake
-
-    def _jump(self, rounds: int) -> None:
-        loop = asyncio.get_running_loop()
-        if rounds < self._SETTLE_ROUNDS:
-            loop.call_soon(self._jump, rounds + 1)
-            return
-        self._jump_scheduled = False
-        if not self._sleepers:
-            return
-        when = self._sleepers[0][0]
-        self.now = max(self.now, when)
-        while self._sleepers and self._sleepers[0][0] <= self.now:
-            _, _, wake = heapq.heappop(self._sleepers)
-            if not wake.done():
-                wake.set_result(None)
-        if self._sleepers:
-            self._jump_scheduled = True
-            loop.call_soon(self._jump, 0)
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""Anchors: the keys (terms, adjacent word pairs, author names, categories) of which every paper
+matching a query holds at least one, chosen as rare as can be found, so a query is only ever
+looked at for the few papers holding its anchors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from itertools import pairwise
+
+from paperbot.matching.ranks import Anchor, Rarity
+from paperbot.query import And, Author, Category, MinUpvotes, Node, Not, Text
+from paperbot.text import analyze, pair_term, upvote_term
+
+
+@lru_cache(maxsize=1)
+def default_rarity() -> dict[str, float]:
+    """Document frequency of each term and pair over the bundled sample of real papers."""
+    from paperbot.sources.sample import sample_papers
+
+    papers = sample_papers()
+    counts: dict[str, int] = {}
+    for paper in papers:
+        doc = analyze(paper.arxiv_id, paper.title, paper.abstract, categories=paper.categories)
+        for term in [*doc.all_terms(), *(pair_term(*p) for p in doc.all_pairs())]:
+            counts[term] = counts.get(term, 0) + 1
+    return {term: count / len(papers) for term, count in counts.items()}
+
+
+def _share(anchor: Anchor, rarity: Rarity) -> float:
+    """Estimated share of papers holding `anchor`. A word the sample never saw counts as rare,
+    which an unknown word usually is; the sample has no authors and few categories, so those
+    get priors (a category is common, a surname less so, a full name rarely)."""
+    term = anchor if isinstance(anchor, str) else pair_term(*anchor)
+    known = rarity.get(term)
+    if known is not None:
+        return known
+    if term.startswith("cat:"):
+        return 0.05
+    if term.startswith("author:"):
+        return 0.0001 if " " in term else 0.005
+    if term.startswith("upvotes>="):
+        return 0.1 / int(term.removeprefix("upvotes>="))
+    return 0.0
+
+
+def anchor_terms(node: Node, rarity: Rarity | None = None) -> frozenset[str] | None:
+    """Terms of which every matching paper holds at least one, as rare as can be found (a pair
+    of adjacent words is written "a b"); None when no such set exists (then the query is
+    checked against every paper; the parser accepts no such query)."""
+    found = _anchors(node, default_rarity() if rarity is None else rarity)
+    if found is None:
+        return None
+    return frozenset(a if isinstance(a, str) else pair_term(*a) for a in found[0])
+
+
+def _rarest(options: Iterable[Anchor], rarity: Rarity) -> tuple[frozenset[Anchor], float]:
+    best = min(options, key=lambda a: (_share(a, rarity), -len(str(a))))
+    return frozenset({best}), _share(best, rarity)
+
+
+def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[Anchor], float] | None:
+    """(anchor set, estimated share of papers holding one of them)."""
+    if isinstance(node, Text):
+        # Every word of a phrase, and every adjacent pair, is necessary: a pair is far rarer
+        # than its words ("neural network"), so a phrase is anchored on its rarest pair.
+        stems = node.stems
+        return _rarest(stems if len(stems) == 1 else list(pairwise(stems)), rarity)
+    if isinstance(node, Author):
+        words = node.words
+        if len(words) == 1:
+            return _rarest(["author:" + words[0]], rarity)
+        return _rarest(["author:" + pair_term(*p) for p in pairwise(words)], rarity)
+    if isinstance(node, Category):
+        return _rarest(["cat:" + node.name], rarity)
+    if isinstance(node, MinUpvotes):
+        return None if node.count < 1 else _rarest([upvote_term(node.count)], rarity)
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, And):
+        # One child's anchors suffice: take the child whose anchors the fewest papers hold.
+        options = [a for a in (_anchors(c, rarity) for c in node.children) if a is not None]
+        return min(options, key=lambda a: (a[1], len(a[0]))) if options else None
+    union: set[Anchor] = set()
+    share = 0.0
+    for child in node.children:
+        anchors = _anchors(child, rarity)
+        if anchors is None:
+            return None
+        union |= anchors[0]
+        share += anchors[1]
+    return frozenset(union), min(share, 1.0)

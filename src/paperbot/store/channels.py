@@ -1,0 +1,178 @@
+"""Channels and their subscriptions in and out of the `channels` and `subscriptions` tables;
+rows become frozen `Channel`s and `Subscription`s before they leave. Functions take the
+channel's row id: `Store` resolves (and caches) it from the `ChannelKey`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, select, update
+
+from paperbot.models import Channel, ChannelKey, ChannelSettings, Subscription
+from paperbot.store.tables import channels, matches, subscriptions
+
+# --- channels -----------------------------------------------------------------------------
+
+
+def find_channel_id(conn: Connection, key: ChannelKey) -> int | None:
+    found = conn.execute(select(channels.c.id).where(*_key_filter(key))).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def insert_channel(
+    conn: Connection, key: ChannelKey, settings: ChannelSettings, now: datetime
+) -> None:
+    """Raises IntegrityError if the channel exists already."""
+    conn.execute(
+        channels.insert().values(
+            platform=key.platform,
+            workspace=key.workspace,
+            channel=key.channel,
+            created_at=now,
+            **_settings_values(settings),
+        )
+    )
+
+
+def get_channel(conn: Connection, key: ChannelKey) -> tuple[int, Channel] | None:
+    """The channel's row id and record."""
+    row = conn.execute(select(channels).where(*_key_filter(key))).mappings().first()
+    if row is None:
+        return None
+    return row["id"], _channel_from_row(row)
+
+
+def list_channels(conn: Connection, platform: str | None = None) -> list[Channel]:
+    query = select(channels).order_by(channels.c.id)
+    if platform is not None:
+        query = query.where(channels.c.platform == platform)
+    return [_channel_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def update_settings(conn: Connection, channel_id: int, settings: ChannelSettings) -> None:
+    conn.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(
+            **_settings_values(settings),
+            **({} if settings.paused else {"pause_reason": None}),
+        )
+    )
+
+
+def pause(conn: Connection, channel_id: int, reason: str) -> bool:
+    """Pause a channel's digests; True if it was running until now (so report it once)."""
+    result = conn.execute(
+        update(channels)
+        .where(channels.c.id == channel_id, channels.c.paused.is_(False))
+        .values(paused=True, pause_reason=reason[:200])
+    )
+    return result.rowcount > 0
+
+
+def resume(conn: Connection, channel_id: int) -> None:
+    conn.execute(
+        update(channels).where(channels.c.id == channel_id).values(paused=False, pause_reason=None)
+    )
+
+
+def set_last_digest(conn: Connection, channel_id: int, at: datetime) -> None:
+    conn.execute(update(channels).where(channels.c.id == channel_id).values(last_digest_at=at))
+
+
+def _key_filter(key: ChannelKey) -> tuple[Any, ...]:
+    return (
+        channels.c.platform == key.platform,
+        channels.c.workspace == key.workspace,
+        channels.c.channel == key.channel,
+    )
+
+
+def _settings_values(settings: ChannelSettings) -> dict[str, Any]:
+    return {
+        "timezone": settings.timezone,
+        "digest_hour": settings.digest_hour,
+        "max_items": settings.max_items,
+        "digest_days": ",".join(settings.digest_days),
+        "threaded": settings.threaded,
+        "post_when_empty": settings.post_when_empty,
+        "paused": settings.paused,
+    }
+
+
+def _channel_from_row(row: RowMapping) -> Channel:
+    settings = ChannelSettings(
+        timezone=row["timezone"],
+        digest_hour=row["digest_hour"],
+        max_items=row["max_items"],
+        digest_days=tuple(d for d in row["digest_days"].split(",") if d),
+        threaded=row["threaded"],
+        post_when_empty=row["post_when_empty"],
+        paused=row["paused"],
+    )
+    return Channel(
+        key=ChannelKey(row["platform"], row["workspace"], row["channel"]),
+        settings=settings,
+        last_digest_at=row["last_digest_at"],
+        pause_reason=row["pause_reason"],
+    )
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+def add_subscription(
+    conn: Connection, channel_id: int, key: ChannelKey, query: str, user: str, now: datetime
+) -> Subscription:
+    """Raises IntegrityError if the channel already has this exact query."""
+    new_id = conn.execute(
+        subscriptions.insert()
+        .values(channel_id=channel_id, query=query, created_by=user, created_at=now)
+        .returning(subscriptions.c.id)
+    ).scalar_one()
+    return Subscription(int(new_id), key, query)
+
+
+def remove_subscription(conn: Connection, channel_id: int, query: str) -> bool:
+    """Remove a subscription and the matches recorded for it; True if there was one."""
+    sub_ids = select(subscriptions.c.id).where(
+        subscriptions.c.channel_id == channel_id, subscriptions.c.query == query
+    )
+    conn.execute(delete(matches).where(matches.c.subscription_id.in_(sub_ids)))
+    result = conn.execute(
+        delete(subscriptions).where(
+            subscriptions.c.channel_id == channel_id, subscriptions.c.query == query
+        )
+    )
+    return result.rowcount > 0
+
+
+def list_subscriptions(conn: Connection, channel_id: int, key: ChannelKey) -> list[Subscription]:
+    rows = conn.execute(
+        select(subscriptions.c.id, subscriptions.c.query)
+        .where(subscriptions.c.channel_id == channel_id)
+        .order_by(subscriptions.c.id)
+    ).all()
+    return [Subscription(row.id, key, row.query) for row in rows]
+
+
+def active_subscriptions(conn: Connection) -> list[Subscription]:
+    """Every subscription of every channel that is not paused: what an ingest matches new
+    papers against."""
+    query = (
+        select(
+            subscriptions.c.id,
+            subscriptions.c.query,
+            channels.c.platform,
+            channels.c.workspace,
+            channels.c.channel,
+        )
+        .join(channels, channels.c.id == subscriptions.c.channel_id)
+        .where(channels.c.paused.is_(False))
+        .order_by(subscriptions.c.id)
+    )
+    return [
+        Subscription(row.id, ChannelKey(row.platform, row.workspace, row.channel), row.query)
+        for row in conn.execute(query)
+    ]

@@ -1,0 +1,204 @@
+"""Matches and the posted ledger: which papers matched a channel's subscriptions (`matches`),
+and which of them were reserved, posted or failed there (`posts`). Functions take the channel's
+row id: `Store` resolves (and caches) it from the `ChannelKey`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, update
+
+from paperbot.models import ChannelKey, MatchField, Subscription
+from paperbot.store.inserts import insert_ignoring_duplicates, insert_returning_new
+from paperbot.store.tables import channels, matches, posts, subscriptions
+
+
+class PostState:
+    PENDING = "pending"  # intent recorded, post not confirmed
+    POSTED = "posted"
+    UNCERTAIN = "uncertain"  # crashed mid-post and the platform could not tell: never resend
+    RETRY = "retry"  # the post certainly failed: the next digest takes it up again
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMatch:
+    paper_id: str
+    subscription: str
+    field: MatchField
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    channel: ChannelKey
+    paper_id: str
+    state: str
+    message_id: str | None
+    digest_day: date
+    created_at: datetime
+
+
+# --- matches ------------------------------------------------------------------------------
+
+
+def record_matches(
+    conn: Connection,
+    found: Iterable[tuple[Subscription, str, MatchField]],
+    channel_id: Callable[[ChannelKey], int],
+    now: datetime,
+) -> int:
+    """Store (subscription, paper, field) matches; a match already stored stays as it was.
+    `channel_id` gives the row id of a subscription's channel."""
+    rows = [
+        {
+            "subscription_id": sub.id,
+            "paper_id": paper_id,
+            "channel_id": channel_id(sub.channel),
+            "field": str(field),
+            "matched_at": now,
+        }
+        for sub, paper_id, field in found
+    ]
+    return insert_ignoring_duplicates(conn, matches, rows)
+
+
+def unposted_matches(
+    conn: Connection, channel_id: int, since: datetime | None
+) -> list[StoredMatch]:
+    """Matches recorded since `since` for papers never posted to (nor reserved for) the
+    channel, plus every match of a paper whose earlier post failed, however old."""
+    in_ledger = select(posts.c.paper_id).where(posts.c.channel_id == channel_id)
+    to_retry = in_ledger.where(posts.c.state == PostState.RETRY)
+    fresh: ColumnElement[bool] = matches.c.paper_id.not_in(in_ledger)
+    if since is not None:
+        fresh = and_(fresh, matches.c.matched_at > since)
+    query = (
+        select(matches.c.paper_id, matches.c.field, subscriptions.c.query)
+        .join(subscriptions, subscriptions.c.id == matches.c.subscription_id)
+        .where(matches.c.channel_id == channel_id, or_(fresh, matches.c.paper_id.in_(to_retry)))
+    )
+    rows = conn.execute(query.order_by(matches.c.paper_id)).all()
+    return [StoredMatch(row.paper_id, row.query, MatchField(row.field)) for row in rows]
+
+
+# --- the posted ledger --------------------------------------------------------------------
+
+
+def reserve_posts(
+    conn: Connection,
+    channel_id: int,
+    paper_ids: Sequence[str],
+    day: date,
+    worker: str,
+    now: datetime,
+) -> list[str]:
+    """Record the intent to post; returns the ids this call reserved (others were already
+    posted or reserved, by this or another process), in the order given."""
+    rows = [
+        {
+            "channel_id": channel_id,
+            "paper_id": paper_id,
+            "state": PostState.PENDING,
+            "digest_day": day,
+            "claimed_by": worker,
+            "created_at": now,
+        }
+        for paper_id in paper_ids
+    ]
+    mine = set(insert_returning_new(conn, posts, rows, posts.c.paper_id))
+    reclaimed = conn.execute(
+        update(posts)
+        .where(
+            posts.c.channel_id == channel_id,
+            posts.c.paper_id.in_(list(paper_ids)),
+            posts.c.state == PostState.RETRY,
+        )
+        .values(state=PostState.PENDING, claimed_by=worker, created_at=now, digest_day=day)
+        .returning(posts.c.paper_id)
+    ).scalars()
+    mine.update(reclaimed)
+    return [p for p in paper_ids if p in mine]
+
+
+def complete_post(
+    conn: Connection,
+    channel_id: int,
+    paper_id: str,
+    message_id: str,
+    thread_id: str | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        update(posts)
+        .where(posts.c.channel_id == channel_id, posts.c.paper_id == paper_id)
+        .values(state=PostState.POSTED, message_id=message_id, thread_id=thread_id, posted_at=now)
+    )
+
+
+def release_post(conn: Connection, channel_id: int, paper_id: str) -> None:
+    """An intent whose post certainly did not happen: keep it as a retry, so the next digest
+    posts it even though it matched before that digest's window."""
+    conn.execute(
+        update(posts)
+        .where(
+            posts.c.channel_id == channel_id,
+            posts.c.paper_id == paper_id,
+            posts.c.state == PostState.PENDING,
+        )
+        .values(state=PostState.RETRY, message_id=None)
+    )
+
+
+def mark_post_uncertain(conn: Connection, channel_id: int, paper_id: str) -> None:
+    conn.execute(
+        update(posts)
+        .where(
+            posts.c.channel_id == channel_id,
+            posts.c.paper_id == paper_id,
+            posts.c.state == PostState.PENDING,
+        )
+        .values(state=PostState.UNCERTAIN)
+    )
+
+
+def pending_posts(conn: Connection, older_than: datetime | None = None) -> list[LedgerEntry]:
+    query = (
+        select(posts, channels.c.platform, channels.c.workspace, channels.c.channel)
+        .join(channels, channels.c.id == posts.c.channel_id)
+        .where(posts.c.state == PostState.PENDING)
+    )
+    if older_than is not None:
+        query = query.where(posts.c.created_at < older_than)
+    return [_ledger_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def channel_ledger(conn: Connection, channel_id: int) -> list[LedgerEntry]:
+    query = (
+        select(posts, channels.c.platform, channels.c.workspace, channels.c.channel)
+        .join(channels, channels.c.id == posts.c.channel_id)
+        .where(posts.c.channel_id == channel_id)
+        .order_by(posts.c.created_at, posts.c.paper_id)
+    )
+    return [_ledger_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def paper_for_message(conn: Connection, channel_id: int, message_id: str) -> str | None:
+    """The paper a posted message is about, so a reaction on it can become a vote."""
+    found = conn.execute(
+        select(posts.c.paper_id).where(
+            posts.c.channel_id == channel_id, posts.c.message_id == message_id
+        )
+    ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def _ledger_from_row(row: RowMapping) -> LedgerEntry:
+    return LedgerEntry(
+        channel=ChannelKey(row["platform"], row["workspace"], row["channel"]),
+        paper_id=row["paper_id"],
+        state=row["state"],
+        message_id=row["message_id"],
+        digest_day=row["digest_day"],
+        created_at=row["created_at"],
+    )
