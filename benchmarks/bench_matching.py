@@ -28,27 +28,14 @@ import psutil
 
 from corpus import synthetic_papers, synthetic_subscriptions
 from paperbot.matching import SubscriptionIndex, match_naively
-from paperbot.models import ChannelSettings, Paper, Subscription
+from paperbot.models import ChannelSettings, Subscription
+from paperbot.service import analyze_paper
 from paperbot.store.store import Store
 from paperbot.store.tables import channels
 from paperbot.store.tables import subscriptions as subscription_rows
-from paperbot.text import AnalyzedPaper, analyze
 
 TARGET_SECONDS = 1.0
 T = TypeVar("T")
-
-
-def analyze_paper(paper: Paper) -> AnalyzedPaper:
-    """The same analysis service.ingest_papers gives each paper."""
-    return analyze(
-        paper.arxiv_id,
-        paper.title,
-        paper.abstract,
-        keywords=paper.ai_keywords,
-        authors=paper.authors,
-        categories=paper.categories,
-        upvotes=paper.upvotes,
-    )
 
 
 def rss_mb() -> float:
