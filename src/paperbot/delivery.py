@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from paperbot import metrics
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
 from paperbot.models import ChannelKey, DeliveryReport, Digest, Reply, Visibility
 from paperbot.ports import ChatPoster
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
@@ -132,6 +132,18 @@ class ReconcileReport:
     retry: list[str] = field(default_factory=list)
     uncertain: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+
+
+class _Undecided(PostError):
+    """A post that may or may not have gone out, and the platform could not settle it."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+# How far before a digest was built a post of it could be: the intent is recorded after building.
+_LOOKBACK_FOR_POSTED = timedelta(minutes=5)
 
 
 class DigestDelivery:
@@ -250,9 +262,18 @@ class DigestDelivery:
         return replace(digest, items=items), False
 
     async def _send(
-        self, key: ChannelKey, lease: HeldLease, post: Callable[[], Awaitable[str]]
+        self,
+        key: ChannelKey,
+        lease: HeldLease,
+        post: Callable[[], Awaitable[str]],
+        already_posted: Callable[[], Awaitable[str | None]] | None = None,
     ) -> str:
-        """One paced post, retried with backoff after a PostError; ChannelUnavailable is final."""
+        """One paced post, retried with backoff after a PostError; ChannelUnavailable is final.
+
+        After a failure that may have posted anyway (PostOutcomeUnknown), `already_posted` asks
+        the platform first: found means done; a platform that cannot tell ends the retries,
+        because resending blindly could post the paper twice.
+        """
         for attempt in range(1, self.retry_attempts + 1):
             if lease.lost:
                 raise _LeaseLost(lease.name)
@@ -262,16 +283,39 @@ class DigestDelivery:
             except ChannelUnavailable:
                 metrics.post_failed(key.platform)
                 raise
+            except PostOutcomeUnknown as exc:
+                if already_posted is not None:
+                    found = await self._ask_platform(already_posted, exc)
+                    if found is not None:
+                        return found
+                if attempt >= self.retry_attempts:
+                    metrics.post_failed(key.platform)
+                    raise
+                await self._back_off(key, exc, attempt)
             except PostError as exc:
                 if attempt >= self.retry_attempts:
                     metrics.post_failed(key.platform)
                     raise
-                delay = self.retry_backoff * 2 ** (attempt - 1)
-                log.info(
-                    "post to %s failed (%s); attempt %d in %.1fs", key, exc, attempt + 1, delay
-                )
-                await self.sleep(delay)
+                await self._back_off(key, exc, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _back_off(self, key: ChannelKey, exc: PostError, attempt: int) -> None:
+        delay = self.retry_backoff * 2 ** (attempt - 1)
+        log.info("post to %s failed (%s); attempt %d in %.1fs", key, exc, attempt + 1, delay)
+        await self.sleep(delay)
+
+    @staticmethod
+    async def _ask_platform(
+        already_posted: Callable[[], Awaitable[str | None]], failure: PostOutcomeUnknown
+    ) -> str | None:
+        """The message id if the platform shows the post went through; raises _Undecided when
+        it cannot say, so the caller neither resends nor forgets the paper."""
+        try:
+            return await already_posted()
+        except CannotTell as exc:
+            raise _Undecided(f"{failure}; and the platform cannot tell: {exc}", final=True) from exc
+        except PostError as exc:
+            raise _Undecided(f"{failure}; and asking the platform failed: {exc}") from exc
 
     async def _post_items(
         self,
@@ -296,15 +340,27 @@ class DigestDelivery:
                 report.failed.extend(ids)
                 return
             thread = header if channel.settings.threaded else None
+            since = built_at - _LOOKBACK_FOR_POSTED
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
                 try:
                     message_id = await self._send(
-                        key, lease, partial(poster.post_item, key, digest, item, thread)
+                        key,
+                        lease,
+                        partial(poster.post_item, key, digest, item, thread),
+                        partial(poster.find_posted, key, paper_id, since),
                     )
                 except ChannelUnavailable:
                     await self._release(key, ids[position:])
                     raise
+                except _Undecided as exc:
+                    # Final: uncertain, never resent; otherwise it stays pending and the
+                    # settling sweep asks the platform again later.
+                    log.warning("post of %s to %s undecided: %s", paper_id, key, exc)
+                    if exc.final:
+                        await self.bot.blocking(self.bot.store.mark_post_uncertain, key, paper_id)
+                    report.failed.append(paper_id)
+                    continue
                 except PostError as exc:
                     log.warning("post of %s to %s failed, will retry later: %s", paper_id, key, exc)
                     await self.bot.blocking(self.bot.store.release_post, key, paper_id)

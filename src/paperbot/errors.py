@@ -28,6 +28,10 @@ class PostError(PaperbotError):
     """A post failed after the poster's own retries; the paper stays unposted and is retried."""
 
 
+class PostOutcomeUnknown(PostError):
+    """The request may have reached the platform (a timeout, a 5xx): ask before resending."""
+
+
 class ChannelUnavailable(PostError):
     """The bot can no longer post to the channel (removed, deleted, no access): pause it."""
 

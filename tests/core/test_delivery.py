@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 
 from paperbot.delivery import Pacer, PaceRule
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
 from paperbot.store.coordination import Coordination
@@ -421,3 +421,51 @@ async def test_pacer_bounds_requests_in_flight() -> None:
 
     await asyncio.gather(*(post(n) for n in range(12)))
     assert peak == 3
+
+
+class LosesTheAnswer(RecordingPoster):
+    """The platform takes the post, then the answer is lost on the way back (a timeout)."""
+
+    def __init__(self, lose: str, can_tell: bool) -> None:
+        super().__init__()
+        self.lose = lose
+        self.can_tell = can_tell
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        message_id = await super().post_item(channel, digest, item, thread)
+        if item.paper.arxiv_id == self.lose:
+            self.lose = ""
+            raise PostOutcomeUnknown("read timeout")
+        return message_id
+
+    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+        if not self.can_tell:
+            raise CannotTell("history unreadable")
+        return await super().find_posted(channel, paper_id, since)  # type: ignore[arg-type]
+
+
+async def test_a_post_whose_answer_was_lost_is_found_not_resent(bot: Paperbot) -> None:
+    ids = await matched(bot)
+    poster = LosesTheAnswer(lose=ids[1], can_tell=True)
+    bot.posters["console"] = poster
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == sorted(ids)
+    assert sorted(poster.items()) == sorted(ids)  # each paper reached the platform once
+    entry = next(e for e in bot.store.ledger(KEY) if e.paper_id == ids[1])
+    posted_id = next(p.message_id for p in poster.posts if p.paper_id == ids[1])
+    assert (entry.state, entry.message_id) == ("posted", posted_id)
+
+
+async def test_when_the_platform_cannot_tell_the_paper_is_uncertain_not_resent(
+    bot: Paperbot,
+) -> None:
+    ids = await matched(bot)
+    poster = LosesTheAnswer(lose=ids[1], can_tell=False)
+    bot.posters["console"] = poster
+    report = await bot.deliver_digest(KEY)
+    assert report.failed == [ids[1]]
+    assert states(bot)[ids[1]] == "uncertain"
+    await bot.deliver_digest(KEY, force_post=True)
+    assert sorted(poster.items()) == sorted(ids)  # the uncertain one was never sent again

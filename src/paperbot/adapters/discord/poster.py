@@ -29,7 +29,7 @@ from paperbot.adapters.discord.embeds import (
 )
 from paperbot.adapters.discord.pacer import Pacer
 from paperbot.adapters.discord.threads import ThreadParents
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
 from paperbot.models import ChannelKey, Digest, DigestItem, Reply
 
 log = logging.getLogger(__name__)
@@ -243,8 +243,13 @@ async def _as_post_errors(channel: ChannelKey) -> AsyncIterator[None]:
             raise PostError(f"discord: message gone in {where}: {_describe(exc)}") from exc
         raise ChannelUnavailable(f"discord: {where} not found: {_describe(exc)}") from exc
     except discord.HTTPException as exc:
+        if exc.status >= 500:
+            # Discord may have posted before failing to answer: the core checks before resending.
+            raise PostOutcomeUnknown(f"discord: post to {where} failed: {_describe(exc)}") from exc
         raise PostError(f"discord: post to {where} failed: {_describe(exc)}") from exc
-    except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+    except _NETWORK_ERRORS as exc:
+        raise PostOutcomeUnknown(f"discord: post to {where} failed: {exc!r}"[:200]) from exc
+    except discord.DiscordException as exc:
         raise PostError(f"discord: post to {where} failed: {exc!r}"[:200]) from exc
 
 

@@ -30,7 +30,7 @@ from paperbot.adapters.slack.blocks import (
     item_message,
     reply_message,
 )
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
 from paperbot.models import ChannelKey, Digest, DigestItem, Reply
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,9 @@ def post_error(exc: SlackApiError) -> PostError:
         return ChannelUnavailable(error)
     if status == 429:
         return PostError("rate limited by Slack, retries spent")
+    if status >= 500:
+        # Slack may have posted before failing to answer: the core checks before resending.
+        return PostOutcomeUnknown(f"Slack answered HTTP {status}")
     return PostError(f"Slack said {error}" if error else f"Slack answered HTTP {status}")
 
 
@@ -160,7 +163,8 @@ class SlackPoster:
             log.warning("chat.postMessage to %s failed: %s", channel, error)
             raise error from None
         except TRANSPORT_ERRORS as exc:
-            raise PostError(f"Slack unreachable: {type(exc).__name__}") from None
+            # A timeout can hide a post that went through: let the core ask before resending.
+            raise PostOutcomeUnknown(f"Slack unreachable: {type(exc).__name__}") from None
         ts = response.get("ts")
         if not isinstance(ts, str):
             raise PostError("Slack accepted the post but returned no ts")
