@@ -196,8 +196,20 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
         name, _, value = name.partition("=")
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
-    shown = ", ".join(f"{key.replace('_', ' ')} {_show(v)}" for key, v in changes.items())
+    shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
     return Reply(text=f"<@{ctx.user}> set {shown}.", visibility=Visibility.IN_CHANNEL)
+
+
+# The names people type in `/papers settings`, for each ChannelSettings field.
+_SETTING_NAMES = {
+    "timezone": "timezone",
+    "digest_hour": "hour",
+    "max_items": "size",
+    "digest_days": "days",
+    "threaded": "threaded",
+    "post_when_empty": "empty",
+    "paused": "paused",
+}
 
 
 def _show(value: object) -> str:

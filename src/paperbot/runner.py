@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,15 @@ async def ingest_sample(core: Core, days: int = SAMPLE_DAYS) -> int:
 
 
 async def run_console(
-    settings: Settings, sample: bool = True, console: Console | None = None
+    settings: Settings,
+    sample: bool = True,
+    console: Console | None = None,
+    read_line: Callable[[], Awaitable[str | None]] = read_stdin_line,
 ) -> None:
     console = console or Console()
+    if settings.log.level != "DEBUG":
+        # The terminal is the channel here: routine INFO lines would land between the replies.
+        logging.getLogger().setLevel(logging.WARNING)
     core = build_core(settings)
     try:
         core.bot.add_poster(ConsolePoster(console))
@@ -56,7 +63,7 @@ async def run_console(
                 f"[dim]{core.store.count_papers()} papers in {settings.database_url} "
                 f"({added} new from the bundled sample)[/dim]"
             )
-        await ConsoleChannel(core.bot, console).run(read_stdin_line)
+        await ConsoleChannel(core.bot, console).run(read_line)
     finally:
         await core.aclose()
 

@@ -92,7 +92,8 @@ async def test_settings_show_and_change(bot: Paperbot) -> None:
     assert "timezone UTC" in shown.text and "hour 9:00" in shown.text
     changed = await run(bot, "/papers settings timezone Europe/Berlin")
     assert changed.visibility is Visibility.IN_CHANNEL
-    await run(bot, "/papers settings hour=7")
+    assert (await run(bot, "/papers settings hour=7")).text == "<@U1> set hour 7."
+    assert (await run(bot, "/papers settings size 12")).text == "<@U1> set size 12."
     await run(bot, "/papers settings days mon,wed,fri")
     await run(bot, "/papers settings threaded off")
     settings = (await bot.channel(KEY)).settings

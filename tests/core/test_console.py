@@ -59,3 +59,26 @@ async def test_subscribe_ingest_digest_vote_top_search(settings) -> None:  # typ
         assert not await channel.handle_line("quit")
     finally:
         await core.aclose()
+
+
+async def test_console_keeps_routine_log_lines_out_of_the_channel(settings) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from paperbot.runner import run_console
+
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.INFO)
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None, force_terminal=False)
+    lines = iter(["/papers help", "quit"])
+
+    async def read_line() -> str | None:
+        return next(lines, None)
+
+    try:
+        await run_console(settings, sample=False, console=console, read_line=read_line)
+        assert root.level == logging.WARNING
+    finally:
+        root.setLevel(before)
+    assert "paperbot commands" in out.getvalue()

@@ -217,7 +217,7 @@ async def test_settings_show_change_and_value_autocomplete(
     assert "hour 9:00" in data["embeds"][0]["description"]
     await invoke(adapter, command_payload("settings", {"name": "hour", "value": "7"}))
     data = answer(fake)
-    assert not private(data) and data["content"] == f"<@{ADA}> set digest hour 7."
+    assert not private(data) and data["content"] == f"<@{ADA}> set hour 7."
     assert (await bot.channel(KEY)).settings.digest_hour == 7
     await invoke(adapter, command_payload("settings", {"name": "hour", "value": "99"}))
     refused = answer(fake)
