@@ -142,10 +142,6 @@ class _Undecided(PostError):
         self.final = final
 
 
-# How far before a digest was built a post of it could be: the intent is recorded after building.
-_LOOKBACK_FOR_POSTED = timedelta(minutes=5)
-
-
 class DigestDelivery:
     """Delivers digests; tune `retry_attempts`, `retry_backoff`, `pacer` and `sleep` per process."""
 
@@ -340,7 +336,7 @@ class DigestDelivery:
                 report.failed.extend(ids)
                 return
             thread = header if channel.settings.threaded else None
-            since = built_at - _LOOKBACK_FOR_POSTED
+            since = built_at - FIND_POSTED_MARGIN
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
                 try:
