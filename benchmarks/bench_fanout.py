@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from paperbot.delivery import Pacer, PaceRule
 from paperbot.errors import PostError
@@ -46,7 +43,7 @@ from paperbot.search import SearchIndex
 from paperbot.service import Paperbot
 from paperbot.settings import ScheduleSettings
 from paperbot.store.store import Store
-from paperbot.testing import make_paper
+from paperbot.testing import make_paper, throwaway_database
 
 PLATFORM = "bench"
 CHANNELS_PER_WORKSPACE = 4
@@ -156,16 +153,8 @@ def fresh_database(server_url: str | None, tmp: Path) -> Iterator[str]:
     if server_url is None:
         yield f"sqlite:///{tmp / 'bench.sqlite'}"
         return
-    name = f"paperbot_bench_{os.getpid()}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server_url, prefix="paperbot_bench") as url:
+        yield url
 
 
 class ShiftedClock:

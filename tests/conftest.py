@@ -4,18 +4,15 @@ given), a real search index, and the fakes from paperbot.testing."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from paperbot.search import SearchIndex
 from paperbot.service import Paperbot
 from paperbot.store.store import Store
-from paperbot.testing import FixedClock, RecordingPoster
+from paperbot.testing import FixedClock, RecordingPoster, throwaway_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_ENV = "PAPERBOT_TEST_POSTGRES_URL"
@@ -41,16 +38,8 @@ def _fresh_postgres_database() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"{POSTGRES_ENV} is not set: CI must run every test on PostgreSQL too")
         pytest.skip(f"no PostgreSQL server ({POSTGRES_ENV} unset)")
-    name = f"paperbot_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with throwaway_database(admin) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -60,11 +49,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'paperbot.sqlite'}"
     else:
         yield from _fresh_postgres_database()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'paperbot.sqlite'}"
 
 
 @pytest.fixture

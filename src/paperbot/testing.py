@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, SourceError
-from paperbot.models import ChannelKey, ChannelSettings, Digest, DigestItem, Paper, Reply
+from paperbot.errors import ChannelUnavailable, SourceError
+from paperbot.models import ChannelKey, Digest, DigestItem, Paper, Reply
 from paperbot.ports import FetchResult
 
 _ids = itertools.count(1)
@@ -114,14 +115,6 @@ def gone(posted: Posted) -> Exception:
     return ChannelUnavailable("channel_not_found")
 
 
-def flaky(posted: Posted) -> Exception:
-    return PostError("HTTP 503")
-
-
-def cannot_tell() -> Exception:
-    return CannotTell("platform cannot list history")
-
-
 class FixedClock:
     """A clock tests move by hand; no test sleeps through real time."""
 
@@ -137,12 +130,23 @@ class FixedClock:
         self.now += timedelta(**delta)
 
 
-def sqlite_url(directory: Path) -> str:
-    return f"sqlite:///{directory / 'paperbot.sqlite'}"
+@contextmanager
+def throwaway_database(server_url: str, prefix: str = "paperbot_test") -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server at `server_url`, dropped afterwards (even
+    with connections left open), so each test or benchmark run starts from nothing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-
-CHANNEL = ChannelKey("console", "local", "general")
-DEFAULTS = ChannelSettings()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class VirtualTime:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +31,6 @@ __all__ = [
     "Store",
     "StoredMatch",
     "utc_now",
-    "with_settings",
 ]
 
 Clock = Callable[[], datetime]
@@ -308,7 +305,3 @@ class Store:
     def source_statuses(self) -> list[SourceStatus]:
         with self.engine.connect() as conn:
             return source_rows.source_statuses(conn)
-
-
-def with_settings(channel: Channel, **changes: Any) -> ChannelSettings:
-    return replace(channel.settings, **changes)
