@@ -46,12 +46,17 @@ ConfigOption = Annotated[
 ]
 
 
+def _config_path(config: Path | None) -> Path | None:
+    """The file named, else ./config.toml when there is one."""
+    if config is None and Path("config.toml").is_file():
+        return Path("config.toml")
+    return config
+
+
 def _settings(config: Path | None) -> Settings:
     """Load settings or exit with the one-line reason."""
-    if config is None and Path("config.toml").is_file():
-        config = Path("config.toml")
     try:
-        settings = load_settings(config)
+        settings = load_settings(_config_path(config))
     except ConfigError as exc:
         typer.echo(f"paperbot: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -266,9 +271,7 @@ def doctor(
     from paperbot import doctor as checkup
 
     # Not _settings(): a bad configuration is a finding to report here, not a reason to exit.
-    if config is None and Path("config.toml").is_file():
-        config = Path("config.toml")
-    checks = checkup.diagnose(config, network=not offline)
+    checks = checkup.diagnose(_config_path(config), network=not offline)
     typer.echo(checkup.render(checks))
     raise typer.Exit(checkup.exit_code(checks))
 
