@@ -17,7 +17,7 @@ from paperbot import metrics
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import build_digest, rank_items
 from paperbot.errors import InvalidInput, SourceError
-from paperbot.matching import SubscriptionIndex
+from paperbot.matching import SubscriptionIndex, subscription_rows
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -159,10 +159,10 @@ class Paperbot:
             subscriptions = self.store.all_subscriptions()
             with self._subscription_lock:
                 self._subscription_index.sync(subscriptions)
-                found = self._subscription_index.match_rows(
+                found = self._subscription_index.match_groups(
                     analyze_paper(paper) for paper in result.changed
                 )
-            matched = self.store.record_matches(found)
+            matched = self.store.record_matches(subscription_rows(found))
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 

@@ -14,6 +14,7 @@ from paperbot.matching import (
     default_rarity,
     match_naively,
     query_key,
+    subscription_rows,
 )
 from paperbot.models import ChannelKey, MatchField, Subscription
 from paperbot.query import And, evaluate, parse
@@ -96,7 +97,9 @@ def test_identical_queries_are_evaluated_once_and_fanned_out() -> None:
     found = index.match(paper)
     assert sorted(m.subscription.id for m in found) == [*range(50), 100, 101, 102]
     assert {m.field for m in found} == {MatchField.TITLE}
-    rows = index.match_rows([paper])  # the same matches as plain tuples, for the store
+    groups = index.match_groups([paper])  # one per distinct query, fanned out for the store
+    assert len(groups) == 2
+    rows = list(subscription_rows(groups))
     assert sorted(rows, key=lambda r: r[0].id) == sorted(map(tuple, found), key=lambda r: r[0].id)
 
 
@@ -113,6 +116,17 @@ def test_removing_and_syncing_follow_the_store() -> None:
     index.sync([])
     assert len(index) == 0 and index.match(paper) == []
     assert list(index.candidates(paper)) == []
+
+
+def test_matches_handed_out_keep_their_subscribers_when_the_index_changes() -> None:
+    a, b = subs("diffusion", "diffusion")
+    index = SubscriptionIndex([a, b])
+    paper = analyze("2401.00004", "Diffusion models", "")
+    groups = index.match_groups([paper])
+    index.remove(a)
+    index.add(Subscription(3, CHANNEL, "Diffusion"))
+    assert [sub.id for sub, _, _ in subscription_rows(groups)] == [1, 2]
+    assert [sub.id for sub, _, _ in subscription_rows(index.match_groups([paper]))] == [2, 3]
 
 
 def test_a_stored_query_that_no_longer_parses_is_skipped_not_fatal(
@@ -222,8 +236,8 @@ def test_index_agrees_with_checking_every_pair(
     index = SubscriptionIndex(subscriptions)
     naive = sorted(map(key, match_naively(subscriptions, docs)))
     assert sorted(map(key, index.match_all(docs))) == naive
-    rows = [(paper, sub.id, sub.channel, field) for sub, paper, field in index.match_rows(docs)]
-    assert sorted(rows) == naive
+    rows = subscription_rows(index.match_groups(docs))
+    assert sorted((paper, sub.id, sub.channel, field) for sub, paper, field in rows) == naive
     # A long-lived index that followed removals and additions agrees too.
     kept = subscriptions[::2]
     index.sync(kept)

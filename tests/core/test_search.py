@@ -20,6 +20,7 @@ from paperbot.search import (
     english_analyzer,
     parse_search,
 )
+from paperbot.search import analysis as search_analysis
 from paperbot.search import index as search_index
 from paperbot.sources.sample import sample_papers
 from paperbot.store.store import Store
@@ -200,6 +201,28 @@ def test_tantivy_analyzer_agrees_with_text_stems_on_real_abstracts() -> None:
                 assert analyzer.analyze(text) == stems(text)
                 checked += 1
     assert checked > 500
+
+
+def test_json_documents_index_like_field_by_field_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most papers go to tantivy as JSON; the rest field by field. Both must give the same
+    hits and scores, filters included."""
+    queries = [
+        "language models", '"diffusion probabilistic"', "transformer attention",
+        "since:2024-05-01 model", 'author:"Jonathan Ho"', "cat:cs.cl networks", "diffusion",
+    ]  # fmt: skip
+    papers = [p for p in CORPUS if isinstance(search_analysis.document(p), str)]
+    assert len(papers) > len(CORPUS) // 2
+    as_json = SearchIndex.open(None)
+    as_json.index_papers(papers)
+    monkeypatch.setattr(search_analysis, "_tantivy_analyzes", lambda text: False)
+    assert not isinstance(search_analysis.document(papers[0]), str)
+    field_by_field = SearchIndex.open(None)
+    field_by_field.index_papers(papers)
+    for query in queries:
+        request = parse_search(query, today=TODAY)
+        hits = as_json.search(request, 20)
+        assert hits, query
+        assert hits == field_by_field.search(request, 20), query
 
 
 # --- filters ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ Modules, in the order a query goes through them:
 
 from paperbot.matching.anchors import anchor_terms, default_rarity
 from paperbot.matching.compile import compile_query, query_key
-from paperbot.matching.index import Group, SubscriptionIndex, Table
+from paperbot.matching.index import Group, QueryMatch, SubscriptionIndex, Table, subscription_rows
 from paperbot.matching.naive import Match, match_naively
 from paperbot.matching.placement import MAX_SLOTS, Branch, Leaf, Slot
 from paperbot.matching.ranks import Anchor, Check, Rarity
@@ -41,6 +41,7 @@ __all__ = [
     "Group",
     "Leaf",
     "Match",
+    "QueryMatch",
     "Rarity",
     "Slot",
     "SubscriptionIndex",
@@ -50,4 +51,5 @@ __all__ = [
     "default_rarity",
     "match_naively",
     "query_key",
+    "subscription_rows",
 ]

@@ -40,19 +40,24 @@ log = logging.getLogger("paperbot.matching")
 
 
 class _Query:
-    """One distinct query and everyone subscribed to it."""
+    """One distinct query and everyone subscribed to it.
+
+    `subscribers` is a tuple replaced on every change, never edited in place: a match handed
+    out holds the subscribers as they were, whatever the index does afterwards."""
 
     __slots__ = ("compiled", "subscribers")
 
     def __init__(self, compiled: _Compiled) -> None:
         self.compiled = compiled
-        self.subscribers: list[Subscription] = []
+        self.subscribers: tuple[Subscription, ...] = ()
 
 
 _SUBSCRIBERS = attrgetter("subscribers")
 # Field ranks, strongest first: a query keeps the strongest field any of its leaves is in.
 _DESCENDING = sorted({_TITLE, _AUTHOR, _KEYWORDS, _CATEGORY, _ABSTRACT}, reverse=True)
 Group = tuple[set[_Query], int]  # queries that matched, with the field rank they share
+# One query matched by one paper: (its subscribers, the paper's id, the field it matched in).
+QueryMatch = tuple[tuple[Subscription, ...], str, MatchField]
 Table = dict[Anchor, list[_Query]]
 
 
@@ -98,14 +103,14 @@ class SubscriptionIndex:
         if query is None:
             query = self._queries[compiled.key] = _Query(compiled)
             self._file(query, remove=False)
-        query.subscribers.append(subscription)
+        query.subscribers = (*query.subscribers, subscription)
         self._members[subscription] = query
 
     def remove(self, subscription: Subscription) -> bool:
         query = self._members.pop(subscription, None)
         if query is None:
             return False
-        query.subscribers.remove(subscription)
+        query.subscribers = tuple(s for s in query.subscribers if s != subscription)
         if not query.subscribers:
             del self._queries[query.compiled.key]
             self._file(query, remove=True)
@@ -292,20 +297,19 @@ class SubscriptionIndex:
         for query in reached:
             yield from query.subscribers
 
-    def match_rows(
-        self, docs: Iterable[AnalyzedPaper]
-    ) -> list[tuple[Subscription, str, MatchField]]:
-        """(subscription, paper id, field) per match, as plain tuples built in C: what the
-        store records, without a Python object per row. `docs` may be a generator: analysing
-        inside the call spares it the garbage collector's pauses too."""
-        rows: list[tuple[Subscription, str, MatchField]] = []
+    def match_groups(self, docs: Iterable[AnalyzedPaper]) -> list[QueryMatch]:
+        """(subscribers, paper id, field) per distinct query a paper matches: the day's
+        matches without a row per subscriber (a day at 100,000 subscriptions holds ~3x fewer
+        query matches than subscription matches). `subscription_rows` expands them for the
+        store. `docs` may be a generator: analysing inside the call spares it the garbage
+        collector's pauses too."""
+        found: list[QueryMatch] = []
         with _no_gc_pauses():
             for doc in docs:
                 for queries, rank in self._hits(doc):
-                    subscribers = chain.from_iterable(map(_SUBSCRIBERS, queries))
                     field = repeat(_FIELD_OF_RANK[rank])
-                    rows.extend(zip(subscribers, repeat(doc.arxiv_id), field))
-        return rows
+                    found.extend(zip(map(_SUBSCRIBERS, queries), repeat(doc.arxiv_id), field))
+        return found
 
     def match(self, doc: AnalyzedPaper) -> list[Match]:
         return self.match_all((doc,))
@@ -319,6 +323,14 @@ class SubscriptionIndex:
                     field = repeat(_FIELD_OF_RANK[rank])
                     found.extend(map(Match, subscribers, repeat(doc.arxiv_id), field))
         return found
+
+
+def subscription_rows(
+    found: Iterable[QueryMatch],
+) -> Iterator[tuple[Subscription, str, MatchField]]:
+    """Each query match as one (subscription, paper id, field) row per subscriber."""
+    for subscribers, arxiv_id, field in found:
+        yield from zip(subscribers, repeat(arxiv_id), repeat(field))
 
 
 def _filed(table: Table, keys: set[Any]) -> set[_Query]:

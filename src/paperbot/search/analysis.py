@@ -10,6 +10,7 @@ the index and the query side always meet on the same stems.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -61,29 +62,46 @@ def register_analyzers(index: tantivy.Index) -> None:
     index.register_tokenizer("paperbot_name", name_analyzer())
 
 
-def _add_analyzed(
-    doc: tantivy.Document, field: str, text: str, analyze: Callable[[str], list[str]]
-) -> None:
-    """Index `text` as `analyze(text)` gives it, letting tantivy redo that analysis where it
-    provably agrees (ASCII without "_")."""
-    if text.isascii() and "_" not in text:
-        doc.add_text(field, text)
-        return
-    words = analyze(text)
-    if words:
-        tokens = [tantivy.Token(w, i, 0, 0) for i, w in enumerate(words)]
-        doc.add_pre_tokenized_text(field, tantivy.PreTokenizedString(text, tokens))
+def document(paper: Paper) -> str | tantivy.Document:
+    """The paper as tantivy indexes it. Nearly every paper is ASCII without "_", and goes as
+    one JSON string: tantivy reads it in Rust, a third of the cost of filling a Document
+    field by field from Python. Other papers need pre-tokenized fields, so a Document."""
+    texts = (paper.title, paper.abstract, *paper.ai_keywords, *paper.authors)
+    if all(_tantivy_analyzes(text) for text in texts):
+        return _json_document(paper)
+    return _tokenized_document(paper)
 
 
-def document(paper: Paper) -> tantivy.Document:
+def _tantivy_analyzes(text: str) -> bool:
+    """Whether tantivy's own analyzers give exactly text.stems / text.fold_name for `text`."""
+    return text.isascii() and "_" not in text
+
+
+def _json_document(paper: Paper) -> str:
+    fields: dict[str, object] = {
+        "arxiv_id": paper.arxiv_id,
+        "key": paper_key(paper.arxiv_id),
+        "title": paper.title,
+        # Keywords are extra abstract values: tantivy keeps a position gap between values.
+        "abstract": [paper.abstract, *paper.ai_keywords],
+        # One value per author, so a name phrase never spans two.
+        "authors": list(paper.authors),
+        "categories": [category.lower() for category in paper.categories],
+    }
+    day = _paper_day(paper)
+    if day is not None:
+        fields["day"] = f"{day.isoformat()}T00:00:00Z"
+    return json.dumps(fields)
+
+
+def _tokenized_document(paper: Paper) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("arxiv_id", paper.arxiv_id)
     doc.add_unsigned("key", paper_key(paper.arxiv_id))
     _add_analyzed(doc, "title", paper.title, stems)
-    _add_analyzed(doc, "abstract", paper.abstract, stems)
-    for keyword in paper.ai_keywords:  # extra abstract values: tantivy keeps a position gap
-        _add_analyzed(doc, "abstract", keyword, stems)
-    for author in paper.authors:  # one value per author, so a name phrase never spans two
+    for text in (paper.abstract, *paper.ai_keywords):
+        _add_analyzed(doc, "abstract", text, stems)
+    for author in paper.authors:
         _add_analyzed(doc, "authors", author, fold_name)
     for category in paper.categories:
         doc.add_text("categories", category.lower())
@@ -91,6 +109,20 @@ def document(paper: Paper) -> tantivy.Document:
     if day is not None:
         doc.add_date("day", datetime(day.year, day.month, day.day, tzinfo=UTC))
     return doc
+
+
+def _add_analyzed(
+    doc: tantivy.Document, field: str, text: str, analyze: Callable[[str], list[str]]
+) -> None:
+    """Index `text` as `analyze(text)` gives it, letting tantivy redo that analysis where it
+    provably agrees."""
+    if _tantivy_analyzes(text):
+        doc.add_text(field, text)
+        return
+    words = analyze(text)
+    if words:
+        tokens = [tantivy.Token(w, i, 0, 0) for i, w in enumerate(words)]
+        doc.add_pre_tokenized_text(field, tantivy.PreTokenizedString(text, tokens))
 
 
 def _paper_day(paper: Paper) -> date | None:

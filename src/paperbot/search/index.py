@@ -109,7 +109,11 @@ class SearchIndex:
                     # Deleting only ids already committed skips a delete per paper on bulk loads.
                     if searcher.doc_freq("arxiv_id", arxiv_id):
                         writer.delete_documents_by_term("arxiv_id", arxiv_id)
-                    writer.add_document(document(paper))
+                    doc = document(paper)
+                    if isinstance(doc, str):
+                        writer.add_json(doc)
+                    else:
+                        writer.add_document(doc)
                 writer.commit()
             except BaseException:  # tantivy panics surface as BaseException
                 writer.rollback()

@@ -7,9 +7,6 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-# Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at our widest table.
-_INSERT_CHUNK = 1000
-
 
 def insert_returning_new(
     conn: Connection, table: Table, rows: list[dict[str, Any]], column: Any
@@ -24,11 +21,13 @@ def insert_returning_new(
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping those that exist; returns how many were new (counted from
-    RETURNING, since psycopg reports no row count for these statements)."""
-    key = next(iter(table.primary_key.columns))
-    inserted = 0
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        chunk = rows[start : start + _INSERT_CHUNK]
-        inserted += len(insert_returning_new(conn, table, chunk, key))
-    return inserted
+    """Insert rows, skipping those that exist; returns how many were new.
+
+    One statement executed for every row (the driver's executemany), not a multi-row VALUES
+    statement per chunk: compiling those cost ~0.1 s per thousand rows, 80 s for a busy day's
+    780,000 matches. Both drivers sum the rows each execution inserted into `rowcount`."""
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = conn.execute(insert(table).on_conflict_do_nothing(), rows)
+    return max(result.rowcount, 0)
