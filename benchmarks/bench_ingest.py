@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from corpus import arxiv_dump_line, synthetic_papers
-from paperbot.backfill import backfill, paper_from_record
+from paperbot.backfill import BATCH_SIZE, backfill, paper_from_record
 from paperbot.search import SearchIndex
 from paperbot.store.store import Store
 
@@ -97,8 +98,9 @@ def main() -> None:
     store.close()
 
     progress(f"stages on the first {args.stage_papers:,} papers")
-    parse_rate = _parse_rate(dump, args.stage_papers)
-    store_rate = _store_rate(dump, workdir, args.stage_papers)
+    parse_rate, parse_cpu = _parse_rate(dump, args.stage_papers)
+    store_rate, store_cpu = _store_rate(dump, workdir, args.stage_papers)
+    index_rate, index_cpu = _index_rate(dump, workdir, args.stage_papers)
 
     progress(f"baseline: {args.baseline_papers:,} papers one at a time")
     baseline_rate = _baseline_rate(dump, workdir, args.baseline_papers)
@@ -113,7 +115,15 @@ def main() -> None:
         f"({result.seconds:.1f} s)  target > {TARGET:,}/s -> {verdict}"
     )
     print(
-        f"  stages: parse alone {parse_rate:,.0f}/s; parse + store (no index) {store_rate:,.0f}/s"
+        f"  stages: parse alone {parse_rate:,.0f}/s; parse + store (no index) {store_rate:,.0f}/s;"
+        f" search index alone (parsed papers in) {index_rate:,.0f}/s"
+    )
+    budget = os.cpu_count() or 1
+    storing = store_cpu - parse_cpu
+    print(
+        f"  CPU per paper (all threads): parse {parse_cpu:.0f} us + store {storing:.0f} us + "
+        f"search index {index_cpu:.0f} us = {store_cpu + index_cpu:.0f} us; "
+        f"{TARGET:,}/s on {budget} cores allows {budget * 1e6 / TARGET:.0f} us"
     )
     print(
         f"  baseline: one paper per transaction, index caught up at the end: "
@@ -130,23 +140,47 @@ def _lines(dump: Path, count: int) -> list[bytes]:
         return [line for _, line in zip(range(count), handle, strict=False)]
 
 
-def _parse_rate(dump: Path, count: int) -> float:
+def _cpu_seconds() -> float:
+    """CPU time of this process, every thread (tantivy indexes in threads of its own)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _parse_rate(dump: Path, count: int) -> tuple[float, float]:
+    """(papers/s, CPU microseconds per paper) of parsing alone."""
     lines = _lines(dump, count)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     for line in lines:
         paper_from_record(json.loads(line))
-    return len(lines) / (time.perf_counter() - started)
+    return len(lines) / (time.perf_counter() - started), (_cpu_seconds() - cpu) / len(lines) * 1e6
 
 
-def _store_rate(dump: Path, workdir: Path, count: int) -> float:
+def _store_rate(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
+    """(papers/s, CPU microseconds per paper) of a backfill without the search index."""
     part = workdir / "stage.jsonl"
     part.write_bytes(b"".join(_lines(dump, count)))
     target = workdir / "stage.sqlite"
     target.unlink(missing_ok=True)
     store = Store.open(f"sqlite:///{target}")
-    rate = backfill(store, part).per_second
+    cpu = _cpu_seconds()
+    result = backfill(store, part)
     store.close()
-    return rate
+    return result.per_second, (_cpu_seconds() - cpu) / result.papers * 1e6
+
+
+def _index_rate(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
+    """(papers/s, CPU microseconds per paper) of the search index alone, fed parsed papers in
+    the batches backfill uses, background merges included."""
+    papers = [paper_from_record(json.loads(line)) for line in _lines(dump, count)]
+    target = workdir / "stage-search"
+    shutil.rmtree(target, ignore_errors=True)
+    search = SearchIndex.open(target)
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    for start in range(0, len(papers), BATCH_SIZE):
+        search.index_papers(papers[start : start + BATCH_SIZE])
+    search.close()
+    seconds = time.perf_counter() - started
+    return len(papers) / seconds, (_cpu_seconds() - cpu) / len(papers) * 1e6
 
 
 def _baseline_rate(dump: Path, workdir: Path, count: int) -> float:

@@ -203,14 +203,37 @@ def test_tantivy_analyzer_agrees_with_text_stems_on_real_abstracts() -> None:
     assert checked > 500
 
 
+TYPOGRAPHY = _paper(
+    "2401.09999",
+    "Score\u2011based samplers \u2014 fast and \u201crobust\u201d",
+    "We bound the error \u2264 1% for score\u2011based diffusion samplers \u2013 in theory\u2026",
+    ("Christopher R\u00e9", "Se\u00e1n \u00d3 Dochartaigh"),
+    ("cs.LG",),
+    date(2024, 5, 20),
+)
+
+
+def test_accents_and_typography_still_go_as_json() -> None:
+    assert isinstance(search_analysis.document(TYPOGRAPHY), str)
+    # A letter that is not ASCII even without its accent (or text with "_") cannot.
+    for changed in (
+        replace(TYPOGRAPHY, authors=("\u0141ukasz Kaiser",)),
+        replace(TYPOGRAPHY, abstract="a na\u00efve bound"),
+        replace(TYPOGRAPHY, title="the ell_0 penalty"),
+    ):
+        assert not isinstance(search_analysis.document(changed), str)
+
+
 def test_json_documents_index_like_field_by_field_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """Most papers go to tantivy as JSON; the rest field by field. Both must give the same
     hits and scores, filters included."""
     queries = [
         "language models", '"diffusion probabilistic"', "transformer attention",
         "since:2024-05-01 model", 'author:"Jonathan Ho"', "cat:cs.cl networks", "diffusion",
+        '"score based samplers"', 'author:"Christopher Re"', 'author:"Sean O Dochartaigh"',
+        "bound error theory",
     ]  # fmt: skip
-    papers = [p for p in CORPUS if isinstance(search_analysis.document(p), str)]
+    papers = [p for p in (*CORPUS, TYPOGRAPHY) if isinstance(search_analysis.document(p), str)]
     assert len(papers) > len(CORPUS) // 2
     as_json = SearchIndex.open(None)
     as_json.index_papers(papers)

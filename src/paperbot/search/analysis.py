@@ -2,23 +2,28 @@
 
 For ASCII text without "_", tantivy's simple tokenizer + lowercase + Snowball English gives
 exactly text.stems (checked on 205,558 distinct words and on every bundled abstract) and runs in
-tantivy's own indexing threads, several times cheaper than building tokens in Python. Any other
-text (accents, "_", other scripts) is analysed by text.stems and handed over pre-tokenized, so
-the index and the query side always meet on the same stems.
+tantivy's own indexing threads, several times cheaper than building tokens in Python. Text with
+accented names or typographic punctuation is first rewritten into such ASCII text with the same
+analysis, so nearly every paper goes to tantivy as one JSON string. The rest (letters outside
+ASCII, "_") is analysed by text.stems and handed over pre-tokenized, so the index and the query
+side always meet on the same stems.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import tantivy
 
 from paperbot.models import Paper
-from paperbot.text import fold_name, stems
+from paperbot.text import fold_name, normalize, stems
 
+# A character that is neither ASCII nor part of a word (\w): never inside a word of text.stems.
+_NON_WORD = re.compile(r"[^\x00-\x7f\w]")
 # Bump when the schema or the analysis changes: an index built the old way is wiped and rebuilt.
 SCHEMA_VERSION = 2
 
@@ -63,13 +68,28 @@ def register_analyzers(index: tantivy.Index) -> None:
 
 
 def document(paper: Paper) -> str | tantivy.Document:
-    """The paper as tantivy indexes it. Nearly every paper is ASCII without "_", and goes as
-    one JSON string: tantivy reads it in Rust, a third of the cost of filling a Document
-    field by field from Python. Other papers need pre-tokenized fields, so a Document."""
-    texts = (paper.title, paper.abstract, *paper.ai_keywords, *paper.authors)
-    if all(_tantivy_analyzes(text) for text in texts):
-        return _json_document(paper)
-    return _tokenized_document(paper)
+    """The paper as tantivy indexes it: one JSON string, which tantivy reads in Rust (a third
+    of the cost of filling a Document field by field), whenever every text has a plain-ASCII
+    form tantivy analyses exactly as paperbot.text does; otherwise a pre-tokenized Document."""
+    title = _english_text(paper.title)
+    abstract = [_english_text(text) for text in (paper.abstract, *paper.ai_keywords)]
+    authors = [_name_text(author) for author in paper.authors]
+    if title is None or None in abstract or None in authors:
+        return _tokenized_document(paper)
+    fields: dict[str, object] = {
+        "arxiv_id": paper.arxiv_id,
+        "key": paper_key(paper.arxiv_id),
+        "title": title,
+        # Keywords are extra abstract values: tantivy keeps a position gap between values.
+        "abstract": abstract,
+        # One value per author, so a name phrase never spans two.
+        "authors": authors,
+        "categories": [category.lower() for category in paper.categories],
+    }
+    day = _paper_day(paper)
+    if day is not None:
+        fields["day"] = f"{day.isoformat()}T00:00:00Z"
+    return json.dumps(fields)
 
 
 def _tantivy_analyzes(text: str) -> bool:
@@ -77,21 +97,23 @@ def _tantivy_analyzes(text: str) -> bool:
     return text.isascii() and "_" not in text
 
 
-def _json_document(paper: Paper) -> str:
-    fields: dict[str, object] = {
-        "arxiv_id": paper.arxiv_id,
-        "key": paper_key(paper.arxiv_id),
-        "title": paper.title,
-        # Keywords are extra abstract values: tantivy keeps a position gap between values.
-        "abstract": [paper.abstract, *paper.ai_keywords],
-        # One value per author, so a name phrase never spans two.
-        "authors": list(paper.authors),
-        "categories": [category.lower() for category in paper.categories],
-    }
-    day = _paper_day(paper)
-    if day is not None:
-        fields["day"] = f"{day.isoformat()}T00:00:00Z"
-    return json.dumps(fields)
+def _english_text(text: str) -> str | None:
+    """`text`, or a plain-ASCII text with the same text.stems, for tantivy to analyse; None if
+    there is none. Most non-ASCII in abstracts is punctuation (dashes, curly quotes, math
+    symbols) between words: after text.normalize, a space in its place splits the same words."""
+    if _tantivy_analyzes(text):
+        return text
+    plain = _NON_WORD.sub(" ", normalize(text))
+    return plain if _tantivy_analyzes(plain) else None
+
+
+def _name_text(name: str) -> str | None:
+    """An author name as plain-ASCII words with the same text.fold_name, or None. Names are
+    not stemmed, so their folded words can simply be joined: "Müller" goes in as "muller"."""
+    if _tantivy_analyzes(name):
+        return name
+    plain = " ".join(fold_name(name))
+    return plain if _tantivy_analyzes(plain) else None
 
 
 def _tokenized_document(paper: Paper) -> tantivy.Document:
