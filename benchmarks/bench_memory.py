@@ -212,8 +212,9 @@ def add_subscriptions(store: Store, count: int) -> tuple[int, int]:
     return stored, len(channels)
 
 
-def write_config(run: Path, layout: Layout) -> Path:
-    """A config for the console bot on `layout`, with every source on a closed local port."""
+def write_config(run: Path, layout: Layout, max_resident_mb: int | None) -> Path:
+    """A config for the console bot on `layout`, with every source on a closed local port
+    (and the search index's memory budget, if given; else the bot's default)."""
     config = run / "config.toml"
     quoted = json.dumps  # a JSON string is a valid TOML basic string
     config.write_text(
@@ -226,6 +227,7 @@ def write_config(run: Path, layout: Layout) -> Path:
         "[http]\n"
         'host = "127.0.0.1"\n'
         "port = 0\n"
+        + ("" if max_resident_mb is None else f"[search]\nmax_resident_mb = {max_resident_mb}\n")
     )
     return config
 
@@ -442,7 +444,7 @@ class Session:
 
 def run_session(layout: Layout, run: Path, args: argparse.Namespace, label: str) -> Session:
     rounds, settle, timeout = args.rounds, args.settle, args.timeout
-    config = write_config(run, layout)
+    config = write_config(run, layout, args.max_resident_mb)
     session = Session()
     started = time.perf_counter()
     bot = ConsoleBot(config, cwd=run, log=run / "bot-stderr.log", extra_env=dict(args.env))
@@ -609,6 +611,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per answer")
     parser.add_argument("--skip-baseline", action="store_true", help="no empty-store session")
     parser.add_argument(
+        "--max-resident-mb",
+        type=int,
+        default=None,
+        help="the bot's search.max_resident_mb (default: the bot's own; 0: no budget)",
+    )
+    parser.add_argument(
         "--env",
         type=env_pair,
         action="append",
@@ -645,6 +653,13 @@ def main() -> None:
         f"in {holds['channels']:,} channels ({args.subscriptions:,} generated; a channel's "
         f"repeats refused)"
     )
+    budget = Settings().search.max_resident_mb if args.max_resident_mb is None else None
+    shown = args.max_resident_mb if budget is None else budget
+    print(
+        f"  search.max_resident_mb = {shown}"
+        + (" (the default)" if budget is not None else "")
+        + (": searches let go of mapped index pages past it" if shown else ": no budget")
+    )
     if args.env:
         print(f"  bot environment also has: {' '.join(f'{k}={v}' for k, v in args.env)}")
     print(
@@ -661,8 +676,8 @@ def main() -> None:
         f"{main_run.peak_anon:.0f} MB -> would be {verdict(main_run.peak_anon)}\n"
         f"    at the end: RSS {end.rss:.0f} MB, anonymous {end.anon:.0f} MB, file-backed "
         f"{end.file:.0f} MB, of which search index pages {index_resident:.0f} MB (clean pages the "
-        f"kernel can drop; they grow with the variety of searches, up to the index's "
-        f"{index_mb:,.0f} MB)"
+        f"kernel can drop; without a budget they grow with the variety of searches, up to the "
+        f"index's {index_mb:,.0f} MB)"
     )
     if baseline is not None:
         print_session(baseline, "baseline, same session, same subscriptions, no stored papers")

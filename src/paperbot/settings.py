@@ -185,6 +185,17 @@ class HttpSettings(Section):
     enabled: bool = Field(default=True, description="Serve /healthz and /metrics.")
 
 
+class SearchSettings(Section):
+    max_resident_mb: int = Field(
+        default=224,
+        ge=0,
+        description=(
+            "Past this resident memory (MB), searches let go of the search index pages mapped "
+            "into the bot; they stay in the OS page cache. 0: never."
+        ),
+    )
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level logged."
@@ -211,6 +222,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod

@@ -71,7 +71,9 @@ def build_core(
 ) -> Core:
     """Open the store (migrating it), the search index (catching it up) and the sources."""
     store = open_store(settings, clock)
-    search = SearchIndex.open(settings.search_index_dir)
+    search = SearchIndex.open(
+        settings.search_index_dir, max_resident_bytes=settings.search.max_resident_mb * 2**20
+    )
     search.catch_up(store)
     http = httpx.AsyncClient(
         timeout=settings.sources.timeout_seconds,

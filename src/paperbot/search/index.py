@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ from paperbot.models import Paper
 from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema, register_analyzers
 from paperbot.search.plan import QueryPlan, plan
 from paperbot.search.request import SearchRequest
+from paperbot.search.residency import ResidencyCap
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this many papers in memory
@@ -50,12 +54,21 @@ Progress = Callable[[int], None]
 
 
 class SearchIndex:
-    """One index directory (or memory), one writer guarded by a lock, searchers from any thread."""
+    """One index directory (or memory), one writer guarded by a lock, searchers from any thread.
+
+    The writer is let go after each catch-up: it holds memory of its own, and without it the
+    index can be reopened to shed mapped pages past the memory budget (search.residency)."""
 
     def __init__(
-        self, index: tantivy.Index, path: Path | None, watermark: int, heap_bytes: int
+        self,
+        index: tantivy.Index,
+        path: Path | None,
+        watermark: int,
+        heap_bytes: int,
+        cap: ResidencyCap | None = None,
     ) -> None:
         self._index = index
+        self._cap = cap or ResidencyCap(None)
         self._schema = index.schema
         self._path = path
         self._watermark = watermark
@@ -65,9 +78,15 @@ class SearchIndex:
         self._closed = False
 
     @classmethod
-    def open(cls, path: Path | None, heap_bytes: int = DEFAULT_HEAP_BYTES) -> SearchIndex:
+    def open(
+        cls,
+        path: Path | None,
+        heap_bytes: int = DEFAULT_HEAP_BYTES,
+        max_resident_bytes: int | None = None,
+    ) -> SearchIndex:
         """None gives an in-memory index; a directory is created, or reopened with its
-        watermark. An index from an older schema is wiped (watermark 0) so catch_up rebuilds it."""
+        watermark. An index from an older schema is wiped (watermark 0) so catch_up rebuilds it.
+        `max_resident_bytes`: past this process RSS, searches shed the index's mapped pages."""
         schema = new_schema()
         watermark = 0
         if path is None:
@@ -80,14 +99,15 @@ class SearchIndex:
             else:
                 watermark = int(state.get("rev", 0))
             try:
-                index = tantivy.Index(schema, str(path), reuse=True)
+                index = _open_directory(schema, path)
             except (OSError, ValueError):  # damaged or foreign: start over, catch_up refills
                 _wipe(path)
                 watermark = 0
-                index = tantivy.Index(schema, str(path), reuse=True)
-        register_analyzers(index)
-        index.config_reader(reload_policy="Manual")  # we reload after each commit
-        search_index = cls(index, path, watermark, heap_bytes)
+                index = _open_directory(schema, path)
+        if path is None:
+            register_analyzers(index)
+            index.config_reader(reload_policy="Manual")  # we reload after each commit
+        search_index = cls(index, path, watermark, heap_bytes, ResidencyCap(max_resident_bytes))
         if path is not None:
             search_index._save_watermark(watermark)
         return search_index
@@ -129,7 +149,14 @@ class SearchIndex:
         if limit <= 0:
             return []
         limit = min(limit, MAX_LIMIT)
-        searcher = self._index.searcher()
+        try:
+            return self._search(self._index.searcher(), request, limit)
+        finally:
+            self._shed_pages_if_over_budget()
+
+    def _search(
+        self, searcher: tantivy.Searcher, request: SearchRequest, limit: int
+    ) -> list[SearchHit]:
         query_plan = plan(self._schema, request)
         if not request.has_words:  # filters alone: newest first
             result = searcher.search(
@@ -197,7 +224,8 @@ class SearchIndex:
         return [(score, addresses[slot]) for slot, score in best]
 
     def catch_up(self, store: PaperFeed, progress: Progress | None = None) -> int:
-        """Index every paper the store changed after the watermark; returns how many."""
+        """Index every paper the store changed after the watermark; returns how many. The
+        writer is let go at the end, once its merges are done."""
         total = 0
         with self._lock:
             while True:
@@ -209,6 +237,7 @@ class SearchIndex:
                 total += len(rows)
                 if progress is not None:
                     progress(total)
+            self._release_writer()
         return total
 
     def rebuild(self, store: PaperFeed, progress: Progress | None = None) -> int:
@@ -226,20 +255,47 @@ class SearchIndex:
     def close(self) -> None:
         """Let background merges finish so the next open starts from few segments."""
         with self._lock:
-            if self._writer is not None:
-                self._writer.wait_merging_threads()
-                self._writer = None
+            self._release_writer()
             self._closed = True
 
     @property
     def num_docs(self) -> int:
         return int(self._index.searcher().num_docs)
 
+    @property
+    def reopened(self) -> int:
+        """How many times searches shed the index's mapped pages by reopening it."""
+        return self._cap.reopened
+
     # --- internals ----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the search index is closed")
+
+    def _shed_pages_if_over_budget(self) -> None:
+        """Past the memory budget, reopen the index: tantivy unmaps the old one's files when
+        the last search holding them ends (see search.residency). Not while a writer is open
+        (an ingest is running, or just ran): the next search after it will."""
+        if self._path is None or not self._cap.over():
+            return
+        with self._lock:
+            if self._closed or self._writer is not None or not self._cap.over():
+                return
+            self._index = _open_directory(self._schema, self._path)
+            rss = self._cap.shed()
+        log.info(
+            "search index reopened past the %d MB memory budget: mapped pages let go "
+            "(resident now %s MB)",
+            (self._cap.max_bytes or 0) // 2**20,
+            "?" if rss is None else rss // 2**20,
+        )
+
+    def _release_writer(self) -> None:
+        """Wait for background merges and drop the writer (and the memory it holds)."""
+        if self._writer is not None:
+            self._writer.wait_merging_threads()
+            self._writer = None
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -257,6 +313,13 @@ class SearchIndex:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
+
+
+def _open_directory(schema: tantivy.Schema, path: Path) -> tantivy.Index:
+    index = tantivy.Index(schema, str(path), reuse=True)
+    register_analyzers(index)  # tokenizers are not saved in the index
+    index.config_reader(reload_policy="Manual")  # we reload after each commit
+    return index
 
 
 def _slot(address: tantivy.DocAddress) -> tuple[int, int]:
