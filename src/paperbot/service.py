@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -148,21 +148,21 @@ class Paperbot:
         log.info("%s for %s", report.summary, day)
         return report
 
-    def ingest_papers(self, batch: Sequence[Paper], match: bool = True) -> tuple[int, int, int]:
-        """Upsert, index and match a batch (blocking); returns (inserted, updated, matches)."""
-        result = self.store.upsert_papers(batch)
+    def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
+        """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
+        Papers and their matches are stored together (see Store.upsert_papers_with_matches)."""
+        subscriptions = self.store.all_subscriptions()
+
+        def find_matches(changed: list[Paper]) -> Iterator[tuple[Subscription, str, MatchField]]:
+            with self._subscription_lock:
+                self._subscription_index.sync(subscriptions)
+                found = self._subscription_index.match_groups(map(analyze_paper, changed))
+            return subscription_rows(found)
+
+        result, matched = self.store.upsert_papers_with_matches(batch, find_matches)
         if not result.changed:
             return 0, 0, 0
         self.search_index.catch_up(self.store)
-        matched = 0
-        if match:
-            subscriptions = self.store.all_subscriptions()
-            with self._subscription_lock:
-                self._subscription_index.sync(subscriptions)
-                found = self._subscription_index.match_groups(
-                    analyze_paper(paper) for paper in result.changed
-                )
-            matched = self.store.record_matches(subscription_rows(found))
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 

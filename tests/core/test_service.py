@@ -192,3 +192,34 @@ async def test_search_finds_stored_papers(bot: Paperbot) -> None:
     await bot.ingest_day(DAY)
     items = await bot.search("graph sparsification")
     assert items and items[0].paper.arxiv_id == "2611.00003"
+
+
+async def test_an_unsubscribe_racing_an_ingest_drops_only_its_matches(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.subscribe(KEY, "diffusion", "alice")
+    await bot.subscribe(KEY, "robots", "bob")
+    loaded = bot.store.all_subscriptions()  # the ingest loaded them just before bob left
+    assert await bot.unsubscribe(KEY, "robots") == "robots"
+    monkeypatch.setattr(bot.store, "all_subscriptions", lambda: loaded)
+    inserted, _, matched = bot.ingest_papers(day_papers())
+    assert (inserted, matched) == (4, 3)  # diffusion: 00001, 00002 (abstract), 00004
+    assert [m.subscription for m in bot.store.unposted_matches(KEY, None)] == ["diffusion"] * 3
+
+
+async def test_papers_are_stored_with_their_matches_or_not_at_all(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.subscribe(KEY, "diffusion", "alice")
+
+    def broken(docs: object) -> list[object]:
+        raise MemoryError("matching ran out of memory")
+
+    monkeypatch.setattr(bot._subscription_index, "match_groups", broken)
+    with pytest.raises(MemoryError):
+        bot.ingest_papers(day_papers())
+    assert bot.store.get_paper("2611.00001") is None  # not stored unmatched
+    monkeypatch.undo()
+    inserted, _, matched = bot.ingest_papers(day_papers())  # the next ingest matches them
+    assert (inserted, matched) == (4, 3)
+    assert bot.search_index.num_docs == 4

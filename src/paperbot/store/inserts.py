@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -15,19 +16,27 @@ def insert_returning_new(
     under concurrency the database, not a prior read, decides who won."""
     if not rows:
         return []
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows).on_conflict_do_nothing().returning(column)
+    statement = insert_for(conn)(table).values(rows).on_conflict_do_nothing().returning(column)
     return list(conn.execute(statement).scalars())
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping those that exist; returns how many were new.
+def insert_counting_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert many rows, skipping those that exist; returns how many were new.
 
-    One statement executed for every row (the driver's executemany), not a multi-row VALUES
-    statement per chunk: compiling those cost ~0.1 s per thousand rows, 80 s for a busy day's
-    780,000 matches. Both drivers sum the rows each execution inserted into `rowcount`."""
+    One statement executed for all rows, never a multi-row VALUES statement compiled per chunk
+    (~0.1 s per thousand rows: 80 s for a busy day's 780,000 matches). SQLite's driver sums
+    each row's changes into rowcount. On PostgreSQL, SQLAlchemy pages the rows into multi-row
+    statements from one compiled form and sums no row count, so RETURNING says which rows were
+    new (on SQLite, RETURNING would double the time)."""
     if not rows:
         return 0
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = conn.execute(insert(table).on_conflict_do_nothing(), rows)
-    return max(result.rowcount, 0)
+    statement = insert_for(conn)(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return max(conn.execute(statement, rows).rowcount, 0)
+    key = next(iter(table.primary_key.columns))
+    return len(conn.execute(statement.returning(key), rows).all())
+
+
+def insert_for(conn: Connection) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
+    """The dialect's INSERT construct, which knows ON CONFLICT DO NOTHING."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, update
 
 from paperbot.models import ChannelKey, MatchField, Subscription
-from paperbot.store.inserts import insert_ignoring_duplicates, insert_returning_new
+from paperbot.store.inserts import insert_counting_new, insert_returning_new
 from paperbot.store.tables import channels, matches, posts, subscriptions
 
 
@@ -48,8 +48,10 @@ def record_matches(
     channel_id: Callable[[ChannelKey], int],
     now: datetime,
 ) -> int:
-    """Store (subscription, paper, field) matches; a match already stored stays as it was.
-    `channel_id` gives the row id of a subscription's channel."""
+    """Store (subscription, paper, field) matches; returns how many were new. A match already
+    stored stays as it was; one of a subscription deleted since it was matched is dropped, so
+    an unsubscribe racing an ingest does not fail it. `channel_id` gives a channel's row id."""
+    live = set(conn.execute(select(subscriptions.c.id)).scalars())
     rows = [
         {
             "subscription_id": sub.id,
@@ -59,8 +61,9 @@ def record_matches(
             "matched_at": now,
         }
         for sub, paper_id, field in found
+        if sub.id in live
     ]
-    return insert_ignoring_duplicates(conn, matches, rows)
+    return insert_counting_new(conn, matches, rows)
 
 
 def unposted_matches(

@@ -75,6 +75,28 @@ class Store:
         with self.transaction() as conn:
             return paper_rows.upsert_papers(conn, batch, self.clock())
 
+    def upsert_papers_with_matches(
+        self,
+        batch: Iterable[Paper],
+        find_matches: Callable[[list[Paper]], Iterable[tuple[Subscription, str, MatchField]]],
+    ) -> tuple[paper_rows.UpsertResult, int]:
+        """Upsert papers and record the matches `find_matches` gives for the changed ones, in
+        one transaction: if recording fails (a subscription deleted meanwhile, a database
+        error), neither is stored, and the next ingest finds the papers changed and matches
+        them again. Stored papers are never left unmatched. Returns the upsert and how many
+        matches were new."""
+        with self.transaction() as conn:
+            result = paper_rows.upsert_papers(conn, batch, self.clock())
+            if not result.changed:
+                return result, 0
+            matched = ledger_rows.record_matches(
+                conn,
+                find_matches(result.changed),
+                lambda key: self._channel_id(conn, key),
+                self.clock(),
+            )
+            return result, matched
+
     def import_papers(
         self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None
     ) -> paper_rows.UpsertResult:
