@@ -193,11 +193,9 @@ class SubscriptionIndex:
         few index keys the paper holds, then the checked queries."""
         known = self._keys.keys()
         # The index keys in each field, intersected straight from the sequences (in C).
-        title = (known & doc.title) | (known & pairwise(doc.title))
-        keywords = (
-            (known & doc.keywords) | (known & pairwise(doc.keywords)) if doc.keywords else set()
-        )
-        abstract = (known & doc.abstract) | (known & pairwise(doc.abstract))
+        title = known & chain(doc.title, pairwise(doc.title))
+        keywords = known & chain(doc.keywords, pairwise(doc.keywords)) if doc.keywords else set()
+        abstract = known & chain(doc.abstract, pairwise(doc.abstract))
         other = known & doc.other_terms()  # authors and categories: keys of their own kind
         present = title | keywords | abstract | other
         if not present and not self._unanchored:
