@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -35,6 +35,31 @@ def insert_counting_new(conn: Connection, table: Table, rows: list[dict[str, Any
         return max(conn.execute(statement, rows).rowcount, 0)
     key = next(iter(table.primary_key.columns))
     return len(conn.execute(statement.returning(key), rows).all())
+
+
+def insert_rows_counting_new(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> int:
+    """Insert many plain rows (values as the driver takes them: see `bind_value`), skipping
+    those that exist; returns how many were new. Straight to the driver's executemany, which
+    sums each row's count into rowcount on both drivers: for a busy day's 780,000 matches,
+    building a dict per row and SQLAlchemy's per-row processing were most of the time."""
+    if not rows:
+        return 0
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT DO NOTHING"
+    )
+    return max(conn.exec_driver_sql(sql, rows).rowcount, 0)
+
+
+def bind_value(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """`value` as SQLAlchemy would hand it to the driver for `column` (a UTC datetime as
+    SQLite's text, say): computed once for a value many plain rows share."""
+    processor = column.type.bind_processor(conn.dialect)
+    return processor(value) if processor is not None else value
 
 
 def insert_for(conn: Connection) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, update
 
 from paperbot.models import ChannelKey, MatchField, Subscription
-from paperbot.store.inserts import insert_counting_new, insert_returning_new
+from paperbot.store.inserts import bind_value, insert_returning_new, insert_rows_counting_new
 from paperbot.store.tables import channels, matches, posts, subscriptions
 
 
@@ -52,18 +52,14 @@ def record_matches(
     stored stays as it was; one of a subscription deleted since it was matched is dropped, so
     an unsubscribe racing an ingest does not fail it. `channel_id` gives a channel's row id."""
     live = set(conn.execute(select(subscriptions.c.id)).scalars())
+    at = bind_value(conn, matches.c.matched_at, now)
     rows = [
-        {
-            "subscription_id": sub.id,
-            "paper_id": paper_id,
-            "channel_id": channel_id(sub.channel),
-            "field": str(field),
-            "matched_at": now,
-        }
+        (sub.id, paper_id, channel_id(sub.channel), field.value, at)
         for sub, paper_id, field in found
         if sub.id in live
     ]
-    return insert_counting_new(conn, matches, rows)
+    columns = ("subscription_id", "paper_id", "channel_id", "field", "matched_at")
+    return insert_rows_counting_new(conn, matches, columns, rows)
 
 
 def unposted_matches(
