@@ -119,7 +119,7 @@ def main() -> None:
     print(
         f"  matches: {len(rows):,} subscription matches ({len(rows) / len(subs):.1f} per "
         f"subscription; median {sorted(per_paper.values())[len(per_paper) // 2]} per paper), "
-        f"from {len(groups):,} query matches"
+        f"from {sum(len(queries) for queries, _, _ in groups):,} query matches"
     )
     verdict = "MET" if day_wall < TARGET_SECONDS else "MISSED"
     print(
