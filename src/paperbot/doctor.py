@@ -55,6 +55,10 @@ def ok(name: str, message: str) -> Check:
     return Check(name, Status.OK, message)
 
 
+def warn(name: str, message: str) -> Check:
+    return Check(name, Status.WARN, message)
+
+
 def fail(name: str, message: str) -> Check:
     return Check(name, Status.FAIL, message)
 
@@ -145,10 +149,11 @@ def check_database(url: str) -> Check:
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
         if path and path != ":memory:" and not Path(path).is_file():
-            return fail(
+            # A new install: nothing is wrong yet, the first start creates the file.
+            return warn(
                 "database",
-                f"no database file at {path}: `paperbot run` creates and migrates it on first "
-                "start; if you expected one, check data_dir or database.url",
+                f"no database file at {path} yet: `paperbot run` creates and migrates it on "
+                "first start; if you expected one, check data_dir or database.url",
             )
         connect_args["timeout"] = 5
     else:
@@ -168,11 +173,11 @@ def check_database(url: str) -> Check:
     head = head_revision()
     if current == head:
         return ok("database", f"{shown} reachable, schema at the newest migration ({head})")
-    if current is None:
-        return fail(
+    if current is None:  # an empty database made for paperbot: the first start fills it
+        return warn(
             "database",
-            f"{shown} has no paperbot schema: `paperbot run` creates it on start "
-            "(or point database.url at paperbot's database)",
+            f"{shown} has no paperbot schema yet: `paperbot run` creates it on start "
+            "(if it should have one, point database.url at paperbot's database)",
         )
     if not _known_revision(current):
         return fail(

@@ -103,6 +103,10 @@ def failures(checks: list[Check]) -> dict[str, str]:
     return {c.name: c.message for c in checks if c.status is Status.FAIL}
 
 
+def warnings(checks: list[Check]) -> dict[str, str]:
+    return {c.name: c.message for c in checks if c.status is Status.WARN}
+
+
 def test_a_good_configuration_is_all_ok(config: Path, platforms: FakePlatforms) -> None:
     checks = run(config, platforms)
     assert [c.status for c in checks] == [Status.OK] * len(checks), render(checks)
@@ -276,10 +280,14 @@ def test_unreachable_postgresql(
     assert exit_code(checks) == 1
 
 
-def test_missing_sqlite_file(config: Path, platforms: FakePlatforms, tmp_path: Path) -> None:
+def test_a_new_install_without_a_database_file_yet_passes_with_a_warning(
+    config: Path, platforms: FakePlatforms, tmp_path: Path
+) -> None:
     (tmp_path / "data" / "paperbot.sqlite").unlink()
     checks = run(config, platforms)
-    assert "no database file" in failures(checks)["database"]
+    assert "no database file" in warnings(checks)["database"]
+    assert "first start" in warnings(checks)["database"]
+    assert exit_code(checks) == 0
     assert not (tmp_path / "data" / "paperbot.sqlite").exists()  # doctor creates nothing
 
 
@@ -290,7 +298,8 @@ def test_a_database_without_the_schema(
     path.unlink()
     sqlite3.connect(path).close()
     checks = run(config, platforms)
-    assert "no paperbot schema" in failures(checks)["database"]
+    assert "no paperbot schema" in warnings(checks)["database"]
+    assert exit_code(checks) == 0
 
 
 def test_an_unmigrated_database(config: Path, platforms: FakePlatforms, tmp_path: Path) -> None:
