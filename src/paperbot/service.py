@@ -151,9 +151,9 @@ class Paperbot:
     def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
         """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
         Papers and their matches are stored together (see Store.upsert_papers_with_matches)."""
-        subscriptions = self.store.all_subscriptions()
 
         def find_matches(changed: list[Paper]) -> Iterator[tuple[Subscription, str, MatchField]]:
+            subscriptions = self.store.all_subscriptions()  # only when something changed
             with self._subscription_lock:
                 self._subscription_index.sync(subscriptions)
                 found = self._subscription_index.match_groups(map(analyze_paper, changed))

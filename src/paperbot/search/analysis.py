@@ -75,7 +75,7 @@ def document(paper: Paper) -> str | tantivy.Document:
     abstract = [_english_text(text) for text in (paper.abstract, *paper.ai_keywords)]
     authors = [_name_text(author) for author in paper.authors]
     if title is None or None in abstract or None in authors:
-        return _tokenized_document(paper)
+        return _tokenized_document(paper, title, abstract, authors)
     fields: dict[str, object] = {
         "arxiv_id": paper.arxiv_id,
         "key": paper_key(paper.arxiv_id),
@@ -116,15 +116,19 @@ def _name_text(name: str) -> str | None:
     return plain if _tantivy_analyzes(plain) else None
 
 
-def _tokenized_document(paper: Paper) -> tantivy.Document:
+def _tokenized_document(
+    paper: Paper, title: str | None, abstract: list[str | None], authors: list[str | None]
+) -> tantivy.Document:
+    """The paper field by field: each text with a plain form (see `document`) as that text,
+    the others pre-tokenized by text.stems or text.fold_name."""
     doc = tantivy.Document()
     doc.add_text("arxiv_id", paper.arxiv_id)
     doc.add_unsigned("key", paper_key(paper.arxiv_id))
-    _add_analyzed(doc, "title", paper.title, stems)
-    for text in (paper.abstract, *paper.ai_keywords):
-        _add_analyzed(doc, "abstract", text, stems)
-    for author in paper.authors:
-        _add_analyzed(doc, "authors", author, fold_name)
+    _add_text(doc, "title", paper.title, title, stems)
+    for text, plain in zip((paper.abstract, *paper.ai_keywords), abstract, strict=True):
+        _add_text(doc, "abstract", text, plain, stems)
+    for author, plain in zip(paper.authors, authors, strict=True):
+        _add_text(doc, "authors", author, plain, fold_name)
     for category in paper.categories:
         doc.add_text("categories", category.lower())
     day = _paper_day(paper)
@@ -133,13 +137,16 @@ def _tokenized_document(paper: Paper) -> tantivy.Document:
     return doc
 
 
-def _add_analyzed(
-    doc: tantivy.Document, field: str, text: str, analyze: Callable[[str], list[str]]
+def _add_text(
+    doc: tantivy.Document,
+    field: str,
+    text: str,
+    plain: str | None,
+    analyze: Callable[[str], list[str]],
 ) -> None:
-    """Index `text` as `analyze(text)` gives it, letting tantivy redo that analysis where it
-    provably agrees."""
-    if _tantivy_analyzes(text):
-        doc.add_text(field, text)
+    """Index `plain` for tantivy to analyse, or else `text` as `analyze(text)` gives it."""
+    if plain is not None:
+        doc.add_text(field, plain)
         return
     words = analyze(text)
     if words:

@@ -90,7 +90,7 @@ class SearchIndex:
         schema = new_schema()
         watermark = 0
         if path is None:
-            index = tantivy.Index(schema)
+            index = _configured(tantivy.Index(schema))
         else:
             path.mkdir(parents=True, exist_ok=True)
             state = _read_state(path)
@@ -104,9 +104,6 @@ class SearchIndex:
                 _wipe(path)
                 watermark = 0
                 index = _open_directory(schema, path)
-        if path is None:
-            register_analyzers(index)
-            index.config_reader(reload_policy="Manual")  # we reload after each commit
         search_index = cls(index, path, watermark, heap_bytes, ResidencyCap(max_resident_bytes))
         if path is not None:
             search_index._save_watermark(watermark)
@@ -316,7 +313,10 @@ class SearchIndex:
 
 
 def _open_directory(schema: tantivy.Schema, path: Path) -> tantivy.Index:
-    index = tantivy.Index(schema, str(path), reuse=True)
+    return _configured(tantivy.Index(schema, str(path), reuse=True))
+
+
+def _configured(index: tantivy.Index) -> tantivy.Index:
     register_analyzers(index)  # tokenizers are not saved in the index
     index.config_reader(reload_policy="Manual")  # we reload after each commit
     return index

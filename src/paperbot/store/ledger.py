@@ -138,18 +138,15 @@ def complete_post(
 def release_post(conn: Connection, channel_id: int, paper_id: str) -> None:
     """An intent whose post certainly did not happen: keep it as a retry, so the next digest
     posts it even though it matched before that digest's window."""
-    conn.execute(
-        update(posts)
-        .where(
-            posts.c.channel_id == channel_id,
-            posts.c.paper_id == paper_id,
-            posts.c.state == PostState.PENDING,
-        )
-        .values(state=PostState.RETRY, message_id=None)
-    )
+    _settle_pending(conn, channel_id, paper_id, state=PostState.RETRY, message_id=None)
 
 
 def mark_post_uncertain(conn: Connection, channel_id: int, paper_id: str) -> None:
+    _settle_pending(conn, channel_id, paper_id, state=PostState.UNCERTAIN)
+
+
+def _settle_pending(conn: Connection, channel_id: int, paper_id: str, **values: object) -> None:
+    """Update an intent that is still pending; one already settled stays as it is."""
     conn.execute(
         update(posts)
         .where(
@@ -157,7 +154,7 @@ def mark_post_uncertain(conn: Connection, channel_id: int, paper_id: str) -> Non
             posts.c.paper_id == paper_id,
             posts.c.state == PostState.PENDING,
         )
-        .values(state=PostState.UNCERTAIN)
+        .values(**values)
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from paperbot.store.inserts import insert_counting_new
+from paperbot.store.inserts import insert_ignoring_duplicates
 from paperbot.store.tables import source_status
 
 
@@ -34,7 +34,7 @@ def record_source_result(
         update(source_status).where(source_status.c.source == source).values(**values)
     ).rowcount
     if not changed:
-        insert_counting_new(conn, source_status, [{"source": source, **values}])
+        insert_ignoring_duplicates(conn, source_status, [{"source": source, **values}])
 
 
 def source_statuses(conn: Connection) -> list[SourceStatus]:

@@ -81,10 +81,9 @@ class Store:
         find_matches: Callable[[list[Paper]], Iterable[tuple[Subscription, str, MatchField]]],
     ) -> tuple[paper_rows.UpsertResult, int]:
         """Upsert papers and record the matches `find_matches` gives for the changed ones, in
-        one transaction: if recording fails (a subscription deleted meanwhile, a database
-        error), neither is stored, and the next ingest finds the papers changed and matches
-        them again. Stored papers are never left unmatched. Returns the upsert and how many
-        matches were new."""
+        one transaction: if matching or recording fails (a database error, say), neither is
+        stored, and the next ingest finds the papers changed and matches them again. Stored
+        papers are never left unmatched. Returns the upsert and how many matches were new."""
         with self.transaction() as conn:
             result = paper_rows.upsert_papers(conn, batch, self.clock())
             if not result.changed:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 
-from paperbot.store.inserts import insert_counting_new
+from paperbot.store.inserts import insert_ignoring_duplicates
 from paperbot.store.tables import votes
 
 
@@ -25,7 +25,7 @@ def set_vote(
     if current == value:
         return False
     if current is None:
-        inserted = insert_counting_new(
+        inserted = insert_ignoring_duplicates(
             conn,
             votes,
             [
