@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -17,7 +16,8 @@ from paperbot import metrics
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import build_digest, rank_items
 from paperbot.errors import InvalidInput, SourceError
-from paperbot.matching import SubscriptionIndex, subscription_rows
+from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
+from paperbot.matching import SubscriptionIndex
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -33,6 +33,7 @@ from paperbot.models import (
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
+from paperbot.store.matches import pack
 from paperbot.store.store import Store, utc_now
 from paperbot.text import AnalyzedPaper, analyze
 
@@ -106,10 +107,11 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.delivery = DigestDelivery(self)
-        # Kept across ingests and synced with the store: rebuilding it for 100,000
-        # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
-        self._subscription_index = SubscriptionIndex()
-        self._subscription_lock = threading.Lock()
+        # Kept across ingests and synced with the store by its change counter: rebuilding it
+        # for 100,000 subscriptions costs more than matching a day (benchmarks/bench_day.py).
+        self.live_subscriptions = LiveSubscriptions()
+        self.last_sync: SyncReport | None = None
+        self.last_ingest: IngestStats | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
 
@@ -150,16 +152,11 @@ class Paperbot:
 
     def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
         """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
-        Papers and their matches are stored together (see Store.upsert_papers_with_matches)."""
-
-        def find_matches(changed: list[Paper]) -> Iterator[tuple[Subscription, str, MatchField]]:
-            subscriptions = self.store.all_subscriptions()  # only when something changed
-            with self._subscription_lock:
-                self._subscription_index.sync(subscriptions)
-                found = self._subscription_index.match_groups(map(analyze_paper, changed))
-            return subscription_rows(found)
-
-        result, matched = self.store.upsert_papers_with_matches(batch, find_matches)
+        Papers and their matches are stored together, chunk by chunk (paperbot.ingest)."""
+        self.last_sync = self.live_subscriptions.sync(self.store)
+        result, matched, self.last_ingest = ingest_in_chunks(
+            self.store, self.live_subscriptions, batch, analyze_paper
+        )
         if not result.changed:
             return 0, 0, 0
         self.search_index.catch_up(self.store)
@@ -193,14 +190,20 @@ class Paperbot:
         return SubscribeResult(subscription, canonical, recent)
 
     def _match_recent(self, subscription: Subscription) -> int:
+        """Match the new subscription's query against the last few days' papers, dated from the
+        start of that look back: only its own channel's digest (which looks back as far for a
+        new subscription) counts them, not those of channels that follow the query already."""
         index = SubscriptionIndex([subscription])
         since = self.clock() - SUBSCRIBE_LOOKBACK
         found = [
-            (m.subscription, m.arxiv_id, m.field)
+            pack(m.arxiv_id, m.field)
             for paper in self.store.papers_seen_since(since)
             for m in index.match(analyze_paper(paper))
         ]
-        return self.store.record_matches(found)
+        if not found:
+            return 0
+        query_id = self.store.query_ids([subscription.query])[subscription.query]
+        return self.store.record_query_matches({query_id: found}, since)
 
     async def unsubscribe(self, key: ChannelKey, query: str) -> str | None:
         """Remove a subscription given as typed, by its canonical form, or as `#N` from `list`;
@@ -251,7 +254,9 @@ class Paperbot:
         now = now or self.clock()
         channel = await self.channel(key)
         day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
-        stored = await self.blocking(self.store.unposted_matches, key, channel.last_digest_at)
+        stored = await self.blocking(
+            self.store.digest_candidates, key, channel.last_digest_at, SUBSCRIBE_LOOKBACK
+        )
         reasons: dict[str, list[MatchReason]] = defaultdict(list)
         for match in stored:
             reasons[match.paper_id].append(MatchReason(match.subscription, match.field))

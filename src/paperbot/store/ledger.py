@@ -1,18 +1,17 @@
-"""Matches and the posted ledger: which papers matched a channel's subscriptions (`matches`),
-and which of them were reserved, posted or failed there (`posts`). Functions take the channel's
-row id: `Store` resolves (and caches) it from the `ChannelKey`."""
+"""The posted ledger: which papers were reserved, posted or failed in a channel (`posts`).
+Functions take the channel's row id: `Store` resolves (and caches) it from the `ChannelKey`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
-from paperbot.models import ChannelKey, MatchField, Subscription
-from paperbot.store.inserts import bind_value, insert_returning_new, insert_rows_counting_new
-from paperbot.store.tables import channels, matches, posts, subscriptions
+from paperbot.models import ChannelKey
+from paperbot.store.inserts import insert_returning_new
+from paperbot.store.tables import channels, posts
 
 
 class PostState:
@@ -23,13 +22,6 @@ class PostState:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredMatch:
-    paper_id: str
-    subscription: str
-    field: MatchField
-
-
-@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     channel: ChannelKey
     paper_id: str
@@ -37,48 +29,6 @@ class LedgerEntry:
     message_id: str | None
     digest_day: date
     created_at: datetime
-
-
-# --- matches ------------------------------------------------------------------------------
-
-
-def record_matches(
-    conn: Connection,
-    found: Iterable[tuple[Subscription, str, MatchField]],
-    channel_id: Callable[[ChannelKey], int],
-    now: datetime,
-) -> int:
-    """Store (subscription, paper, field) matches; returns how many were new. A match already
-    stored stays as it was; one of a subscription deleted since it was matched is dropped, so
-    an unsubscribe racing an ingest does not fail it. `channel_id` gives a channel's row id."""
-    live = set(conn.execute(select(subscriptions.c.id)).scalars())
-    at = bind_value(conn, matches.c.matched_at, now)
-    rows = [
-        (sub.id, paper_id, channel_id(sub.channel), field.value, at)
-        for sub, paper_id, field in found
-        if sub.id in live
-    ]
-    columns = ("subscription_id", "paper_id", "channel_id", "field", "matched_at")
-    return insert_rows_counting_new(conn, matches, columns, rows)
-
-
-def unposted_matches(
-    conn: Connection, channel_id: int, since: datetime | None
-) -> list[StoredMatch]:
-    """Matches recorded since `since` for papers never posted to (nor reserved for) the
-    channel, plus every match of a paper whose earlier post failed, however old."""
-    in_ledger = select(posts.c.paper_id).where(posts.c.channel_id == channel_id)
-    to_retry = in_ledger.where(posts.c.state == PostState.RETRY)
-    fresh: ColumnElement[bool] = matches.c.paper_id.not_in(in_ledger)
-    if since is not None:
-        fresh = and_(fresh, matches.c.matched_at > since)
-    query = (
-        select(matches.c.paper_id, matches.c.field, subscriptions.c.query)
-        .join(subscriptions, subscriptions.c.id == matches.c.subscription_id)
-        .where(matches.c.channel_id == channel_id, or_(fresh, matches.c.paper_id.in_(to_retry)))
-    )
-    rows = conn.execute(query.order_by(matches.c.paper_id)).all()
-    return [StoredMatch(row.paper_id, row.query, MatchField(row.field)) for row in rows]
 
 
 # --- the posted ledger --------------------------------------------------------------------

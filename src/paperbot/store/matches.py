@@ -1,0 +1,147 @@
+"""Subscription matches, stored once per distinct query: `query_matches` rows hold the papers a
+query matched in one ingest chunk, and a digest fans them out to the channel's subscriptions by
+query text. Recording a day is then one row per matched query and chunk, not one per
+subscriber; the fan-out to a channel's twenty-odd subscriptions happens when its digest is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select
+
+from paperbot.models import MatchField
+from paperbot.store.inserts import bind_value, insert_for
+from paperbot.store.ledger import PostState
+from paperbot.store.tables import papers, posts, queries, query_matches, subscriptions
+
+# A row's papers: "paper_id=field" words (arXiv ids hold neither spaces nor "=").
+PackedMatches = Mapping[int, Sequence[str]]  # query id -> ["2401.00001=title", ...]
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMatch:
+    paper_id: str
+    subscription: str
+    field: MatchField
+
+
+def pack(paper_id: str, field: MatchField) -> str:
+    return f"{paper_id}={field.value}"
+
+
+def query_ids(conn: Connection, texts: Iterable[str]) -> dict[str, int]:
+    """The `queries` row id of each query text, creating the rows that are missing."""
+    wanted = sorted(set(texts))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = conn.execute(select(queries.c.text, queries.c.id).where(queries.c.text.in_(chunk)))
+        found.update({row.text: int(row.id) for row in rows})
+        missing = [{"text": text} for text in chunk if text not in found]
+        if missing:
+            conn.execute(insert_for(conn)(queries).values(missing).on_conflict_do_nothing())
+            rows = conn.execute(
+                select(queries.c.text, queries.c.id).where(
+                    queries.c.text.in_([m["text"] for m in missing])
+                )
+            )
+            found.update({row.text: int(row.id) for row in rows})
+    return found
+
+
+def record(conn: Connection, packed: PackedMatches, matched_at: datetime, batch: int) -> int:
+    """Store one row per query of `packed`; returns the number of (query, paper) matches."""
+    if not packed:
+        return 0
+    at = bind_value(conn, query_matches.c.matched_at, matched_at)
+    if conn.dialect.name == "postgresql":
+        # One statement for the whole chunk: arrays travel as two parameters, where an
+        # executemany of tens of thousands of rows would cost a round trip each.
+        ids = list(packed)
+        conn.exec_driver_sql(
+            "INSERT INTO query_matches (query_id, matched_at, batch, papers) "
+            "SELECT q, %s, %s, p FROM unnest(%s::integer[], %s::text[]) AS t(q, p) "
+            "ON CONFLICT DO NOTHING",
+            (at, batch, ids, [" ".join(packed[q]) for q in ids]),
+        )
+    else:
+        conn.exec_driver_sql(
+            "INSERT INTO query_matches (query_id, matched_at, batch, papers) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(q, at, batch, " ".join(found)) for q, found in packed.items()],
+        )
+    return sum(map(len, packed.values()))
+
+
+def digest_candidates(
+    conn: Connection, channel_id: int, since: datetime | None, lookback: timedelta
+) -> list[StoredMatch]:
+    """What a channel's digest chooses from: the matches of its subscriptions recorded after
+    `since` (a subscription added after `since` also looks back `lookback` before it was added),
+    for papers never posted to (nor reserved for) the channel, plus every match of a paper whose
+    earlier post failed, however old. One match per (paper, subscription)."""
+    subs = conn.execute(
+        select(subscriptions.c.query, subscriptions.c.created_at).where(
+            subscriptions.c.channel_id == channel_id
+        )
+    ).all()
+    if not subs:
+        return []
+    # From when each subscription's matches count: after the last digest, or from the start of
+    # its look back (inclusive: a subscribe dates its look-back matches so).
+    bound: dict[str, tuple[datetime, bool]] = {}
+    for text, created_at in subs:
+        start = created_at - lookback
+        bound[text] = (since, False) if since is not None and since > start else (start, True)
+    retry = set(
+        conn.execute(
+            select(posts.c.paper_id).where(
+                posts.c.channel_id == channel_id, posts.c.state == PostState.RETRY
+            )
+        ).scalars()
+    )
+    earliest = min(at for at, _ in bound.values())
+    if retry:
+        # A paper is matched when it is first stored or later: its rows are no older than that.
+        first_seen = conn.execute(
+            select(papers.c.first_seen_at).where(papers.c.arxiv_id.in_(sorted(retry)))
+        ).scalars()
+        earliest = min([earliest, *first_seen])
+    rows = conn.execute(
+        select(subscriptions.c.query, query_matches.c.matched_at, query_matches.c.papers)
+        .join(queries, queries.c.text == subscriptions.c.query)
+        .join(query_matches, query_matches.c.query_id == queries.c.id)
+        .where(subscriptions.c.channel_id == channel_id, query_matches.c.matched_at >= earliest)
+    ).all()
+    found: dict[tuple[str, str], MatchField] = {}
+    for text, matched_at, packed in rows:
+        at, inclusive = bound[text]
+        fresh = matched_at >= at if inclusive else matched_at > at
+        for word in packed.split():
+            paper_id, _, field = word.partition("=")
+            if fresh or paper_id in retry:
+                found.setdefault((paper_id, text), MatchField(field))
+    ledger = _ledger_states(conn, channel_id, {paper_id for paper_id, _ in found})
+    return [
+        StoredMatch(paper_id, text, field)
+        for (paper_id, text), field in sorted(found.items())
+        if ledger.get(paper_id, PostState.RETRY) == PostState.RETRY
+    ]
+
+
+def _ledger_states(conn: Connection, channel_id: int, paper_ids: set[str]) -> dict[str, str]:
+    """The ledger state of those of `paper_ids` the channel has a post row for."""
+    ids = sorted(paper_ids)
+    states: dict[str, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            select(posts.c.paper_id, posts.c.state).where(
+                posts.c.channel_id == channel_id, posts.c.paper_id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        states.update({row.paper_id: row.state for row in rows})
+    return states
