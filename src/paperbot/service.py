@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -159,7 +160,9 @@ class Paperbot:
         )
         if not result.changed:
             return 0, 0, 0
+        started = time.perf_counter()
         self.search_index.catch_up(self.store)
+        self.last_ingest.index_seconds = time.perf_counter() - started
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 

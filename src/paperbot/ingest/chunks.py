@@ -25,6 +25,7 @@ class IngestStats:
     match_seconds: float = 0.0  # matching and packing, outside the write lock
     write_seconds: float = 0.0  # papers and matches written, to commit
     chunk_writes: list[float] = field(default_factory=list)  # each chunk's write lock hold
+    index_seconds: float = 0.0  # the search index catching up (set by the caller)
 
     @property
     def max_write_seconds(self) -> float:
@@ -37,13 +38,14 @@ def ingest_in_chunks(
     batch: Sequence[Paper],
     analyze: Callable[[Paper], AnalyzedPaper],
     target_write_seconds: float = TARGET_WRITE_SECONDS,
+    first_chunk: int = FIRST_CHUNK,
 ) -> tuple[UpsertResult, int, IngestStats]:
     """Store and match `batch` chunk by chunk; returns what changed, the (query, paper) matches
     recorded and the time spent. A crash between chunks leaves whole chunks stored with their
     matches and the rest unstored: the next ingest of the day finds those new and does them."""
     papers = list(merge_batch(batch).values())  # one paper never spans two chunks
     total, matched, stats = UpsertResult(), 0, IngestStats()
-    size, start = FIRST_CHUNK, 0
+    size, start = first_chunk, 0
     while start < len(papers):
         chunk = papers[start : start + size]
         start += len(chunk)
@@ -62,5 +64,5 @@ def ingest_in_chunks(
             per_paper = done.write_seconds / len(done.upsert.changed)
             wanted = int(target_write_seconds / per_paper) if per_paper > 0 else MAX_CHUNK
             # Grow gently (a cheap chunk may have been cheap by chance), shrink at once.
-            size = max(MIN_CHUNK, min(MAX_CHUNK, wanted, size * 2))
+            size = max(min(MIN_CHUNK, size), min(MAX_CHUNK, wanted, size * 2))
     return total, matched, stats
