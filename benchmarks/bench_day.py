@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,6 +70,7 @@ class Figures:
     matched: int = 0
     rows: int = 0
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
     digests: float = 0.0
     digest_items: dict[ChannelKey, list[str]] = field(default_factory=dict)
@@ -158,6 +159,7 @@ class Commands:
     ) -> None:
         self.bot, self.messages, self.keys = bot, messages, keys
         self.latencies: dict[str, list[float]] = {"vote": [], "subscribe": []}
+        self.failed: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -174,13 +176,15 @@ class Commands:
         while not self._stop.is_set():
             key, message = self.messages[n % len(self.messages)]
             started = time.perf_counter()
-            if n % 2 == 0:
-                await self.bot.record_vote(key, message, f"U{n}", 1 if n % 4 else -1)
-                kind = "vote"
-            else:
-                target = self.keys[n % len(self.keys)]
-                await self.bot.subscribe(target, f"benchtopic{n}", "bench")
-                kind = "subscribe"
+            kind = "vote" if n % 2 == 0 else "subscribe"
+            try:
+                if kind == "vote":
+                    await self.bot.record_vote(key, message, f"U{n}", 1 if n % 4 else -1)
+                else:
+                    target = self.keys[n % len(self.keys)]
+                    await self.bot.subscribe(target, f"benchtopic{n}", "bench")
+            except Exception as exc:  # a command that failed (the database stayed locked)
+                self.failed.append(f"{kind}: {exc!r}"[:120])
             self.latencies[kind].append(time.perf_counter() - started)
             n += 1
             await asyncio.sleep(0.01)
@@ -217,7 +221,7 @@ def run_query_rows(
         figures.matched = matched
         with store.engine.connect() as conn:
             figures.rows = conn.execute(text("SELECT count(*) FROM query_matches")).scalar_one()
-        figures.latencies = commands.latencies
+        figures.latencies, figures.failed = commands.latencies, commands.failed
         figures.resync = bot.live_subscriptions.sync(store).seconds
         figures.digests, figures.digest_items = build_digests(bot, keys[:digests])
     finally:
@@ -282,7 +286,9 @@ class SubscriptionRows:
         stages["transaction"] = done - started
         return stages, count
 
-    def candidates(self, key: ChannelKey, since: datetime | None, _: timedelta) -> list[StoredMatch]:
+    def candidates(
+        self, key: ChannelKey, since: datetime | None, _: timedelta
+    ) -> list[StoredMatch]:
         """The former `unposted_matches`, over the legacy rows."""
         channel_id = self.channel_ids[key]
         sql = (
@@ -330,7 +336,7 @@ def run_subscription_rows(
         figures.transactions = 1
         figures.stages = stages
         figures.matched = figures.rows = count
-        figures.latencies = commands.latencies
+        figures.latencies, figures.failed = commands.latencies, commands.failed
         figures.resync = legacy.sync()
         store.digest_candidates = legacy.candidates  # type: ignore[method-assign]
         figures.digests, figures.digest_items = build_digests(bot, keys[:digests])
@@ -340,7 +346,9 @@ def run_subscription_rows(
     return figures
 
 
-def build_digests(bot: Paperbot, keys: list[ChannelKey]) -> tuple[float, dict[ChannelKey, list[str]]]:
+def build_digests(
+    bot: Paperbot, keys: list[ChannelKey]
+) -> tuple[float, dict[ChannelKey, list[str]]]:
     async def build() -> dict[ChannelKey, list[str]]:
         built = {}
         for key in keys:
@@ -393,8 +401,10 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
          f"{p99(old.latencies['vote']) * 1000:.0f} ms"),
         ("subscribe p99 during", f"{p99(new.latencies['subscribe']) * 1000:.0f} ms",
          f"{p99(old.latencies['subscribe']) * 1000:.0f} ms"),
+        ("commands failed", f"{len(new.failed)}", f"{len(old.failed)}"),
         ("next ingest's sync", f"{new.resync:.3f} s", f"{old.resync:.3f} s"),
-        (f"{len(new.digest_items):,} digests built", f"{new.digests:.2f} s", f"{old.digests:.2f} s"),
+        (f"{len(new.digest_items):,} digests built", f"{new.digests:.2f} s",
+         f"{old.digests:.2f} s"),
     ]  # fmt: skip
     for name, a, b in rows:
         print(f"  {name:{width}} {a:>20} {b:>20}")
@@ -402,6 +412,9 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
     for design in (new, old):
         for kind, values in design.latencies.items():
             print(f"  {design.design} {kind}s: {quantiles(values)}")
+    for design in (new, old):
+        if design.failed:
+            print(f"  {design.design}: first failure: {design.failed[0]}")
     commands = new.latencies["vote"] + new.latencies["subscribe"]
     same = new.digest_items == old.digest_items
     print(f"  digests identical in both designs: {same}")

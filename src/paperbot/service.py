@@ -195,9 +195,13 @@ class Paperbot:
     def _match_recent(self, subscription: Subscription) -> int:
         """Match the new subscription's query against the last few days' papers, dated from the
         start of that look back: only its own channel's digest (which looks back as far for a
-        new subscription) counts them, not those of channels that follow the query already."""
-        index = SubscriptionIndex([subscription])
+        new subscription) counts them, not those of channels that follow the query already.
+        A query another channel has followed all that time has its matches stored already."""
         since = self.clock() - SUBSCRIBE_LOOKBACK
+        stored = self.store.followed_query_matches(subscription, since)
+        if stored is not None:
+            return stored
+        index = SubscriptionIndex([subscription])
         found = [
             pack(m.arxiv_id, m.field)
             for paper in self.store.papers_seen_since(since)

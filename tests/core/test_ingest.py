@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paperbot.errors import InvalidInput
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
 from paperbot.models import ChannelKey, ChannelSettings, MatchField, Paper
 from paperbot.query import evaluate, parse
-from paperbot.search import SearchIndex
 from paperbot.service import Paperbot, analyze_paper
 from paperbot.store.store import Store
 from paperbot.testing import FixedClock, make_paper
@@ -140,12 +140,22 @@ leaf = st.one_of(
     st.sampled_from(WORDS).map(lambda w: f"title:{w}"),
     st.integers(0, 30).map(lambda n: f"upvotes:{n}"),
 )
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse(text)
+    except InvalidInput:  # "upvotes:0" alone would match anything: refused as a subscription
+        return False
+    return True
+
+
 query = st.one_of(
     leaf,
     st.tuples(leaf, leaf).map(lambda p: f"{p[0]} OR {p[1]}"),
     st.tuples(leaf, leaf).map(lambda p: f"{p[0]} {p[1]}"),
     st.tuples(leaf, leaf).map(lambda p: f"{p[0]} -{p[1]}"),
-)
+).filter(_parses)
 channel = st.sampled_from([ChannelKey("slack", "T", f"C{i}") for i in range(3)])
 text = st.lists(st.sampled_from([*WORDS, "the", "of", "models", "robots"]), max_size=8).map(
     " ".join
@@ -212,16 +222,23 @@ def test_stored_query_rows_fan_out_to_what_every_pair_would_match(
             store.close()
 
 
-def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
-    bot: Paperbot, clock: FixedClock
+async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
+    bot: Paperbot, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot.store.ensure_channel(KEY, ChannelSettings())
-    bot.store.add_subscription(KEY, "diffusion", "U1")
+    await bot.subscribe(KEY, "diffusion", "U1")
     bot.ingest_papers([paper(1, "Diffusion Old")])
     clock.advance(days=5)
-    bot.ingest_papers([paper(2, "Diffusion New")])
+    bot.ingest_papers([paper(2, "Diffusion New"), paper(3, "Graphs")])
     clock.advance(hours=1)
-    bot.store.ensure_channel(OTHER, ChannelSettings())
-    bot.store.add_subscription(OTHER, "diffusion", "U2")
+
+    def no_matching(since: object) -> list[Paper]:
+        raise AssertionError("the query's matches are stored: nothing to match again")
+
+    monkeypatch.setattr(bot.store, "papers_seen_since", no_matching)
+    joined = await bot.subscribe(OTHER, "Diffusion", "U2")
+    assert joined.recent_matches == 1
     found = bot.store.digest_candidates(OTHER, None, LOOKBACK)
     assert [m.paper_id for m in found] == ["2611.00002"]  # in the look back; the old one is not
+    monkeypatch.undo()
+    novel = await bot.subscribe(OTHER, "graphs", "U2")  # nobody followed it: matched now
+    assert novel.recent_matches == 1

@@ -13,8 +13,8 @@ from paperbot.store.store import Store
 from paperbot.text import AnalyzedPaper
 
 # Aim each chunk's writes at this long, well under the 0.5 s a command may wait behind them.
-TARGET_WRITE_SECONDS = 0.15
-FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 200, 20, 2000
+TARGET_WRITE_SECONDS = 0.2
+FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 250, 25, 2000
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from paperbot.models import MatchField
 from paperbot.store.inserts import bind_value, insert_for
@@ -77,6 +77,30 @@ def record(conn: Connection, packed: PackedMatches, matched_at: datetime, batch:
     return sum(map(len, packed.values()))
 
 
+def followed_query_matches(
+    conn: Connection, text: str, channel_id: int, since: datetime
+) -> int | None:
+    """Papers the query `text` matched since `since`, if a channel other than `channel_id`
+    has followed it since then; None if nobody did (its stored rows may have gaps)."""
+    followed = conn.execute(
+        select(subscriptions.c.id)
+        .where(
+            subscriptions.c.query == text,
+            subscriptions.c.channel_id != channel_id,
+            subscriptions.c.created_at <= since,
+        )
+        .limit(1)
+    ).first()
+    if followed is None:
+        return None
+    rows = conn.execute(
+        select(query_matches.c.papers)
+        .join(queries, queries.c.id == query_matches.c.query_id)
+        .where(queries.c.text == text, query_matches.c.matched_at >= since)
+    ).scalars()
+    return len({word.partition("=")[0] for packed in rows for word in packed.split()})
+
+
 def digest_candidates(
     conn: Connection, channel_id: int, since: datetime | None, lookback: timedelta
 ) -> list[StoredMatch]:
@@ -124,7 +148,7 @@ def digest_candidates(
         for word in packed.split():
             paper_id, _, field = word.partition("=")
             if fresh or paper_id in retry:
-                found.setdefault((paper_id, text), MatchField(field))
+                found.setdefault((paper_id, text), _FIELDS[field])
     ledger = _ledger_states(conn, channel_id, {paper_id for paper_id, _ in found})
     return [
         StoredMatch(paper_id, text, field)
@@ -139,9 +163,16 @@ def _ledger_states(conn: Connection, channel_id: int, paper_ids: set[str]) -> di
     states: dict[str, str] = {}
     for start in range(0, len(ids), _CHUNK):
         rows = conn.execute(
-            select(posts.c.paper_id, posts.c.state).where(
-                posts.c.channel_id == channel_id, posts.c.paper_id.in_(ids[start : start + _CHUNK])
-            )
+            _LEDGER_STATES, {"channel": channel_id, "ids": ids[start : start + _CHUNK]}
         )
         states.update({row.paper_id: row.state for row in rows})
     return states
+
+
+# The id list goes in as one expanding parameter: built with in_(list), every id would be
+# coerced into its own SQL literal on each call, which cost more than the query.
+_LEDGER_STATES = select(posts.c.paper_id, posts.c.state).where(
+    posts.c.channel_id == bindparam("channel"),
+    posts.c.paper_id.in_(bindparam("ids", expanding=True)),
+)
+_FIELDS = {field.value: field for field in MatchField}

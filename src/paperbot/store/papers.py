@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
 from paperbot.models import Paper
 from paperbot.store.tables import meta, papers
@@ -281,6 +281,45 @@ def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
         for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
             found[row["arxiv_id"]] = paper_from_row(row)
     return found
+
+
+# One expanding parameter for the ids, not a SQL literal coerced per id on every call.
+_REVISIONS = select(papers.c.arxiv_id, papers.c.rev).where(
+    papers.c.arxiv_id.in_(bindparam("ids", expanding=True))
+)
+
+
+class PaperCache:
+    """Recently read papers by id with the revision they were read at: a thousand digests of one
+    day read the same few thousand papers, and a revision check is much cheaper than decoding
+    a row again. A paper changed by any process has a new revision, so it is never stale."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._papers: dict[str, tuple[int, Paper]] = {}
+
+    def get_papers(self, conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        missing: list[str] = []
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            revs = conn.execute(_REVISIONS, {"ids": chunk})
+            for arxiv_id, rev in revs:
+                cached = self._papers.get(arxiv_id)
+                if cached is not None and cached[0] == rev:
+                    found[arxiv_id] = cached[1]
+                else:
+                    missing.append(arxiv_id)
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
+                paper = found[row["arxiv_id"]] = paper_from_row(row)
+                self._papers.pop(paper.arxiv_id, None)
+                self._papers[paper.arxiv_id] = (row["rev"], paper)
+        while len(self._papers) > self.size:  # dicts keep insertion order: oldest first
+            del self._papers[next(iter(self._papers))]
+        return found
 
 
 def papers_changed_since(conn: Connection, rev: int, limit: int) -> list[tuple[int, Paper]]:

@@ -67,6 +67,7 @@ class Store:
         self.engine = engine
         self.clock = clock
         self._channel_ids: dict[ChannelKey, int] = {}
+        self._paper_cache = paper_rows.PaperCache()
 
     @classmethod
     def open(cls, url: str, clock: Clock = utc_now, echo: bool = False) -> Store:
@@ -144,7 +145,7 @@ class Store:
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         with self.engine.connect() as conn:
-            return paper_rows.get_papers(conn, ids)
+            return self._paper_cache.get_papers(conn, ids)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         return self.get_papers([arxiv_id]).get(arxiv_id)
@@ -281,6 +282,14 @@ class Store:
         `matched_at`, so they count for digests as if recorded then."""
         with self.transaction() as conn:
             return match_rows.record(conn, packed, matched_at, batch=0)
+
+    def followed_query_matches(self, subscription: Subscription, since: datetime) -> int | None:
+        """How many papers the subscription's query matched since `since`, if another channel
+        followed that query all along (so the ingests stored its matches); None otherwise."""
+        with self.engine.connect() as conn:
+            return match_rows.followed_query_matches(
+                conn, subscription.query, self._channel_id(conn, subscription.channel), since
+            )
 
     def digest_candidates(
         self, key: ChannelKey, since: datetime | None, lookback: timedelta
