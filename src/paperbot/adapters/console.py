@@ -36,7 +36,7 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     elif number is not None:
         text.append(f"{number}. ", style="dim")
     text.append(paper.title, style="bold")
-    text.append(f"  ({paper.arxiv_id})\n", style="dim")
+    text.append(f"  ({paper.label if paper.is_sample else paper.arxiv_id})\n", style="dim")
     byline = " · ".join(
         part for part in (short_authors(paper.authors), ", ".join(paper.categories[:3])) if part
     )
