@@ -14,13 +14,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot import metrics
 from paperbot.errors import InvalidInput
+from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.service import Paperbot
 from paperbot.text import has_control_characters
 
 MAX_ARGUMENT = 100
 MAX_COMMAND = 300
-SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "search", "digest", "top", "settings", "help")
+SUBCOMMANDS = (
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "search",
+    "digest",
+    "top",
+    "export",
+    "settings",
+    "help",
+)
 CHANGES_CHANNEL = {"subscribe", "unsubscribe", "settings-change"}
 
 HELP = """\
@@ -32,6 +43,7 @@ HELP = """\
 /papers search <query>        search every paper seen (filters: since:7d author:Name cat:cs.CL)
 /papers digest                post this channel's digest now
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
+/papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty
 /papers help                  this text"""
 
@@ -177,6 +189,10 @@ async def _top(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=f"Voted up {label}", title="Team favourites", items=tuple(items))
 
 
+async def _export(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return await export_reply(bot, ctx, argument)
+
+
 async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not argument:
         channel = await bot.channel(ctx.channel)
@@ -288,6 +304,7 @@ _HANDLERS: dict[str, Handler] = {
     "search": _search,
     "digest": _digest,
     "top": _top,
+    "export": _export,
     "settings": _settings,
     "help": _help,
 }

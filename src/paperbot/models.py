@@ -249,6 +249,17 @@ class Visibility(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (a .bib export): Slack uploads it, Discord attaches it, the
+    console writes it to disk."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "text/plain"
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """An answer to a command, in no platform's format."""
 
@@ -257,6 +268,7 @@ class Reply:
     title: str | None = None
     items: tuple[DigestItem, ...] = ()
     is_error: bool = False
+    attachment: Attachment | None = None
 
     @classmethod
     def error(cls, text: str) -> Reply:

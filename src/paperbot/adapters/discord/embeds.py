@@ -66,6 +66,7 @@ class Rendered:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[discord.File] = field(default_factory=list)  # a reply's attachment
 
 
 def arxiv_url(arxiv_id: str) -> str:
