@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot import metrics
 from paperbot.errors import InvalidInput
+from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.report_text import digest_answer
 from paperbot.service import Paperbot
@@ -29,6 +30,7 @@ SUBCOMMANDS = (
     "digest",
     "more",
     "top",
+    "export",
     "settings",
     "help",
 )
@@ -44,6 +46,7 @@ HELP = """\
 /papers digest                post this channel's digest now
 /papers more                  post the next matched papers into today's digest thread
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
+/papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
                               keep (days a matched paper waits for room in a digest)
 /papers help                  this text"""
@@ -187,6 +190,10 @@ async def _top(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=f"Voted up {label}", title="Team favourites", items=tuple(items))
 
 
+async def _export(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return await export_reply(bot, ctx, argument)
+
+
 async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not argument:
         channel = await bot.channel(ctx.channel)
@@ -303,6 +310,7 @@ _HANDLERS: dict[str, Handler] = {
     "digest": _digest,
     "more": _more,
     "top": _top,
+    "export": _export,
     "settings": _settings,
     "help": _help,
 }

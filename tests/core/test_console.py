@@ -40,7 +40,7 @@ async def test_subscribe_ingest_digest_vote_top_search(settings) -> None:  # typ
         assert "#1  diffusion" in listing and '#2  "language model"' in listing
 
         digest = await say("/papers digest")
-        assert "Paper digest for" in digest
+        assert "Sample paper digest for" in digest
         message_ids = re.findall(r"\[(m\d+)\]", digest)
         assert len(message_ids) == 10  # the default size cap
         assert "matched: diffusion" in digest or 'matched: "language model"' in digest

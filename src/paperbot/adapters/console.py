@@ -11,6 +11,7 @@ import itertools
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
@@ -19,7 +20,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from paperbot import commands
-from paperbot.models import ChannelKey, CommandContext, Digest, DigestItem, Reply
+from paperbot.models import Attachment, ChannelKey, CommandContext, Digest, DigestItem, Reply
 from paperbot.presentation import links, short_authors, stats, summary, why
 from paperbot.service import Paperbot
 
@@ -36,7 +37,7 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     elif number is not None:
         text.append(f"{number}. ", style="dim")
     text.append(paper.title, style="bold")
-    text.append(f"  ({paper.arxiv_id})\n", style="dim")
+    text.append(f"  ({paper.label if paper.is_sample else paper.arxiv_id})\n", style="dim")
     byline = " · ".join(
         part for part in (short_authors(paper.authors), ", ".join(paper.categories[:3])) if part
     )
@@ -127,11 +128,13 @@ class ConsoleChannel:
         console: Console,
         channel: ChannelKey = CONSOLE_CHANNEL,
         user: str = CONSOLE_USER,
+        export_dir: Path = Path("exports"),
     ) -> None:
         self.bot = bot
         self.console = console
         self.channel = channel
         self.user = user
+        self.export_dir = export_dir
 
     async def handle_line(self, line: str) -> bool:
         """Run one input line; False when the user asked to leave."""
@@ -150,6 +153,9 @@ class ConsoleChannel:
             bot=self.bot, ctx=CommandContext(self.channel, self.user), text=text
         )
         self.console.print(render_reply(reply))
+        if reply.attachment is not None:
+            path = await asyncio.to_thread(save_attachment, reply.attachment, self.export_dir)
+            self.console.print(Text(f"✓ saved {path}", style="green"))
         return True
 
     async def _vote(self, message_id: str, value: int, added: bool) -> None:
@@ -172,6 +178,14 @@ class ConsoleChannel:
             line = await read_line()
             if line is None or not await self.handle_line(line):
                 break
+
+
+def save_attachment(attachment: Attachment, directory: Path) -> Path:
+    """The console's "upload": the file, in `directory`, under its own (plain) name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / Path(attachment.filename).name
+    path.write_bytes(attachment.content)
+    return path
 
 
 def _parse_vote(text: str) -> tuple[str, int, bool] | None:

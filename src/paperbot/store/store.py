@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from paperbot.models import Channel, ChannelKey, ChannelSettings, MatchField, Paper, Subscription
 from paperbot.store import channels as channel_rows
 from paperbot.store import digests as digest_rows
+from paperbot.store import history as history_rows
 from paperbot.store import ledger as ledger_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
@@ -364,6 +365,26 @@ class Store:
             if channel_id is None:
                 return []
             return vote_rows.top_voted(conn, channel_id, since, limit)
+
+    # --- history (exports, roundups) ------------------------------------------------------
+
+    def posted_papers(self, key: ChannelKey, since: datetime | None) -> list[str]:
+        with self.engine.connect() as conn:
+            channel_id = self._channel_id_or_none(conn, key)
+            return [] if channel_id is None else history_rows.posted_papers(conn, channel_id, since)
+
+    def subscription_matches(
+        self, subscription_id: int, since: datetime | None, limit: int
+    ) -> list[str]:
+        with self.engine.connect() as conn:
+            return history_rows.subscription_matches(conn, subscription_id, since, limit)
+
+    def most_matched(self, key: ChannelKey, since: datetime, limit: int) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            channel_id = self._channel_id_or_none(conn, key)
+            if channel_id is None:
+                return []
+            return history_rows.most_matched(conn, channel_id, since, limit)
 
     # --- sources --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     "digest",
     "more",
     "top",
+    "export",
     "settings",
     "help",
 ]

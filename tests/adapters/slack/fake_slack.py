@@ -86,6 +86,8 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     refused_windows: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
+    # Files shared through the external upload: file id -> name, bytes, and where it was shared.
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _post_attempts: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -102,6 +104,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response_url)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
@@ -334,6 +337,52 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + size) if more else ""},
             }
         )
+
+    # --- files: Slack's external upload (get a URL, send the bytes there, complete) ----------
+
+    def _files_getUploadURLExternal(self, call: Call) -> web.Response:
+        file_id = f"F0{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {
+            "filename": call.body.get("filename"),
+            "length": int(call.body.get("length") or 0),
+            "content": None,
+            "shared_in": None,
+        }
+        return web.json_response(
+            {
+                "ok": True,
+                "upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}",
+                "file_id": file_id,
+            }
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["content"] = await request.read()
+        await self._notify()
+        return web.Response(text="OK - " + str(len(upload["content"])))
+
+    def _files_completeUploadExternal(self, call: Call) -> web.Response:
+        files = call.body.get("files")
+        listed = json.loads(files) if isinstance(files, str) else files or []
+        channel = str(call.body.get("channel_id", ""))
+        if channel in self.channel_errors:
+            return self._error(call, self.channel_errors[channel])
+        done = []
+        for item in listed:
+            upload = self.uploads.get(item.get("id"))
+            if upload is None or upload["content"] is None:
+                return self._error(call, "file_not_found")
+            upload.update(
+                shared_in=channel,
+                title=item.get("title"),
+                initial_comment=call.body.get("initial_comment"),
+                token=call.token,
+            )
+            done.append({"id": item["id"], "name": upload["filename"], "title": item.get("title")})
+        return web.json_response({"ok": True, "files": done})
 
     # --- response_url and Socket Mode --------------------------------------------------------
 

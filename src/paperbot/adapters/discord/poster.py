@@ -255,6 +255,11 @@ class _HistorySearch:
         self.url = url
         self.since = since
         self.me = me
+        # A sample paper's embed links to a title search, not its id: its footer names it.
+        self.sample_tag = "sample:" + url.split("/abs/", 1)[-1]
+
+    def _names_paper(self, embed: discord.Embed) -> bool:
+        return embed.url == self.url or (embed.footer.text or "").startswith(self.sample_tag)
 
     async def run(self, target: int, in_thread: bool) -> int | None:
         limit = self.poster.history_limit
@@ -266,7 +271,7 @@ class _HistorySearch:
             seen += 1
             if message.author.id != self.me:
                 continue
-            if any(embed.url == self.url for embed in message.embeds):
+            if any(self._names_paper(embed) for embed in message.embeds):
                 return message.id
             if message.flags.has_thread and not in_thread:
                 # A digest header: its papers are in the thread that carries its id.

@@ -36,7 +36,7 @@ from paperbot.adapters.slack.poster import (
     SlackPoster,
     retry_handlers,
 )
-from paperbot.errors import ConfigError
+from paperbot.errors import ChannelUnavailable, ConfigError, PostError
 from paperbot.models import ChannelKey, CommandContext, Reply
 from paperbot.service import Paperbot
 from paperbot.settings import Settings, SlackSettings
@@ -44,6 +44,8 @@ from paperbot.settings import Settings, SlackSettings
 log = logging.getLogger(__name__)
 
 _FAILED = "that did not work on our side; please try again in a minute"
+_NOT_IN_CHANNEL = "I cannot share files here: invite me first (/invite @paperbot), then try again"
+_NO_FILES_SCOPE = "I may not upload files: reinstall the app with the files:write scope"
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
@@ -283,7 +285,23 @@ class SlackAdapter:
                 failure = f"{type(exc).__name__}: {exc}"
                 log.error("slack: /papers %s in %s failed: %s", name, ctx.channel, failure)
                 reply = Reply.error(_FAILED)
+            if reply.attachment is not None:
+                reply = await self._upload(ctx.channel, reply)
             await self._respond(name, response_url, reply)
+
+    async def _upload(self, channel: ChannelKey, reply: Reply) -> Reply:
+        """Share the reply's file in the channel (with the reply as its comment); the command's
+        own answer then says how that went."""
+        assert reply.attachment is not None
+        try:
+            await self.poster.upload(channel, reply.attachment, reply.text)
+        except ChannelUnavailable:
+            return Reply.error(_NOT_IN_CHANNEL)
+        except PostError as exc:
+            if "missing_scope" in str(exc):
+                return Reply.error(_NO_FILES_SCOPE)
+            return Reply.error(_FAILED)
+        return Reply(text=f"Shared {reply.attachment.filename} in this channel.")
 
     async def _respond(self, name: str, response_url: str, reply: Reply) -> None:
         """Answer through the command's response_url (what bolt's respond() does, on our pool)."""

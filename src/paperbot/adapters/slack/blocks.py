@@ -208,7 +208,7 @@ def item_message(item: DigestItem) -> SlackMessage:
         context([_links(paper), *(fit(one_line(e), MAX_CONTEXT_TEXT // 2) for e in extra if e)])
     )
     blocks.append(context([VOTE_HINT]))
-    text = f"{one_line(paper.title)[:200]} ({paper.arxiv_id})"
+    text = f"{one_line(paper.title)[:200]} ({paper.label if paper.is_sample else paper.arxiv_id})"
     return SlackMessage(_fallback(text), clamp(blocks))
 
 

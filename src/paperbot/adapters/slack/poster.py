@@ -38,7 +38,7 @@ from paperbot.errors import (
     PostNotSent,
     PostOutcomeUnknown,
 )
-from paperbot.models import ChannelKey, Digest, DigestItem, Reply
+from paperbot.models import Attachment, ChannelKey, Digest, DigestItem, Reply
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,26 @@ class SlackPoster:
 
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
         return await self._post(channel, reply_message(reply))
+
+    async def upload(self, channel: ChannelKey, attachment: Attachment, comment: str) -> str:
+        """Share a file in the channel through Slack's external upload (files.getUploadURLExternal,
+        the upload itself, files.completeUploadExternal); returns the file id."""
+        try:
+            response = await self.client.files_upload_v2(
+                channel=channel.channel,
+                content=attachment.content,
+                filename=attachment.filename,
+                title=attachment.title or attachment.filename,
+                initial_comment=comment,
+            )
+        except SlackApiError as exc:
+            error = post_error(exc)
+            log.warning("file upload to %s failed: %s", channel, error)
+            raise error from None
+        except TRANSPORT_ERRORS as exc:
+            raise PostError(f"Slack unreachable: {type(exc).__name__}") from None
+        file = response.get("file") or {}
+        return str(file.get("id", ""))
 
     async def _post(
         self,
