@@ -286,23 +286,16 @@ class SubscriptionRows:
         stages["transaction"] = done - started
         return stages, count
 
-    def candidates(
-        self, key: ChannelKey, since: datetime | None, _: timedelta
-    ) -> list[StoredMatch]:
-        """The former `unposted_matches`, over the legacy rows."""
-        channel_id = self.channel_ids[key]
+    def candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
+        """The former `digest_candidates`, over the legacy rows."""
         sql = (
             "SELECT m.paper_id, m.field, s.query FROM legacy_matches m "
             "JOIN subscriptions s ON s.id = m.subscription_id "
-            "WHERE m.channel_id = :c AND (m.paper_id NOT IN "
-            "(SELECT paper_id FROM posts WHERE channel_id = :c)"
-            + (" AND m.matched_at > :since" if since is not None else "")
-            + " OR m.paper_id IN (SELECT paper_id FROM posts WHERE channel_id = :c "
-            "AND state = :retry)) ORDER BY m.paper_id"
+            "WHERE m.channel_id = :c AND m.matched_at >= :since AND m.paper_id NOT IN "
+            "(SELECT paper_id FROM posts WHERE channel_id = :c AND state != :retry) "
+            "ORDER BY m.paper_id"
         )
-        params: dict[str, Any] = {"c": channel_id, "retry": PostState.RETRY}
-        if since is not None:
-            params["since"] = since
+        params = {"c": self.channel_ids[key], "retry": PostState.RETRY, "since": matched_since}
         with self.store.engine.connect() as conn:
             rows = conn.execute(text(sql), params).all()
         return [StoredMatch(r.paper_id, r.query, MatchField(r.field)) for r in rows]

@@ -53,6 +53,8 @@ def why(reasons: Sequence[MatchReason]) -> str:
 
 def links(paper: Paper) -> list[tuple[str, str]]:
     """(label, url) pairs in the order a reader wants them."""
+    if paper.is_sample:
+        return [("arXiv search", paper.title_search_url)]
     found = [("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
     if paper.hf_url:
         found.append(("HF", paper.hf_url))

@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 from paperbot import metrics
+from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
-from paperbot.digest import build_digest, rank_items
+from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
 from paperbot.matching import SubscriptionIndex
@@ -34,7 +33,7 @@ from paperbot.models import (
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
-from paperbot.store.matches import pack
+from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
 from paperbot.text import AnalyzedPaper, analyze
 
@@ -43,7 +42,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 # A new subscription also looks back this far, so the next digest is not empty for a new channel.
-SUBSCRIBE_LOOKBACK = timedelta(days=3)
+SUBSCRIBE_LOOKBACK = LOOKBACK
 PREVIEW_WINDOW = timedelta(days=7)
 
 
@@ -107,7 +106,10 @@ class Paperbot:
         self.max_subscriptions = max_subscriptions
         self.clock = clock
         self.worker_id = worker_id
-        self.delivery = DigestDelivery(self)
+        self.digests = DigestBuilder(store, self.missing_sources)
+        self.delivery = DigestDelivery(
+            store, self.posters, self.digests, clock, self.channel_defaults
+        )
         # Kept across ingests and synced with the store by its change counter: rebuilding it
         # for 100,000 subscriptions costs more than matching a day (benchmarks/bench_day.py).
         self.live_subscriptions = LiveSubscriptions()
@@ -258,19 +260,8 @@ class Paperbot:
     # --- digests --------------------------------------------------------------------------
 
     async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
-        now = now or self.clock()
-        channel = await self.channel(key)
-        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
-        stored = await self.blocking(
-            self.store.digest_candidates, key, channel.last_digest_at, SUBSCRIBE_LOOKBACK
-        )
-        reasons: dict[str, list[MatchReason]] = defaultdict(list)
-        for match in stored:
-            reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
-        papers = await self.blocking(self.store.get_papers, list(reasons))
-        votes = await self.blocking(self.store.vote_totals, key, list(reasons))
-        missing = await self.missing_sources()
-        return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+        """What the channel's digest would hold now (candidates: see DigestBuilder)."""
+        return await self.digests.build(await self.channel(key), now or self.clock())
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""
@@ -284,9 +275,15 @@ class Paperbot:
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)
         ]
 
-    async def deliver_digest(self, key: ChannelKey, force_post: bool = False) -> DeliveryReport:
+    async def deliver_digest(
+        self, key: ChannelKey, force_post: bool = False, reply_to: str | None = None
+    ) -> DeliveryReport:
         """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
-        return await self.delivery.deliver(key, force_post)
+        return await self.delivery.deliver(key, force_post, reply_to=reply_to)
+
+    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+        """The next batch of matched papers into today's digest thread."""
+        return await self.delivery.deliver_more(key)
 
     # --- votes ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ rows fanned out to exactly what evaluating every (subscription, paper) pair find
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from paperbot.testing import FixedClock, make_paper
 
 KEY = ChannelKey("slack", "T1", "C1")
 OTHER = ChannelKey("slack", "T1", "C2")
-LOOKBACK = timedelta(days=3)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 WORDS = ["diffusion", "model", "robot", "graph", "video", "sparse", "agent", "reward"]
 
 
@@ -30,9 +30,7 @@ def paper(n: int, title: str, abstract: str = "Nothing else.", **fields: object)
 
 
 def candidates(store: Store, key: ChannelKey) -> set[tuple[str, str, MatchField]]:
-    return {
-        (m.paper_id, m.subscription, m.field) for m in store.digest_candidates(key, None, LOOKBACK)
-    }
+    return {(m.paper_id, m.subscription, m.field) for m in store.digest_candidates(key, EPOCH)}
 
 
 def naive(papers: list[Paper], query: str) -> set[tuple[str, str, MatchField]]:
@@ -85,7 +83,7 @@ def test_an_updated_paper_records_only_its_new_matches(store: Store, clock: Fixe
         store, live, [paper(1, "Diffusion", upvotes=25)], analyze_paper
     )
     assert matched == 1  # the upvote filter is new; the diffusion match was recorded already
-    fresh = store.digest_candidates(KEY, since, LOOKBACK)
+    fresh = store.digest_candidates(KEY, since)
     assert [(m.paper_id, m.subscription) for m in fresh] == [("2611.00001", "upvotes:20")]
 
 
@@ -237,7 +235,7 @@ async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
     monkeypatch.setattr(bot.store, "papers_seen_since", no_matching)
     joined = await bot.subscribe(OTHER, "Diffusion", "U2")
     assert joined.recent_matches == 1
-    found = bot.store.digest_candidates(OTHER, None, LOOKBACK)
+    found = bot.store.digest_candidates(OTHER, EPOCH)
     assert [m.paper_id for m in found] == ["2611.00002"]  # in the look back; the old one is not
     monkeypatch.undo()
     novel = await bot.subscribe(OTHER, "graphs", "U2")  # nobody followed it: matched now

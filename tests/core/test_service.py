@@ -1,6 +1,6 @@
 """The core loop through the service: ingest, match, digest, post once, vote."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -9,6 +9,7 @@ from paperbot.models import ChannelKey, MatchField
 from paperbot.service import Paperbot
 from paperbot.testing import FakeSource, FixedClock, Posted, RecordingPoster, gone, make_paper
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 KEY = ChannelKey("console", "local", "general")
 DAY = date(2026, 11, 20)
 
@@ -205,9 +206,7 @@ async def test_an_unsubscribe_racing_an_ingest_drops_only_its_matches(
     inserted, _, matched = bot.ingest_papers(day_papers())
     # diffusion: 00001, 00002 (abstract), 00004; robots: 00002, recorded for the query alone
     assert (inserted, matched) == (4, 4)
-    assert [m.subscription for m in bot.store.digest_candidates(KEY, None, timedelta(0))] == [
-        "diffusion"
-    ] * 3
+    assert [m.subscription for m in bot.store.digest_candidates(KEY, EPOCH)] == ["diffusion"] * 3
 
 
 async def test_papers_are_stored_with_their_matches_or_not_at_all(

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, RowMapping, select, update
 
 from paperbot.models import ChannelKey
 from paperbot.store.inserts import insert_returning_new
-from paperbot.store.tables import channels, posts
+from paperbot.store.tables import channels, papers, posts
 
 
 class PostState:
@@ -29,6 +29,7 @@ class LedgerEntry:
     message_id: str | None
     digest_day: date
     created_at: datetime
+    digest_id: int | None = None
 
 
 # --- the posted ledger --------------------------------------------------------------------
@@ -41,6 +42,7 @@ def reserve_posts(
     day: date,
     worker: str,
     now: datetime,
+    digest_id: int | None = None,
 ) -> list[str]:
     """Record the intent to post; returns the ids this call reserved (others were already
     posted or reserved, by this or another process), in the order given."""
@@ -52,6 +54,7 @@ def reserve_posts(
             "digest_day": day,
             "claimed_by": worker,
             "created_at": now,
+            "digest_id": digest_id,
         }
         for paper_id in paper_ids
     ]
@@ -63,7 +66,13 @@ def reserve_posts(
             posts.c.paper_id.in_(list(paper_ids)),
             posts.c.state == PostState.RETRY,
         )
-        .values(state=PostState.PENDING, claimed_by=worker, created_at=now, digest_day=day)
+        .values(
+            state=PostState.PENDING,
+            claimed_by=worker,
+            created_at=now,
+            digest_day=day,
+            digest_id=digest_id,
+        )
         .returning(posts.c.paper_id)
     ).scalars()
     mine.update(reclaimed)
@@ -129,6 +138,17 @@ def channel_ledger(conn: Connection, channel_id: int) -> list[LedgerEntry]:
     return [_ledger_from_row(row) for row in conn.execute(query).mappings()]
 
 
+def uncertain_papers(conn: Connection, channel_id: int) -> list[tuple[str, str]]:
+    """(paper id, title) of the channel's posts that may or may not have arrived."""
+    query = (
+        select(posts.c.paper_id, papers.c.title)
+        .join(papers, papers.c.arxiv_id == posts.c.paper_id)
+        .where(posts.c.channel_id == channel_id, posts.c.state == PostState.UNCERTAIN)
+        .order_by(posts.c.created_at, posts.c.paper_id)
+    )
+    return [(row.paper_id, row.title) for row in conn.execute(query)]
+
+
 def paper_for_message(conn: Connection, channel_id: int, message_id: str) -> str | None:
     """The paper a posted message is about, so a reaction on it can become a vote."""
     found = conn.execute(
@@ -147,4 +167,5 @@ def _ledger_from_row(row: RowMapping) -> LedgerEntry:
         message_id=row["message_id"],
         digest_day=row["digest_day"],
         created_at=row["created_at"],
+        digest_id=row["digest_id"],
     )

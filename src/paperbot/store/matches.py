@@ -15,10 +15,13 @@ from sqlalchemy import Connection, bindparam, select
 from paperbot.models import MatchField
 from paperbot.store.inserts import bind_value, insert_for
 from paperbot.store.ledger import PostState
-from paperbot.store.tables import papers, posts, queries, query_matches, subscriptions
+from paperbot.store.tables import posts, queries, query_matches, subscriptions
 
 # A row's papers: "paper_id=field" words (arXiv ids hold neither spaces nor "=").
 PackedMatches = Mapping[int, Sequence[str]]  # query id -> ["2401.00001=title", ...]
+# A new subscription's matches count from this long before it was added: its first digest is
+# not empty, and a query other channels follow already brings its recent papers along.
+LOOKBACK = timedelta(days=3)
 _CHUNK = 500
 
 
@@ -101,60 +104,69 @@ def followed_query_matches(
     return len({word.partition("=")[0] for packed in rows for word in packed.split()})
 
 
-def digest_candidates(
-    conn: Connection, channel_id: int, since: datetime | None, lookback: timedelta
-) -> list[StoredMatch]:
-    """What a channel's digest chooses from: the matches of its subscriptions recorded after
-    `since` (a subscription added after `since` also looks back `lookback` before it was added),
-    for papers never posted to (nor reserved for) the channel, plus every match of a paper whose
-    earlier post failed, however old. One match per (paper, subscription)."""
+def channel_matches(
+    conn: Connection, channel_id: int, since: datetime
+) -> dict[tuple[str, str], MatchField]:
+    """(paper id, subscription) -> field, for every match of the channel's subscriptions
+    recorded since `since`; a subscription's count from `LOOKBACK` before it was added (the
+    rows of a query are shared with every channel that follows it, from whenever it did)."""
     subs = conn.execute(
         select(subscriptions.c.query, subscriptions.c.created_at).where(
             subscriptions.c.channel_id == channel_id
         )
     ).all()
     if not subs:
-        return []
-    # From when each subscription's matches count: after the last digest, or from the start of
-    # its look back (inclusive: a subscribe dates its look-back matches so).
-    bound: dict[str, tuple[datetime, bool]] = {}
-    for text, created_at in subs:
-        start = created_at - lookback
-        bound[text] = (since, False) if since is not None and since > start else (start, True)
-    retry = set(
-        conn.execute(
-            select(posts.c.paper_id).where(
-                posts.c.channel_id == channel_id, posts.c.state == PostState.RETRY
-            )
-        ).scalars()
-    )
-    earliest = min(at for at, _ in bound.values())
-    if retry:
-        # A paper is matched when it is first stored or later: its rows are no older than that.
-        first_seen = conn.execute(
-            select(papers.c.first_seen_at).where(papers.c.arxiv_id.in_(sorted(retry)))
-        ).scalars()
-        earliest = min([earliest, *first_seen])
+        return {}
+    bound = {text: max(since, created_at - LOOKBACK) for text, created_at in subs}
     rows = conn.execute(
         select(subscriptions.c.query, query_matches.c.matched_at, query_matches.c.papers)
         .join(queries, queries.c.text == subscriptions.c.query)
         .join(query_matches, query_matches.c.query_id == queries.c.id)
-        .where(subscriptions.c.channel_id == channel_id, query_matches.c.matched_at >= earliest)
+        .where(
+            subscriptions.c.channel_id == channel_id,
+            query_matches.c.matched_at >= min(bound.values()),
+        )
     ).all()
     found: dict[tuple[str, str], MatchField] = {}
     for text, matched_at, packed in rows:
-        at, inclusive = bound[text]
-        fresh = matched_at >= at if inclusive else matched_at > at
-        for word in packed.split():
-            paper_id, _, field = word.partition("=")
-            if fresh or paper_id in retry:
+        if matched_at >= bound[text]:
+            for word in packed.split():
+                paper_id, _, field = word.partition("=")
                 found.setdefault((paper_id, text), _FIELDS[field])
+    return found
+
+
+def digest_candidates(
+    conn: Connection, channel_id: int, matched_since: datetime
+) -> list[StoredMatch]:
+    """What a digest may post: every match recorded since `matched_since` (the channel's keep
+    window) of a paper not posted to, reserved for, or left uncertain in the channel, including
+    papers an earlier digest had no room for and papers whose post certainly failed. One match
+    per (paper, subscription), fanned out from the query rows."""
+    found = channel_matches(conn, channel_id, matched_since)
     ledger = _ledger_states(conn, channel_id, {paper_id for paper_id, _ in found})
     return [
         StoredMatch(paper_id, text, field)
         for (paper_id, text), field in sorted(found.items())
         if ledger.get(paper_id, PostState.RETRY) == PostState.RETRY
     ]
+
+
+def query_papers(conn: Connection, text: str, since: datetime, limit: int) -> list[str]:
+    """Papers the query `text` matched since `since`, newest first."""
+    rows = conn.execute(
+        select(query_matches.c.papers)
+        .join(queries, queries.c.id == query_matches.c.query_id)
+        .where(queries.c.text == text, query_matches.c.matched_at >= since)
+        .order_by(query_matches.c.matched_at.desc(), query_matches.c.batch.desc())
+    ).scalars()
+    found: dict[str, None] = {}
+    for packed in rows:
+        for word in packed.split():
+            found.setdefault(word.partition("=")[0], None)
+            if len(found) >= limit:
+                return list(found)
+    return list(found)
 
 
 def _ledger_states(conn: Connection, channel_id: int, paper_ids: set[str]) -> dict[str, str]:

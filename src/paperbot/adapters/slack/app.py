@@ -36,7 +36,7 @@ from paperbot.adapters.slack.poster import (
     SlackPoster,
     retry_handlers,
 )
-from paperbot.errors import ConfigError
+from paperbot.errors import ChannelUnavailable, ConfigError, PostError
 from paperbot.models import ChannelKey, CommandContext, Reply
 from paperbot.service import Paperbot
 from paperbot.settings import Settings, SlackSettings
@@ -44,6 +44,8 @@ from paperbot.settings import Settings, SlackSettings
 log = logging.getLogger(__name__)
 
 _FAILED = "that did not work on our side; please try again in a minute"
+_NOT_IN_CHANNEL = "I cannot share files here: invite me first (/invite @paperbot), then try again"
+_NO_FILES_SCOPE = "I may not upload files: reinstall the app with the files:write scope"
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
@@ -146,6 +148,9 @@ class SlackAdapter:
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        # A separate connect timeout, so a Slack that cannot be reached is told apart from one
+        # that took the request and did not answer (which may have posted).
+        self.http_timeout = aiohttp.ClientTimeout(total=30, sock_connect=10)
         bot.add_poster(self.poster)
 
     @classmethod
@@ -173,7 +178,7 @@ class SlackAdapter:
         """Check the token, then listen: a local port in HTTP mode, a websocket in Socket Mode."""
         # One connection pool for Web API calls and response_url answers, instead of a new
         # session (and TCP/TLS handshake) per call, which is what slack_sdk does without one.
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._http = aiohttp.ClientSession(timeout=self.http_timeout)
         self.client.session = self._http
         try:
             await self._check_token()
@@ -250,6 +255,10 @@ class SlackAdapter:
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """POST /slack/events: commands, events and interactivity; bolt checks the signature."""
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not self.socket_mode and not stamp.isdigit():
+            # bolt would fail on int() with a 500 and a traceback; it is just a bad signature.
+            return web.json_response({"error": "invalid request"}, status=401)
         with self._ack_first.acking():
             response = await self.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(response)
@@ -258,9 +267,12 @@ class SlackAdapter:
         """Acknowledge at once; the answer follows through response_url, however long it takes."""
         await ack()
         key = ChannelKey(PLATFORM, str(command.get("team_id", "")), str(command["channel_id"]))
-        ctx = CommandContext(key, str(command["user_id"]), can_manage=True)
+        response_url = str(command.get("response_url", ""))
+        ctx = CommandContext(
+            key, str(command["user_id"]), can_manage=True, reply_to=response_url or None
+        )
         text = unescape(str(command.get("text", "")))
-        self._spawn(self._answer(ctx, text, str(command.get("response_url", ""))))
+        self._spawn(self._answer(ctx, text, response_url))
 
     async def _answer(self, ctx: CommandContext, text: str, response_url: str) -> None:
         name = _loggable((text.split(maxsplit=1) or ["help"])[0])
@@ -273,7 +285,23 @@ class SlackAdapter:
                 failure = f"{type(exc).__name__}: {exc}"
                 log.error("slack: /papers %s in %s failed: %s", name, ctx.channel, failure)
                 reply = Reply.error(_FAILED)
+            if reply.attachment is not None:
+                reply = await self._upload(ctx.channel, reply)
             await self._respond(name, response_url, reply)
+
+    async def _upload(self, channel: ChannelKey, reply: Reply) -> Reply:
+        """Share the reply's file in the channel (with the reply as its comment); the command's
+        own answer then says how that went."""
+        assert reply.attachment is not None
+        try:
+            await self.poster.upload(channel, reply.attachment, reply.text)
+        except ChannelUnavailable:
+            return Reply.error(_NOT_IN_CHANNEL)
+        except PostError as exc:
+            if "missing_scope" in str(exc):
+                return Reply.error(_NO_FILES_SCOPE)
+            return Reply.error(_FAILED)
+        return Reply(text=f"Shared {reply.attachment.filename} in this channel.")
 
     async def _respond(self, name: str, response_url: str, reply: Reply) -> None:
         """Answer through the command's response_url (what bolt's respond() does, on our pool)."""
