@@ -240,3 +240,59 @@ async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
     monkeypatch.undo()
     novel = await bot.subscribe(OTHER, "graphs", "U2")  # nobody followed it: matched now
     assert novel.recent_matches == 1
+
+
+def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text as sql
+
+    from paperbot.store.database import _MIGRATIONS, create_db_engine
+
+    engine = create_db_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+    store = Store(engine, FixedClock())
+    for key in (KEY, OTHER):
+        store.ensure_channel(key, ChannelSettings())
+    store.upsert_papers([paper(1, "Diffusion"), paper(2, "Robots")])
+    at = FixedClock()()
+    with engine.begin() as conn:  # the per-subscription rows the old ingest wrote
+        ids = {}
+        for channel_id, query in ((1, "diffusion"), (2, "diffusion"), (2, "robot")):
+            ids[channel_id, query] = conn.execute(
+                sql(
+                    "INSERT INTO subscriptions (channel_id, query, created_by, created_at) "
+                    "VALUES (:c, :q, 'U', :at) RETURNING id"
+                ),
+                {"c": channel_id, "q": query, "at": at},
+            ).scalar_one()
+        for channel_id, query, paper_id in (
+            (1, "diffusion", "2611.00001"),
+            (2, "diffusion", "2611.00001"),
+            (2, "robot", "2611.00002"),
+        ):
+            conn.execute(
+                sql(
+                    "INSERT INTO matches (subscription_id, paper_id, channel_id, field, matched_at)"
+                    " VALUES (:s, :p, :c, 'title', :at)"
+                ),
+                {"s": ids[channel_id, query], "p": paper_id, "c": channel_id, "at": at},
+            )
+    engine.dispose()
+    migrated = Store.open(db_url, clock=FixedClock())
+    try:
+        title = MatchField.TITLE
+        assert candidates(migrated, KEY) == {("2611.00001", "diffusion", title)}
+        assert candidates(migrated, OTHER) == {
+            ("2611.00001", "diffusion", title),
+            ("2611.00002", "robot", title),
+        }
+        migrated.add_subscription(KEY, "graph", "U")  # the change counter exists and counts
+        assert LiveSubscriptions().sync(migrated).full
+        assert migrated.subscription_changes(0)[0] == 1
+    finally:
+        migrated.close()
