@@ -34,6 +34,7 @@ from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import TldrWriter
 from paperbot.text import AnalyzedPaper, analyze
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Paperbot:
         self._subscription_lock = threading.Lock()
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
+        # Writes TL;DRs onto digests when the optional language model is configured.
+        self.tldr_writer: TldrWriter | None = None
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call off the event loop."""
@@ -258,7 +261,10 @@ class Paperbot:
         papers = await self.blocking(self.store.get_papers, list(reasons))
         votes = await self.blocking(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
-        return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+        digest = build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+        if self.tldr_writer is not None:
+            digest = await self.tldr_writer.annotate(digest)
+        return digest
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""

@@ -196,6 +196,41 @@ class SearchSettings(Section):
     )
 
 
+class TldrSettings(Section):
+    enabled: bool = Field(
+        default=False,
+        description="Write a one-sentence TL;DR of each paper about to be posted, with a "
+        "language model behind an OpenAI-compatible chat-completions API.",
+    )
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="Chat-completions base URL (/chat/completions is added); a local server "
+        "works too, e.g. http://localhost:11434/v1 (Ollama) or http://localhost:8000/v1 (vLLM).",
+    )
+    model: str = Field(default="gpt-4o-mini", description="Model name the endpoint knows.")
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer key; leave empty for a local server that needs none."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Per-request timeout.")
+    max_wait_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=300,
+        description="The longest a digest waits for TL;DRs; papers without one by then show "
+        "their summary (late answers are kept for later digests).",
+    )
+    daily_papers: int = Field(
+        default=200, ge=0, description="At most this many papers summarised per UTC day."
+    )
+    daily_tokens: int = Field(
+        default=200_000, ge=0, description="At most about this many tokens spent per UTC day."
+    )
+    max_input_chars: int = Field(
+        default=3000, ge=200, le=20_000, description="Title and abstract sent, in characters."
+    )
+    concurrency: int = Field(default=4, ge=1, le=16, description="Requests at once.")
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level logged."
@@ -223,6 +258,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    tldr: TldrSettings = Field(default_factory=TldrSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
