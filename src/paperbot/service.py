@@ -240,6 +240,27 @@ class Paperbot:
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
 
+    async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
+        """Pause every channel of one workspace (the app was removed there); returns how many
+        were running. Other workspaces are not touched."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        paused = 0
+        for channel in channels:
+            if channel.key.workspace == workspace:
+                paused += await self.blocking(self.store.pause_channel, channel.key, reason)
+        return paused
+
+    async def resume_workspace(self, platform: str, workspace: str, reasons: Sequence[str]) -> int:
+        """Resume a workspace's channels paused for one of `reasons` (the app is back)."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        resumed = 0
+        for channel in channels:
+            key, reason = channel.key, channel.pause_reason
+            if key.workspace == workspace and channel.settings.paused and reason in reasons:
+                await self.blocking(self.store.resume_channel, key)
+                resumed += 1
+        return resumed
+
     async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
         channel = await self.channel(key)
         settings = replace(channel.settings, **changes)

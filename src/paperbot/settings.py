@@ -137,10 +137,48 @@ class SlackSettings(Section):
         default_factory=lambda: ["-1", "thumbsdown", "arrow_down", "heavy_minus_sign"],
         description="Reaction names that vote a paper down.",
     )
+    client_id: str | None = Field(
+        default=None,
+        description="OAuth distribution (any workspace installs the app at install_path): the "
+        "app's Client ID. With client_secret set, bot_token is not needed.",
+    )
+    client_secret: SecretStr | None = Field(default=None, description="OAuth: Client Secret.")
+    redirect_uri: str | None = Field(
+        default=None,
+        description="OAuth: the public URL of redirect_path, as listed under the app's "
+        "Redirect URLs, e.g. https://paperbot.example.org/slack/oauth_redirect",
+    )
+    install_path: str = Field(default="/slack/install", description="OAuth: 'Add to Slack' page.")
+    redirect_path: str = Field(
+        default="/slack/oauth_redirect", description="OAuth: where Slack sends the installer back."
+    )
+    authorize_url: str = Field(
+        default="https://slack.com/oauth/v2/authorize",
+        description="OAuth: Slack's authorize page the install page links to.",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: [
+            "commands",
+            "chat:write",
+            "reactions:read",
+            "channels:history",
+            "groups:history",
+            "files:write",
+        ],
+        description="OAuth: bot scopes asked for (the manifest's).",
+    )
+    oauth_state_seconds: int = Field(
+        default=600, ge=60, le=3600, description="OAuth: how long an install link stays valid."
+    )
+
+    @property
+    def oauth(self) -> bool:
+        """Distributed: workspaces install the app through OAuth, each with its own token."""
+        return self.client_id is not None and self.client_secret is not None
 
     @property
     def configured(self) -> bool:
-        return self.bot_token is not None
+        return self.bot_token is not None or self.oauth
 
 
 class DiscordSettings(Section):
