@@ -306,3 +306,13 @@ def test_the_migrated_tables_are_slack_sdks(store: Store) -> None:
     assert found is not None and found.bot_token == "xoxb-1"
     installations.delete_all(enterprise_id=None, team_id="T1")
     assert installations.find_bot(enterprise_id=None, team_id="T1") is None
+
+
+def test_the_manifest_documents_the_redirect_url_scopes_and_events() -> None:
+    manifest = (Path(__file__).parents[3] / "slack-manifest.yml").read_text()
+    defaults = SlackSettings()
+    assert f"    - https://paperbot.example.org{defaults.redirect_path} " in manifest
+    for scope in defaults.scopes:
+        assert f"      - {scope} " in manifest
+    for event_name in ("app_uninstalled", "tokens_revoked"):
+        assert f"      - {event_name} " in manifest
