@@ -163,6 +163,7 @@ class ChannelSettings:
     threaded: bool = True
     post_when_empty: bool = False
     paused: bool = False
+    keep_days: int = 7  # a matched paper not posted yet stays eligible this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,9 @@ class Digest:
     items: tuple[DigestItem, ...]
     missing_sources: tuple[str, ...] = ()
     remaining: int = 0
+    # The delivery's id for this digest (its record in the store): posters tag the header with
+    # it so the header can be found again after a crash, and derive Discord nonces from it.
+    ref: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -283,6 +287,8 @@ class CommandContext:
     channel: ChannelKey
     user: str
     can_manage: bool = True
+    # Where a late answer reaches the requester (Slack: the command's response_url).
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +304,13 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
     paused: bool = False
     skipped_reason: str | None = None
+    # Certainly posted, failed (queued again), and the two in-between states, named by title.
+    uncertain: list[str] = field(default_factory=list)  # may have arrived; never resent
+    checking: list[str] = field(default_factory=list)  # may have arrived; asked again first
+    titles: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False  # an interrupted digest was finished under its own header
+    unpaused: str | None = None  # the pause reason a successful post just lifted
+    remaining: int = 0  # matched papers still waiting (no room in this digest)
 
     @property
     def summary(self) -> str:

@@ -108,6 +108,9 @@ class ChannelDefaults(Section):
     )
     threaded: bool = Field(default=True, description="Post papers in the header's thread.")
     post_when_empty: bool = Field(default=False, description="Say 'nothing new' on empty days.")
+    keep_days: int = Field(
+        default=7, ge=1, le=60, description="Days a matched paper not posted yet stays eligible."
+    )
     max_subscriptions: int = Field(default=50, ge=1, le=500, description="Per channel.")
 
     _tz = field_validator("timezone")(_check_timezone)

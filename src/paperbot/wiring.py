@@ -30,6 +30,7 @@ def channel_defaults(settings: Settings) -> ChannelSettings:
         digest_days=tuple(c.digest_days),
         threaded=c.threaded,
         post_when_empty=c.post_when_empty,
+        keep_days=c.keep_days,
     )
 
 

@@ -70,7 +70,7 @@ def render_header(digest: Digest) -> RenderableType:
     if digest.missing_sources:
         lines.append(f"⚠ not fetched this time: {', '.join(digest.missing_sources)}")
     if digest.remaining:
-        lines.append(f"+{digest.remaining} more matched; raise the size with /papers settings size")
+        lines.append(f"+{digest.remaining} more matched: /papers more posts the next ones")
     return Panel("\n".join(lines), style="bold blue")
 
 
@@ -107,6 +107,16 @@ class ConsolePoster:
 
     async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
         return next((mid for mid, pid in self.posted.items() if pid == paper_id), None)
+
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        """A terminal cannot edit what it printed: print the corrected header instead."""
+        self.console.print(Text(f"(header {header_id} now lists {len(digest.items)} papers)"))
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        return None  # a terminal's history is gone with the process that printed it
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        return False
 
 
 class ConsoleChannel:

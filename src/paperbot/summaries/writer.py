@@ -60,7 +60,11 @@ class TldrWriter:
         """The digest with a TL;DR on each item that got one in time."""
         if not digest.items:
             return digest
-        found = await self.tldrs([item.paper for item in digest.items])
+        try:
+            found = await self.tldrs([item.paper for item in digest.items])
+        except Exception as exc:  # the digest goes out without TL;DRs rather than not at all
+            log.warning("tldr: skipped for this digest: %s", f"{type(exc).__name__}: {exc}"[:200])
+            return digest
         items = tuple(replace(item, tldr=found.get(item.paper.arxiv_id)) for item in digest.items)
         return replace(digest, items=items)
 

@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "list",
     "search",
     "digest",
+    "more",
     "top",
     "export",
     "settings",

@@ -34,7 +34,9 @@ CHOICE_LIMIT = 25
 CHOICE_TEXT_LIMIT = 100
 ARGUMENT_LIMIT = core_commands.MAX_ARGUMENT
 
-SettingName = Literal["timezone", "hour", "size", "days", "threaded", "empty", "pause", "resume"]
+SettingName = Literal[
+    "timezone", "hour", "size", "days", "threaded", "empty", "keep", "pause", "resume"
+]
 Period = Literal["week", "month", "all"]
 ExportChoice = Literal["week", "month", "top"]
 
@@ -139,6 +141,10 @@ class PapersGroup(app_commands.Group):
     @app_commands.command(description="Post this channel's digest now")
     async def digest(self, interaction: discord.Interaction) -> None:
         await self.run(interaction, "digest", defer=True)
+
+    @app_commands.command(description="Post the next matched papers into today's digest")
+    async def more(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "more", defer=True)
 
     @app_commands.command(description="What this channel voted up")
     @app_commands.describe(period="Over which time (all by default)")

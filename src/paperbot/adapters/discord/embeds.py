@@ -128,7 +128,7 @@ def header_message(digest: Digest, votes: VoteEmoji | None = None) -> Rendered:
     if digest.remaining:
         embed.add_field(
             name=f"+{digest.remaining} more",
-            value=f"+{digest.remaining} more matched; raise the size with /papers settings size",
+            value=f"+{digest.remaining} more matched: /papers more posts the next ones",
             inline=False,
         )
     embed.set_footer(text=f"{votes.hint} on a paper · /papers help")

@@ -164,6 +164,9 @@ class SlackAdapter:
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        # A separate connect timeout, so a Slack that cannot be reached is told apart from one
+        # that took the request and did not answer (which may have posted).
+        self.http_timeout = aiohttp.ClientTimeout(total=30, sock_connect=10)
         bot.add_poster(self.poster)
 
     @classmethod
@@ -204,7 +207,7 @@ class SlackAdapter:
         """Check the token, then listen: a local port in HTTP mode, a websocket in Socket Mode."""
         # One connection pool for Web API calls and response_url answers, instead of a new
         # session (and TCP/TLS handshake) per call, which is what slack_sdk does without one.
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._http = aiohttp.ClientSession(timeout=self.http_timeout)
         self.client.session = self._http
         try:
             await self._check_token()
@@ -284,6 +287,10 @@ class SlackAdapter:
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """POST /slack/events: commands, events and interactivity; bolt checks the signature."""
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not self.socket_mode and not stamp.isdigit():
+            # bolt would fail on int() with a 500 and a traceback; it is just a bad signature.
+            return web.json_response({"error": "invalid request"}, status=401)
         with self._ack_first.acking():
             response = await self.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(response)
@@ -292,9 +299,12 @@ class SlackAdapter:
         """Acknowledge at once; the answer follows through response_url, however long it takes."""
         await ack()
         key = ChannelKey(PLATFORM, str(command.get("team_id", "")), str(command["channel_id"]))
-        ctx = CommandContext(key, str(command["user_id"]), can_manage=True)
+        response_url = str(command.get("response_url", ""))
+        ctx = CommandContext(
+            key, str(command["user_id"]), can_manage=True, reply_to=response_url or None
+        )
         text = unescape(str(command.get("text", "")))
-        self._spawn(self._answer(ctx, text, str(command.get("response_url", ""))))
+        self._spawn(self._answer(ctx, text, response_url))
 
     async def _answer(self, ctx: CommandContext, text: str, response_url: str) -> None:
         name = _loggable((text.split(maxsplit=1) or ["help"])[0])

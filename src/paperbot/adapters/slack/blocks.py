@@ -218,7 +218,7 @@ def header_message(digest: Digest) -> SlackMessage:
     if digest.missing_sources:
         notes.append(fit(f"⚠️ not fetched this time: {', '.join(digest.missing_sources)}", 500))
     if digest.remaining:
-        notes.append(f"+{digest.remaining} more matched; raise the size: `/papers settings size`")
+        notes.append(f"+{digest.remaining} more matched: `/papers more` posts the next ones here")
     notes.append(f"{VOTE_HINT} on a paper")
     blocks = [header(digest.headline), context(notes)]
     lines = [f"• {link(item.paper.abs_url, item.paper.title, 150)}" for item in digest.items]
@@ -283,7 +283,8 @@ def reply_message(reply: Reply) -> SlackMessage:
     blocks: list[Block] = [header(title)] if title else []
     blocks.extend(_text_blocks(reply.text))
     blocks.extend(_result_block(n, item) for n, item in enumerate(reply.items, start=1))
-    fallback = one_line(f"{title}: {reply.text}" if title else reply.text) or title or "paperbot"
+    joined = f"{title.rstrip(':')}: {reply.text}" if title else reply.text
+    fallback = one_line(joined) or title or "paperbot"
     text = fit_mentions(fallback, MAX_FALLBACK)
     return SlackMessage(text, clamp(blocks or [section(text)], "results"))
 

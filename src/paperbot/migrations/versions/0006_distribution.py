@@ -5,7 +5,7 @@ store read and write (their default names and columns, in slack_sdk 3.x), create
 migration history owns the whole database; paperbot never lets slack_sdk create tables.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 21:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
