@@ -35,6 +35,7 @@ from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import TldrWriter
 from paperbot.text import AnalyzedPaper, analyze
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.digests = DigestBuilder(store, self.missing_sources)
+        self._tldr_writer: TldrWriter | None = None
         self.delivery = DigestDelivery(
             store, self.posters, self.digests, clock, self.channel_defaults
         )
@@ -117,6 +119,16 @@ class Paperbot:
         self.last_ingest: IngestStats | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
+
+    @property
+    def tldr_writer(self) -> TldrWriter | None:
+        """Writes TL;DRs onto every digest built, when the optional language model is on."""
+        return self._tldr_writer
+
+    @tldr_writer.setter
+    def tldr_writer(self, writer: TldrWriter | None) -> None:
+        self._tldr_writer = writer
+        self.digests.annotate = writer.annotate if writer is not None else None
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call off the event loop."""
@@ -248,6 +260,27 @@ class Paperbot:
                 by_id[paper.arxiv_id] = paper
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
+
+    async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
+        """Pause every channel of one workspace (the app was removed there); returns how many
+        were running. Other workspaces are not touched."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        paused = 0
+        for channel in channels:
+            if channel.key.workspace == workspace:
+                paused += await self.blocking(self.store.pause_channel, channel.key, reason)
+        return paused
+
+    async def resume_workspace(self, platform: str, workspace: str, reasons: Sequence[str]) -> int:
+        """Resume a workspace's channels paused for one of `reasons` (the app is back)."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        resumed = 0
+        for channel in channels:
+            key, reason = channel.key, channel.pause_reason
+            if key.workspace == workspace and channel.settings.paused and reason in reasons:
+                await self.blocking(self.store.resume_channel, key)
+                resumed += 1
+        return resumed
 
     async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
         channel = await self.channel(key)

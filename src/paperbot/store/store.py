@@ -22,6 +22,7 @@ from paperbot.store import ledger as ledger_rows
 from paperbot.store import matches as match_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
+from paperbot.store import summaries as summary_rows
 from paperbot.store import votes as vote_rows
 from paperbot.store.channels import StoredSubscription
 from paperbot.store.database import create_db_engine, migrate
@@ -444,6 +445,20 @@ class Store:
             if channel_id is None:
                 return []
             return history_rows.most_matched(conn, channel_id, since, limit)
+
+    # --- TL;DRs ----------------------------------------------------------------------------
+
+    def get_summaries(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return summary_rows.get_summaries(conn, paper_ids)
+
+    def add_summary(self, paper_id: str, text: str, model: str, tokens: int) -> bool:
+        with self.transaction() as conn:
+            return summary_rows.add_summary(conn, paper_id, text, model, tokens, self.clock())
+
+    def summary_usage(self, since: datetime) -> summary_rows.Usage:
+        with self.engine.connect() as conn:
+            return summary_rows.usage_since(conn, since)
 
     # --- sources --------------------------------------------------------------------------
 

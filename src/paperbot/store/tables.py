@@ -227,3 +227,27 @@ leases = Table(
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# One-sentence TL;DRs a language model wrote, one per paper however many channels post it; the
+# rows of a day are also that day's spent budget (papers and tokens).
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_summaries_created_at", "created_at"),
+)
+
+# A channel's weekly roundup, when it asked for one: the weekday and hour (channel time), and
+# when the last one went out, so a week's roundup is posted once.
+roundups = Table(
+    "roundups",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("weekday", String(3), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("last_posted_at", UTCDateTime),
+)
