@@ -254,7 +254,7 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
+        command.upgrade(config, "0006")
     store = Store(engine, FixedClock())
     for key in (KEY, OTHER):
         store.ensure_channel(key, ChannelSettings())
