@@ -255,12 +255,18 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0006")
-    store = Store(engine, FixedClock())
-    for key in (KEY, OTHER):
-        store.ensure_channel(key, ChannelSettings())
-    store.upsert_papers([paper(1, "Diffusion"), paper(2, "Robots")])
+    Store(engine, FixedClock()).upsert_papers([paper(1, "Diffusion"), paper(2, "Robots")])
     at = FixedClock()()
-    with engine.begin() as conn:  # the per-subscription rows the old ingest wrote
+    with engine.begin() as conn:  # the channels and per-subscription rows of the old schema
+        for key in (KEY, OTHER):
+            conn.execute(
+                sql(
+                    "INSERT INTO channels (platform, workspace, channel, timezone, digest_hour, "
+                    "max_items, digest_days, threaded, post_when_empty, paused, created_at) "
+                    "VALUES (:p, :w, :c, 'UTC', 9, 10, 'mon', true, false, false, :at)"
+                ),
+                {"p": key.platform, "w": key.workspace, "c": key.channel, "at": at},
+            )
         ids = {}
         for channel_id, query in ((1, "diffusion"), (2, "diffusion"), (2, "robot")):
             ids[channel_id, query] = conn.execute(
@@ -296,3 +302,23 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
         assert migrated.subscription_changes(0)[0] == 1
     finally:
         migrated.close()
+
+
+async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(
+    bot: Paperbot, clock: FixedClock
+) -> None:
+    for key in (KEY, OTHER):
+        await bot.subscribe(key, "diffusion", "U1")  # one shared query row
+    bot.store.pause_channel(KEY, "channel_not_found")
+    clock.advance(minutes=5)
+    bot.ingest_papers([paper(1, "Diffusion While Paused")])
+    clock.advance(minutes=5)
+    bot.store.resume_channel(KEY)
+    clock.advance(minutes=5)
+    bot.ingest_papers([paper(2, "Diffusion After")])
+    assert {m[0] for m in candidates(bot.store, OTHER)} == {"2611.00001", "2611.00002"}
+    assert {m[0] for m in candidates(bot.store, KEY)} == {"2611.00002"}
+    await bot.update_settings(OTHER, paused=True)
+    clock.advance(minutes=5)
+    await bot.update_settings(OTHER, paused=False)  # resumed from settings: the same
+    assert candidates(bot.store, OTHER) == set()

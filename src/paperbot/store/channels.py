@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, delete, select, update
 
 from paperbot.models import Channel, ChannelKey, ChannelSettings, Subscription
 from paperbot.store import matches as match_rows
-from paperbot.store.tables import channels, meta, queries, subscription_changes, subscriptions
+from paperbot.store.tables import (
+    UTCDateTime,
+    channels,
+    meta,
+    queries,
+    subscription_changes,
+    subscriptions,
+)
 
 SUBSCRIPTION_REV = "subscription_rev"  # the meta counter that numbers subscription changes
 
@@ -55,14 +62,14 @@ def list_channels(conn: Connection, platform: str | None = None) -> list[Channel
     return [_channel_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def update_settings(conn: Connection, channel_id: int, settings: ChannelSettings) -> None:
+def update_settings(
+    conn: Connection, channel_id: int, settings: ChannelSettings, now: datetime
+) -> None:
+    resumed = {} if settings.paused else {"pause_reason": None, "resumed_at": _resumed_at(now)}
     conn.execute(
         update(channels)
         .where(channels.c.id == channel_id)
-        .values(
-            **_settings_values(settings),
-            **({} if settings.paused else {"pause_reason": None}),
-        )
+        .values(**_settings_values(settings), **resumed)
     )
 
 
@@ -76,9 +83,19 @@ def pause(conn: Connection, channel_id: int, reason: str) -> bool:
     return result.rowcount > 0
 
 
-def resume(conn: Connection, channel_id: int) -> None:
+def resume(conn: Connection, channel_id: int, now: datetime) -> None:
     conn.execute(
-        update(channels).where(channels.c.id == channel_id).values(paused=False, pause_reason=None)
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(paused=False, pause_reason=None, resumed_at=_resumed_at(now))
+    )
+
+
+def _resumed_at(now: datetime) -> Any:
+    """`now` if the channel is paused (it is being resumed), else its resumed_at unchanged."""
+    return case(
+        (channels.c.paused.is_(True), bindparam("now", now, type_=UTCDateTime)),
+        else_=channels.c.resumed_at,
     )
 
 

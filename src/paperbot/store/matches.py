@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 from paperbot.models import MatchField
 from paperbot.store.inserts import bind_value, insert_for
 from paperbot.store.ledger import PostState
-from paperbot.store.tables import posts, queries, query_matches, subscriptions
+from paperbot.store.tables import channels, posts, queries, query_matches, subscriptions
 
 # A row's papers: "paper_id=field" words (arXiv ids hold neither spaces nor "=").
 PackedMatches = Mapping[int, Sequence[str]]  # query id -> ["2401.00001=title", ...]
@@ -108,8 +108,15 @@ def channel_matches(
     conn: Connection, channel_id: int, since: datetime
 ) -> dict[tuple[str, str], MatchField]:
     """(paper id, subscription) -> field, for every match of the channel's subscriptions
-    recorded since `since`; a subscription's count from `LOOKBACK` before it was added (the
-    rows of a query are shared with every channel that follows it, from whenever it did)."""
+    recorded since `since`; a subscription's count from `LOOKBACK` before it was added, and
+    none from while the channel was paused (the rows of a query are shared with every channel
+    that follows it, from whenever it did)."""
+    resumed = conn.execute(
+        select(channels.c.resumed_at).where(channels.c.id == channel_id)
+    ).scalar_one_or_none()
+    if resumed is not None:
+        # What matched while it was paused (up to the moment it resumed) is not its own.
+        since = max(since, resumed + timedelta(microseconds=1))
     subs = conn.execute(
         select(subscriptions.c.query, subscriptions.c.created_at).where(
             subscriptions.c.channel_id == channel_id

@@ -199,7 +199,7 @@ class Store:
 
     def update_channel(self, key: ChannelKey, settings: ChannelSettings) -> Channel:
         with self.transaction() as conn:
-            channel_rows.update_settings(conn, self._channel_id(conn, key), settings)
+            channel_rows.update_settings(conn, self._channel_id(conn, key), settings, self.clock())
         found = self.get_channel(key)
         assert found is not None
         return found
@@ -211,7 +211,7 @@ class Store:
 
     def resume_channel(self, key: ChannelKey) -> None:
         with self.transaction() as conn:
-            channel_rows.resume(conn, self._channel_id(conn, key))
+            channel_rows.resume(conn, self._channel_id(conn, key), self.clock())
 
     def set_last_digest(self, key: ChannelKey, at: datetime) -> None:
         with self.transaction() as conn:

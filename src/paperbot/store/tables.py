@@ -101,6 +101,9 @@ channels = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Days a matched paper that was not posted yet stays eligible for the next digests.
     Column("keep_days", Integer, nullable=False, server_default="7"),
+    # When the channel was last resumed: matches (shared with channels that follow the same
+    # queries) recorded while it was paused are not its own.
+    Column("resumed_at", UTCDateTime),
     UniqueConstraint("platform", "workspace", "channel"),
 )
 

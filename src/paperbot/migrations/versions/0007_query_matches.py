@@ -70,6 +70,8 @@ def upgrade() -> None:
             ],
         )
     op.execute("INSERT INTO meta (key, value) VALUES ('subscription_rev', 0)")
+    with op.batch_alter_table("channels", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("resumed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("matches", schema=None) as batch_op:
         batch_op.drop_index("ix_matches_channel_id_matched_at")
     op.drop_table("matches")
@@ -104,6 +106,8 @@ def downgrade() -> None:
         batch_op.create_index(
             "ix_matches_channel_id_matched_at", ["channel_id", "matched_at"], unique=False
         )
+    with op.batch_alter_table("channels", schema=None) as batch_op:
+        batch_op.drop_column("resumed_at")
     op.execute("DELETE FROM meta WHERE key = 'subscription_rev'")
     op.drop_table("subscription_changes")
     op.drop_table("query_matches")
