@@ -1,0 +1,50 @@
+"""A bot process for the ingest crash test: ingests a day in small chunks, slowly, until killed.
+
+    ingest_crash_worker.py DB_URL PAPERS
+
+Matches the day's papers against the stored subscriptions through the real chunked ingest, each
+chunk of five papers in its own transaction, pausing a little in every chunk's matching so the
+test's SIGKILL lands in the middle of the day (and at times in the middle of a transaction).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
+from paperbot.models import Paper
+from paperbot.service import analyze_paper
+from paperbot.store.store import Store
+from paperbot.testing import make_paper
+from paperbot.text import AnalyzedPaper
+
+
+def day(count: int) -> list[Paper]:
+    """The day both the worker and the test ingest: every third paper matches "diffusion"."""
+    return [
+        make_paper(
+            f"Diffusion {n}" if n % 3 == 0 else f"Graphs {n}",
+            "Robots and reward models." if n % 2 else "Nothing in particular.",
+            arxiv_id=f"2611.{n:05d}",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def slowly(paper: Paper) -> AnalyzedPaper:
+    time.sleep(0.01)
+    return analyze_paper(paper)
+
+
+def main(db_url: str, count: int) -> None:
+    store = Store.open(db_url)
+    live = LiveSubscriptions()
+    live.sync(store)
+    print("ingesting", flush=True)
+    ingest_in_chunks(store, live, day(count), slowly, target_write_seconds=0.0, first_chunk=5)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
