@@ -167,12 +167,12 @@ class Paperbot:
 
     def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
         """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
-        Papers and their matches are stored together, chunk by chunk (paperbot.ingest)."""
+        Stored papers are never left unmatched, even by a crash (see paperbot.ingest)."""
         self.last_sync = self.live_subscriptions.sync(self.store)
         result, matched, self.last_ingest = ingest_in_chunks(
             self.store, self.live_subscriptions, batch, analyze_paper
         )
-        if not result.changed:
+        if not result.changed and not self.last_ingest.recovered:
             return 0, 0, 0
         started = time.perf_counter()
         self.search_index.catch_up(self.store)

@@ -2,20 +2,21 @@
 
     ingest_crash_worker.py DB_URL PAPERS
 
-Matches the day's papers against the stored subscriptions through the real chunked ingest, each
-chunk of five papers in its own transaction, pausing a little in every chunk's matching so the
-test's SIGKILL lands in the middle of the day (and at times in the middle of a transaction).
+Stores, matches and records the day through the real ingest, each chunk of a few papers in its
+own transaction, pausing a little after each chunk and in matching, so the test's SIGKILL lands
+in the middle of the day (at times in the middle of a transaction).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
 from paperbot.models import Paper
 from paperbot.service import analyze_paper
-from paperbot.store.store import Store
+from paperbot.store.store import Store, StoredChunk
 from paperbot.testing import make_paper
 from paperbot.text import AnalyzedPaper
 
@@ -37,8 +38,15 @@ def slowly(paper: Paper) -> AnalyzedPaper:
     return analyze_paper(paper)
 
 
+class SlowStore(Store):
+    def store_chunk(self, batch: Iterable[Paper]) -> StoredChunk:
+        done = super().store_chunk(batch)
+        time.sleep(0.03)
+        return done
+
+
 def main(db_url: str, count: int) -> None:
-    store = Store.open(db_url)
+    store = SlowStore.open(db_url)
     live = LiveSubscriptions()
     live.sync(store)
     print("ingesting", flush=True)

@@ -38,7 +38,7 @@ def stored(store: Store) -> set[tuple[str, str, MatchField]]:
     return {(m.paper_id, m.subscription, m.field) for m in store.digest_candidates(KEY, EPOCH)}
 
 
-def test_a_process_killed_mid_ingest_leaves_whole_chunks_and_loses_nothing(db_url: str) -> None:
+def test_a_process_killed_mid_ingest_leaves_marked_chunks_and_loses_nothing(db_url: str) -> None:
     store = Store.open(db_url)
     try:
         store.ensure_channel(KEY, ChannelSettings())
@@ -61,14 +61,17 @@ def test_a_process_killed_mid_ingest_leaves_whole_chunks_and_loses_nothing(db_ur
 
         papers = day(PAPERS)
         kept = [p for p in papers if store.get_paper(p.arxiv_id) is not None]
-        assert 20 <= len(kept) < PAPERS and len(kept) % 5 == 0  # whole chunks of five
-        assert kept == papers[: len(kept)]
-        assert stored(store) == expected(kept, queries)  # each stored paper with its matches
+        assert 20 <= len(kept) < PAPERS and kept == papers[: len(kept)]  # whole chunks
+        marked = sum(last - first + 1 for first, last in store.pending_matches())
+        assert marked == len(kept)  # every stored paper marked as waiting for its matches
+        assert stored(store) == set()
 
         live = LiveSubscriptions()
         live.sync(store)
-        result, _, _ = ingest_in_chunks(store, live, papers, analyze_paper)
+        result, _, stats = ingest_in_chunks(store, live, papers, analyze_paper)
         assert len(result.inserted) == PAPERS - len(kept)  # the next ingest does the rest
+        assert stats.recovered == len(kept)  # and matches what the killed one had stored
         assert stored(store) == expected(papers, queries)
+        assert store.pending_matches() == []
     finally:
         store.close()

@@ -209,7 +209,7 @@ async def test_an_unsubscribe_racing_an_ingest_drops_only_its_matches(
     assert [m.subscription for m in bot.store.digest_candidates(KEY, EPOCH)] == ["diffusion"] * 3
 
 
-async def test_papers_are_stored_with_their_matches_or_not_at_all(
+async def test_papers_stored_before_a_failure_are_matched_by_the_next_ingest(
     bot: Paperbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await bot.subscribe(KEY, "diffusion", "alice")
@@ -220,8 +220,11 @@ async def test_papers_are_stored_with_their_matches_or_not_at_all(
     monkeypatch.setattr(bot.live_subscriptions.index, "match_groups", broken)
     with pytest.raises(MemoryError):
         bot.ingest_papers(day_papers())
-    assert bot.store.get_paper("2611.00001") is None  # not stored unmatched
+    # Stored, and marked as waiting for their matches (paperbot.ingest), never left unmatched.
+    assert bot.store.get_paper("2611.00001") is not None
+    assert bot.store.pending_matches() != []
     monkeypatch.undo()
     inserted, _, matched = bot.ingest_papers(day_papers())  # the next ingest matches them
-    assert (inserted, matched) == (4, 3)
+    assert (inserted, matched) == (0, 3)
+    assert bot.store.pending_matches() == []
     assert bot.search_index.num_docs == 4

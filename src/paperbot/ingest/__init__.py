@@ -1,6 +1,7 @@
 """The ingest's write path at scale: a subscription index kept in step with the store by a change
-counter (`live`), and a day stored in chunks, each chunk's papers and matches in one short
-transaction (`chunks`), so commands never wait long behind an ingest.
+counter (`live`), and a day written in short transactions, papers in chunks marked until their
+matches are recorded (`chunks`), so commands never wait long behind an ingest and a crash loses
+nothing.
 
 The matches are recorded once per distinct query (see store/matches.py); benchmarks/bench_day.py
 measures the whole day against the one-row-per-subscription design.

@@ -1,35 +1,41 @@
-"""A day's papers stored in chunks, each chunk's papers and their matches in one transaction that
-holds the write lock briefly; chunks are sized from the previous one's write time."""
+"""A day's ingest in short transactions: papers stored in chunks (each marked as waiting for its
+matches), the day matched at once outside any transaction, and its query rows recorded in slices,
+the last slice removing the marks. Chunks and slices are sized from the previous one's write
+time, so no transaction holds the write lock for long, whatever the day's size or the load."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from paperbot.ingest.live import LiveSubscriptions
 from paperbot.models import Paper
-from paperbot.store.papers import UpsertResult, merge_batch
+from paperbot.store.papers import UpsertPlan, UpsertResult, merge_batch
 from paperbot.store.store import Store
 from paperbot.text import AnalyzedPaper
 
-# Aim each chunk's writes at this long, well under the 0.5 s a command may wait behind them.
-TARGET_WRITE_SECONDS = 0.2
-FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 250, 25, 2000
+# Aim each transaction's writes at this long, well under the 0.5 s a command may wait.
+TARGET_WRITE_SECONDS = 0.15
+FIRST_CHUNK, MAX_CHUNK = 250, 2000  # papers
+FIRST_SLICE, MAX_SLICE = 5000, 100_000  # query rows
 
 
 @dataclass(slots=True)
 class IngestStats:
-    """Where an ingest's time went, summed over its chunks (seconds)."""
+    """Where an ingest's time went (seconds)."""
 
     read_seconds: float = 0.0  # which papers are new or changed
-    match_seconds: float = 0.0  # matching and packing, outside the write lock
-    write_seconds: float = 0.0  # papers and matches written, to commit
-    chunk_writes: list[float] = field(default_factory=list)  # each chunk's write lock hold
+    store_seconds: float = 0.0  # papers written, to commit
+    match_seconds: float = 0.0  # matching and packing, outside any transaction
+    record_seconds: float = 0.0  # query rows written, to commit
+    writes: list[float] = field(default_factory=list)  # each transaction's write lock hold
+    recovered: int = 0  # papers an interrupted ingest had stored unmatched
     index_seconds: float = 0.0  # the search index catching up (set by the caller)
 
     @property
     def max_write_seconds(self) -> float:
-        return max(self.chunk_writes, default=0.0)
+        return max(self.writes, default=0.0)
 
 
 def ingest_in_chunks(
@@ -40,29 +46,62 @@ def ingest_in_chunks(
     target_write_seconds: float = TARGET_WRITE_SECONDS,
     first_chunk: int = FIRST_CHUNK,
 ) -> tuple[UpsertResult, int, IngestStats]:
-    """Store and match `batch` chunk by chunk; returns what changed, the (query, paper) matches
-    recorded and the time spent. A crash between chunks leaves whole chunks stored with their
-    matches and the rest unstored: the next ingest of the day finds those new and does them."""
+    """Store, match and record `batch`; returns what changed, the (query, paper) matches
+    recorded and the time spent. A crash leaves whole chunks of papers stored and marked; the
+    next ingest matches the marked ones first, so no stored paper stays unmatched."""
+    stats = IngestStats()
+    leftover = store.pending_matches()
+    # Matched whole: the matches of these were never recorded (a match recorded twice is one).
+    whole: dict[str, Paper] = {
+        p.arxiv_id: p for first, last in leftover for p in store.papers_in_revisions(first, last)
+    }
+    stats.recovered = len(whole)
+    total, ranges = UpsertResult(), [first for first, _ in leftover]
+    diffed: list[tuple[Paper, Paper]] = []  # updated papers: only their new matches count
     papers = list(merge_batch(batch).values())  # one paper never spans two chunks
-    total, matched, stats = UpsertResult(), 0, IngestStats()
     size, start = first_chunk, 0
     while start < len(papers):
         chunk = papers[start : start + size]
         start += len(chunk)
-        done = store.ingest_chunk(chunk, lambda plan: live.match_chunk(plan, analyze))
+        done = store.store_chunk(chunk)
+        stats.read_seconds += done.read_seconds
+        if not done.upsert.changed:
+            continue
+        stats.store_seconds += done.write_seconds
+        stats.writes.append(done.write_seconds)
+        ranges.append(done.upsert.first_rev)
         total.inserted += done.upsert.inserted
         total.updated += done.upsert.updated
-        if done.upsert.changed:
-            total.first_rev = total.first_rev or done.upsert.first_rev
-            total.last_rev = done.upsert.last_rev
-        matched += done.matched
-        stats.read_seconds += done.read_seconds
-        stats.match_seconds += done.match_seconds
-        if done.upsert.changed:
-            stats.write_seconds += done.write_seconds
-            stats.chunk_writes.append(done.write_seconds)
-            per_paper = done.write_seconds / len(done.upsert.changed)
-            wanted = int(target_write_seconds / per_paper) if per_paper > 0 else MAX_CHUNK
-            # Grow gently (a cheap chunk may have been cheap by chance), shrink at once.
-            size = max(min(MIN_CHUNK, size), min(MAX_CHUNK, wanted, size * 2))
-    return total, matched, stats
+        total.first_rev = total.first_rev or done.upsert.first_rev
+        total.last_rev = done.upsert.last_rev
+        whole.update((p.arxiv_id, p) for p in done.plan.inserted)
+        for old, merged in done.plan.updated:
+            if old.arxiv_id in whole:
+                whole[old.arxiv_id] = merged
+            else:
+                diffed.append((old, merged))
+        size = _next_size(size, done.write_seconds / len(chunk), target_write_seconds, MAX_CHUNK)
+    if not ranges:
+        return total, 0, stats
+    started = time.perf_counter()
+    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze)
+    stats.match_seconds = time.perf_counter() - started
+    matched = sum(map(len, packed.values()))
+    rows, now, batch_id = list(packed.items()), store.clock(), min(ranges)
+    size, start = FIRST_SLICE, 0
+    while True:
+        part = dict(rows[start : start + size])
+        start += len(part)
+        last = start >= len(rows)
+        held = store.record_matches(part, now, batch_id, ranges if last else ())
+        stats.record_seconds += held
+        stats.writes.append(held)
+        if last:
+            return total, matched, stats
+        size = _next_size(size, held / len(part), target_write_seconds, MAX_SLICE)
+
+
+def _next_size(size: int, per_item: float, target: float, most: int) -> int:
+    """Grow gently (a cheap round may have been cheap by chance), shrink at once."""
+    wanted = int(target / per_item) if per_item > 0 else most
+    return max(1, min(most, wanted, size * 2))

@@ -1,7 +1,8 @@
 """Subscription matches, stored once per distinct query: `query_matches` rows hold the papers a
-query matched in one ingest chunk, and a digest fans them out to the channel's subscriptions by
-query text. Recording a day is then one row per matched query and chunk, not one per
-subscriber; the fan-out to a channel's twenty-odd subscriptions happens when its digest is built.
+query matched in one ingest, and a digest fans them out to the channel's subscriptions by query
+text. Recording a day is then one row per matched query, not one per subscriber; the fan-out to
+a channel's twenty-odd subscriptions happens when its digest is built. `ingest_pending` marks
+stored papers whose matches are not recorded yet (what a crash mid-ingest leaves behind).
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from paperbot.models import MatchField
 from paperbot.store.inserts import bind_value, insert_for
 from paperbot.store.ledger import PostState
-from paperbot.store.tables import channels, posts, queries, query_matches, subscriptions
+from paperbot.store.tables import (
+    channels,
+    ingest_pending,
+    posts,
+    queries,
+    query_matches,
+    subscriptions,
+)
 
 # A row's papers: "paper_id=field" words (arXiv ids hold neither spaces nor "=").
 PackedMatches = Mapping[int, Sequence[str]]  # query id -> ["2401.00001=title", ...]
@@ -78,6 +86,21 @@ def record(conn: Connection, packed: PackedMatches, matched_at: datetime, batch:
             [(q, at, batch, " ".join(found)) for q, found in packed.items()],
         )
     return sum(map(len, packed.values()))
+
+
+def mark_pending(conn: Connection, first_rev: int, last_rev: int) -> None:
+    """Papers of revisions first..last are stored and their matches not recorded yet."""
+    conn.execute(ingest_pending.insert().values(first_rev=first_rev, last_rev=last_rev))
+
+
+def settle_pending(conn: Connection, first_revs: Sequence[int]) -> None:
+    if first_revs:
+        conn.execute(delete(ingest_pending).where(ingest_pending.c.first_rev.in_(first_revs)))
+
+
+def pending(conn: Connection) -> list[tuple[int, int]]:
+    rows = conn.execute(select(ingest_pending).order_by(ingest_pending.c.first_rev))
+    return [(int(first), int(last)) for first, last in rows]
 
 
 def followed_query_matches(

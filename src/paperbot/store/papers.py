@@ -322,6 +322,13 @@ class PaperCache:
         return found
 
 
+def papers_in_revisions(conn: Connection, first: int, last: int) -> list[Paper]:
+    rows = conn.execute(
+        select(papers).where(papers.c.rev >= first, papers.c.rev <= last).order_by(papers.c.rev)
+    ).mappings()
+    return [paper_from_row(row) for row in rows]
+
+
 def papers_changed_since(conn: Connection, rev: int, limit: int) -> list[tuple[int, Paper]]:
     rows = conn.execute(
         select(papers).where(papers.c.rev > rev).order_by(papers.c.rev).limit(limit)

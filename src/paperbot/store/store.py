@@ -34,7 +34,6 @@ from paperbot.store.sources import SourceStatus
 from paperbot.store.tables import papers as papers_table
 
 __all__ = [
-    "ChunkResult",
     "Clock",
     "DigestPost",
     "DigestRecord",
@@ -44,6 +43,7 @@ __all__ = [
     "PostState",
     "SourceStatus",
     "Store",
+    "StoredChunk",
     "StoredMatch",
     "StoredSubscription",
     "UpsertPlan",
@@ -58,14 +58,13 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkResult:
-    """One ingest chunk: what it stored, how many (query, paper) matches, and where the time
-    went; `write_seconds` (first write to commit) is how long the chunk held the write lock."""
+class StoredChunk:
+    """One chunk of an ingest's papers: the plan (with the versions stored before), what was
+    written, and how long reading and writing (first write to commit) took."""
 
+    plan: UpsertPlan
     upsert: paper_rows.UpsertResult
-    matched: int
     read_seconds: float = 0.0
-    match_seconds: float = 0.0
     write_seconds: float = 0.0
 
 
@@ -105,32 +104,41 @@ class Store:
         with self.transaction() as conn:
             return paper_rows.upsert_papers(conn, batch, self.clock())
 
-    def ingest_chunk(
-        self, batch: Iterable[Paper], find_matches: Callable[[UpsertPlan], PackedMatches]
-    ) -> ChunkResult:
-        """Upsert a chunk of papers and record the matches `find_matches` gives for what the
-        upsert changes, in one transaction: stored papers are never left unmatched, and a
-        failure stores neither (the next ingest finds the papers changed and matches them
-        again). Matching runs after the reads and before the first write, so the write lock
-        (SQLite's, or PostgreSQL's revision counter row) is held only for the writes."""
+    def store_chunk(self, batch: Iterable[Paper]) -> StoredChunk:
+        """Upsert a chunk of an ingest's papers, marking them as waiting for their matches in
+        the same transaction (see `record_matches`): a crash before those are recorded leaves
+        the mark, and the next ingest matches them first."""
         started = time.perf_counter()
         with self.transaction() as conn:
             plan = paper_rows.plan_upsert(conn, batch)
             if not plan.changed:
-                return ChunkResult(paper_rows.UpsertResult(), 0, time.perf_counter() - started)
-            planned = time.perf_counter()
-            packed = find_matches(plan)
+                return StoredChunk(plan, paper_rows.UpsertResult(), time.perf_counter() - started)
             writing = time.perf_counter()
             result = paper_rows.write_plan(conn, plan, self.clock())
-            matched = match_rows.record(conn, packed, self.clock(), result.first_rev)
+            match_rows.mark_pending(conn, result.first_rev, result.last_rev)
         done = time.perf_counter()
-        return ChunkResult(
-            result,
-            matched,
-            read_seconds=planned - started,
-            match_seconds=writing - planned,
-            write_seconds=done - writing,
-        )
+        return StoredChunk(plan, result, writing - started, done - writing)
+
+    def record_matches(
+        self, packed: PackedMatches, matched_at: datetime, batch: int, settled: Sequence[int] = ()
+    ) -> float:
+        """Store query rows of an ingest; the last call of an ingest also removes the marks of
+        the papers it matched (`settled`: their first revisions). Returns the seconds from the
+        first write to commit."""
+        started = time.perf_counter()
+        with self.transaction() as conn:
+            match_rows.record(conn, packed, matched_at, batch)
+            match_rows.settle_pending(conn, settled)
+        return time.perf_counter() - started
+
+    def pending_matches(self) -> list[tuple[int, int]]:
+        """Revision ranges of stored papers whose matches are not recorded yet."""
+        with self.engine.connect() as conn:
+            return match_rows.pending(conn)
+
+    def papers_in_revisions(self, first: int, last: int) -> list[Paper]:
+        with self.engine.connect() as conn:
+            return paper_rows.papers_in_revisions(conn, first, last)
 
     def import_papers(
         self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None

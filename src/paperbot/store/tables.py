@@ -118,8 +118,8 @@ subscriptions = Table(
     UniqueConstraint("channel_id", "query"),
 )
 
-# Subscription matches, one row per distinct query (not per subscriber) and ingest chunk: the
-# papers it matched there, packed as "paper_id=field" words. A digest fans them out to the
+# Subscription matches, one row per distinct query (not per subscriber) and ingest: the papers
+# it matched there, packed as "paper_id=field" words. A digest fans them out to the
 # channel's subscriptions by query text. A busy day at 100,000 subscriptions is ~70,000 rows
 # here instead of ~790,000 per-subscription rows (benchmarks/bench_day.py measures both).
 queries = Table(
@@ -140,9 +140,18 @@ query_matches = Table(
     ),
     # A digest reads a query's rows newer than its window, so they are clustered that way.
     Column("matched_at", UTCDateTime, primary_key=True),
-    # The first paper revision of the chunk that recorded the row (0: a subscribe's lookback).
+    # The first paper revision of the ingest that recorded the row (0: a subscribe's look back).
     Column("batch", BigInteger, primary_key=True),
     Column("papers", Text, nullable=False),
+)
+
+# Paper revisions an ingest stored whose matches are not recorded yet: written with the papers,
+# removed with the last of their matches, so the next ingest matches what a crash left behind.
+ingest_pending = Table(
+    "ingest_pending",
+    metadata,
+    Column("first_rev", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_rev", BigInteger, nullable=False),
 )
 
 # One row per change to a channel's subscriptions, numbered by the `subscription_rev` meta
