@@ -134,36 +134,42 @@ def channel_matches(
     recorded since `since`; a subscription's count from `LOOKBACK` before it was added, and
     none from while the channel was paused (the rows of a query are shared with every channel
     that follows it, from whenever it did)."""
-    resumed = conn.execute(
-        select(channels.c.resumed_at).where(channels.c.id == channel_id)
-    ).scalar_one_or_none()
-    if resumed is not None:
-        # What matched while it was paused (up to the moment it resumed) is not its own.
-        since = max(since, resumed + timedelta(microseconds=1))
-    subs = conn.execute(
-        select(subscriptions.c.query, subscriptions.c.created_at).where(
-            subscriptions.c.channel_id == channel_id
-        )
-    ).all()
-    if not subs:
-        return {}
-    bound = {text: max(since, created_at - LOOKBACK) for text, created_at in subs}
+    # One query: the channel's subscriptions (when each was added, when the channel was last
+    # resumed) joined to their query rows since `since`; each row's own bound is applied below.
     rows = conn.execute(
-        select(subscriptions.c.query, query_matches.c.matched_at, query_matches.c.papers)
+        select(
+            subscriptions.c.query,
+            subscriptions.c.created_at,
+            channels.c.resumed_at,
+            query_matches.c.matched_at,
+            query_matches.c.papers,
+        )
+        .join(channels, channels.c.id == subscriptions.c.channel_id)
         .join(queries, queries.c.text == subscriptions.c.query)
         .join(query_matches, query_matches.c.query_id == queries.c.id)
-        .where(
-            subscriptions.c.channel_id == channel_id,
-            query_matches.c.matched_at >= min(bound.values()),
-        )
+        .where(subscriptions.c.channel_id == channel_id, query_matches.c.matched_at >= since)
     ).all()
     found: dict[tuple[str, str], MatchField] = {}
-    for text, matched_at, packed in rows:
-        if matched_at >= bound[text]:
+    bounds: dict[str, datetime] = {}
+    for text, created_at, resumed_at, matched_at, packed in rows:
+        bound = bounds.get(text)
+        if bound is None:
+            bound = bounds[text] = _bound(since, created_at, resumed_at)
+        if matched_at >= bound:
             for word in packed.split():
                 paper_id, _, field = word.partition("=")
                 found.setdefault((paper_id, text), _FIELDS[field])
     return found
+
+
+def _bound(since: datetime, created_at: datetime, resumed_at: datetime | None) -> datetime:
+    """From when a subscription's matches count: since `since`, from `LOOKBACK` before it was
+    added, and after its channel was last resumed (what matched while it was paused, up to the
+    moment it resumed, is not its own)."""
+    bound = max(since, created_at - LOOKBACK)
+    if resumed_at is not None:
+        bound = max(bound, resumed_at + timedelta(microseconds=1))
+    return bound
 
 
 def digest_candidates(
