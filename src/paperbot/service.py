@@ -216,11 +216,8 @@ class Paperbot:
         if stored is not None:
             return stored
         index = SubscriptionIndex([subscription])
-        found = [
-            pack(m.arxiv_id, m.field)
-            for paper in self.store.papers_seen_since(since)
-            for m in index.match(analyze_paper(paper))
-        ]
+        docs = self.live_subscriptions.recent.seen_since(self.store, since, analyze_paper)
+        found = [pack(m.arxiv_id, m.field) for m in index.match_all(docs)]
         if not found:
             return 0
         query_id = self.store.query_ids([subscription.query])[subscription.query]

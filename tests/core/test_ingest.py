@@ -322,3 +322,18 @@ async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(
     clock.advance(minutes=5)
     await bot.update_settings(OTHER, paused=False)  # resumed from settings: the same
     assert candidates(bot.store, OTHER) == set()
+
+
+async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.ingest_papers([paper(1, "Sparse Graphs"), paper(2, "Dense Graphs")])
+    reads: list[list[str]] = []
+    real = bot.store.get_papers
+    monkeypatch.setattr(bot.store, "get_papers", lambda ids: reads.append(list(ids)) or real(ids))
+    first = await bot.subscribe(KEY, "sparse", "U1")
+    assert (first.recent_matches, reads) == (1, [[]])  # nothing read or analysed again
+    # A paper changed since (a new revision) is read and analysed as it is now.
+    bot.store.upsert_papers([paper(2, "Dense Graphs", ai_keywords=("sparse",))])
+    second = await bot.subscribe(OTHER, "sparse", "U2")
+    assert (second.recent_matches, reads[-1]) == (2, ["2611.00002"])

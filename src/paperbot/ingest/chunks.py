@@ -52,9 +52,11 @@ def ingest_in_chunks(
     stats = IngestStats()
     leftover = store.pending_matches()
     # Matched whole: the matches of these were never recorded (a match recorded twice is one).
-    whole: dict[str, Paper] = {
-        p.arxiv_id: p for first, last in leftover for p in store.papers_in_revisions(first, last)
-    }
+    whole: dict[str, Paper] = {}
+    revs: dict[str, int] = {}  # each changed paper's stored revision
+    for first, last in leftover:
+        for rev, p in store.papers_in_revisions(first, last):
+            whole[p.arxiv_id], revs[p.arxiv_id] = p, rev
     stats.recovered = len(whole)
     total, ranges = UpsertResult(), [first for first, _ in leftover]
     diffed: list[tuple[Paper, Paper]] = []  # updated papers: only their new matches count
@@ -74,6 +76,9 @@ def ingest_in_chunks(
         total.updated += done.upsert.updated
         total.first_rev = total.first_rev or done.upsert.first_rev
         total.last_rev = done.upsert.last_rev
+        revs.update(
+            (p.arxiv_id, done.upsert.first_rev + i) for i, p in enumerate(done.upsert.changed)
+        )
         whole.update((p.arxiv_id, p) for p in done.plan.inserted)
         for old, merged in done.plan.updated:
             if old.arxiv_id in whole:
@@ -84,7 +89,7 @@ def ingest_in_chunks(
     if not ranges:
         return total, 0, stats
     started = time.perf_counter()
-    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze)
+    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze, revs)
     stats.match_seconds = time.perf_counter() - started
     matched = sum(map(len, packed.values()))
     rows, now, batch_id = list(packed.items()), store.clock(), min(ranges)

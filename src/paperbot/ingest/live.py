@@ -8,8 +8,9 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from paperbot.errors import InvalidInput
@@ -28,6 +29,42 @@ class SyncReport:
     seconds: float
 
 
+class RecentDocs:
+    """The latest ingests' papers as analysed for matching, by id and stored revision: a new
+    subscription's look back matches the last days' papers without analysing them again (what
+    made a subscribe slow while an ingest ran). Terms are shared strings, so a paper costs a
+    few KB; the oldest go first past `size`."""
+
+    def __init__(self, size: int = 8000) -> None:
+        self.size = size
+        self._docs: dict[str, tuple[int, AnalyzedPaper]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, arxiv_id: str, rev: int, doc: AnalyzedPaper) -> None:
+        with self._lock:
+            self._docs.pop(arxiv_id, None)
+            self._docs[arxiv_id] = (rev, doc)
+            while len(self._docs) > self.size:
+                del self._docs[next(iter(self._docs))]
+
+    def seen_since(
+        self, store: Store, since: datetime, analyze: Callable[[Paper], AnalyzedPaper]
+    ) -> list[AnalyzedPaper]:
+        """Every paper first seen since `since`, analysed: kept ones as they are (same
+        revision), the rest read and analysed now."""
+        docs, missing = [], []
+        with self._lock:
+            for arxiv_id, rev in store.revisions_seen_since(since):
+                kept = self._docs.get(arxiv_id)
+                if kept is not None and kept[0] == rev:
+                    docs.append(kept[1])
+                else:
+                    missing.append(arxiv_id)
+        papers = store.get_papers(missing)
+        docs.extend(analyze(papers[arxiv_id]) for arxiv_id in missing if arxiv_id in papers)
+        return docs
+
+
 class LiveSubscriptions:
     """The subscription index and the query row ids its matches are stored under. `lock`
     guards both: hold it to sync or to match."""
@@ -41,6 +78,7 @@ class LiveSubscriptions:
         # Per matched query: its subscribers (the tuple, replaced on every change, tells when
         # the entry is stale) and the distinct query rows they store matches under.
         self._rows_of: dict[object, tuple[tuple[Subscription, ...], tuple[int, ...]]] = {}
+        self.recent = RecentDocs()
 
     def sync(self, store: Store) -> SyncReport:
         """Bring the index up to the store's subscriptions; one small read if nothing changed."""
@@ -93,13 +131,25 @@ class LiveSubscriptions:
         self._rows_of = {q: entry for q, entry in self._rows_of.items() if q.subscribers}  # type: ignore[attr-defined]
 
     def match_chunk(
-        self, plan: UpsertPlan, analyze: Callable[[Paper], AnalyzedPaper]
+        self,
+        plan: UpsertPlan,
+        analyze: Callable[[Paper], AnalyzedPaper],
+        revs: Mapping[str, int] | None = None,
     ) -> PackedMatches:
         """What a chunk's changed papers matched, by query row: a new paper's every match; an
         updated paper's only where its stored version did not match (a match already recorded
-        stays as it was, and a paper whose upvotes moved is not news again)."""
+        stays as it was, and a paper whose upvotes moved is not news again). With `revs` (the
+        stored revision of each), the analysed papers are kept for `recent_docs`."""
+
+        def analyzed(paper: Paper) -> AnalyzedPaper:
+            doc = analyze(paper)
+            rev = revs.get(paper.arxiv_id) if revs else None
+            if rev is not None:
+                self.recent.keep(paper.arxiv_id, rev, doc)
+            return doc
+
         with self.lock:
-            found = self.index.match_groups(map(analyze, plan.changed))
+            found = self.index.match_groups(map(analyzed, plan.changed))
             before: dict[str, set[object]] = defaultdict(set)
             if plan.updated:
                 for queries, arxiv_id, _ in self.index.match_groups(

@@ -322,11 +322,19 @@ class PaperCache:
         return found
 
 
-def papers_in_revisions(conn: Connection, first: int, last: int) -> list[Paper]:
+def papers_in_revisions(conn: Connection, first: int, last: int) -> list[tuple[int, Paper]]:
     rows = conn.execute(
         select(papers).where(papers.c.rev >= first, papers.c.rev <= last).order_by(papers.c.rev)
     ).mappings()
-    return [paper_from_row(row) for row in rows]
+    return [(row["rev"], paper_from_row(row)) for row in rows]
+
+
+def revisions_seen_since(conn: Connection, since: datetime) -> list[tuple[str, int]]:
+    """(id, revision) of the papers first seen since `since`: no row decoded."""
+    rows = conn.execute(
+        select(papers.c.arxiv_id, papers.c.rev).where(papers.c.first_seen_at >= since)
+    )
+    return [(str(arxiv_id), int(rev)) for arxiv_id, rev in rows]
 
 
 def papers_changed_since(conn: Connection, rev: int, limit: int) -> list[tuple[int, Paper]]:

@@ -136,9 +136,13 @@ class Store:
         with self.engine.connect() as conn:
             return match_rows.pending(conn)
 
-    def papers_in_revisions(self, first: int, last: int) -> list[Paper]:
+    def papers_in_revisions(self, first: int, last: int) -> list[tuple[int, Paper]]:
         with self.engine.connect() as conn:
             return paper_rows.papers_in_revisions(conn, first, last)
+
+    def revisions_seen_since(self, since: datetime) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            return paper_rows.revisions_seen_since(conn, since)
 
     def import_papers(
         self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None
