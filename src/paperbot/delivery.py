@@ -24,6 +24,7 @@ from paperbot import metrics
 from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
 from paperbot.models import ChannelKey, DeliveryReport, Digest, Reply, Visibility
 from paperbot.ports import ChatPoster
+from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
 
 if TYPE_CHECKING:
@@ -158,6 +159,9 @@ class DigestDelivery:
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
         self._preparing = asyncio.Semaphore(max_preparing)
+        # Set when the process stops: no digest starts, one posting stops after its post in
+        # flight (see shutdown.py for what is logged and left to the next lease holder).
+        self.stopping = asyncio.Event()
 
     @property
     def coordination(self) -> Coordination:
@@ -181,6 +185,8 @@ class DigestDelivery:
         if poster is None:
             report.skipped_reason = f"no {key.platform} connection in this process"
             return report
+        if self.stopping.is_set():
+            return not_started(report)
         async with self._digests, self._locks[key], AsyncExitStack() as stack:
             # Preparing (lease, settling, building, reserving) is database work: a few channels
             # at a time, so the first digests start posting while later ones still prepare.
@@ -202,6 +208,12 @@ class DigestDelivery:
                 digest, built_empty = await self._prepare(channel, now)
             if post_at is not None:  # prepared ahead of the hour; post on the hour
                 await self._until(post_at)
+            if self.stopping.is_set():  # stopped before its hour: nothing was sent
+                if built_empty:
+                    return not_started(report)
+                left = [item.paper.arxiv_id for item in digest.items]
+                await self._release(key, left)
+                return interrupted(report, digest, left, before_hour=True)
             try:
                 if built_empty:
                     if channel.settings.post_when_empty or force_post:
@@ -339,6 +351,10 @@ class DigestDelivery:
             since = built_at - FIND_POSTED_MARGIN
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
+                if self.stopping.is_set():
+                    await self._release(key, ids[position:])
+                    interrupted(report, digest, ids[position:])
+                    return
                 try:
                     message_id = await self._send(
                         key,
@@ -375,15 +391,17 @@ class DigestDelivery:
             # Shutting down: what was never sent may go out again; the post in flight stays
             # pending, to be settled by asking the platform.
             self._release_now(key, ids[position + 1 :])
+            interrupted(report, digest, ids[max(position, 0) :])
             raise
         await self.bot.blocking(self.bot.store.set_last_digest, key, built_at)
         metrics.digest_posted(key.platform, len(report.posted))
         log.info("digest %s", report.summary)
 
     async def _until(self, moment: datetime) -> None:
+        """Sleep until `moment`, or until the process stops."""
         delay = (moment - self.bot.clock()).total_seconds()
         if delay > 0:
-            await self.sleep(delay)
+            await until_stopped(self.stopping, self.sleep(delay))
 
     async def _release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
         await self.bot.blocking(self._release_now, key, paper_ids)
