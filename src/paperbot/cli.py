@@ -76,11 +76,23 @@ def _progress(console: Console) -> Progress:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the bot: Slack and/or Discord when configured, else the local console channel."""
+    """Run the bot: Slack and/or Discord when configured, else the local console channel.
+
+    Stops within 10 s on SIGTERM or SIGINT (exit 0); exits 2 on a configuration error and 1 on
+    any other fatal error, so a supervisor that restarts on failure does.
+    """
     settings = _settings(config)
     from paperbot.runner import run_bot
 
-    asyncio.run(run_bot(settings))
+    try:
+        code = asyncio.run(run_bot(settings))
+    except ConfigError as exc:
+        typer.echo(f"paperbot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # fatal: say it in one line, exit non-zero so a supervisor restarts
+        log.critical("paperbot stopped on a fatal error: %s", exc, exc_info=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 @app.command()
