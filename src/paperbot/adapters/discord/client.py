@@ -240,6 +240,7 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         self._stopping = True
+        self.link.closing.set()
         if self._sync_task is not None:
             self._sync_task.cancel()
         await self.client.close()
@@ -255,8 +256,8 @@ class DiscordAdapter:
     async def _sync_later(self) -> None:
         while not self._stopping:
             delay = self.sync_retry.next()
-            log.info("discord: next /papers command sync attempt in %.0fs", delay)
-            await asyncio.sleep(delay)
+            log.info("discord: next /papers command sync attempt in %.1fs", delay)
+            await self.link.pause(delay)
             if await self.sync_commands():
                 return
 

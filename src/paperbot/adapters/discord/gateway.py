@@ -12,6 +12,7 @@ the protocol itself (HELLO, IDENTIFY, RESUME, heartbeats) stays discord.py's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -82,6 +83,7 @@ class GatewayLink:
     ready: set[int | None] = field(default_factory=set)
     error: str | None = "not connected yet"
     refused: str | None = None
+    closing: asyncio.Event = field(default_factory=asyncio.Event)  # set by stop: no more waits
 
     @property
     def connected(self) -> bool:
@@ -114,7 +116,12 @@ class GatewayLink:
             self.backoff.attempts,
             delay,
         )
-        await asyncio.sleep(delay)
+        await self.pause(delay)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, or return as soon as the client is being stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
 
 
 def describe_error(exc: BaseException) -> str:
