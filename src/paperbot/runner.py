@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -66,9 +66,37 @@ async def run_console(
                 f"[dim]{core.store.count_papers()} papers in {settings.database_url} "
                 f"({added} new from the bundled sample)[/dim]"
             )
-        await ConsoleChannel(core.bot, console).run(read_line)
+        channel = asyncio.ensure_future(ConsoleChannel(core.bot, console).run(read_line))
+        with _stop_on_signals() as stop:
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({channel, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not channel.done():
+                channel.cancel()  # SIGTERM or SIGINT: leave the prompt
+            with contextlib.suppress(asyncio.CancelledError):
+                await channel
     finally:
         await core.aclose()
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT while inside; the default handlers are back after."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stopping(signum: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping", signum.name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping, signum)
+    try:
+        yield stop
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 class BotProcess:
@@ -178,24 +206,21 @@ async def run_bot(settings: Settings, core: Core | None = None) -> int:
         log.info("no chat token configured: running the local console channel")
         await run_console(settings, sample=True)
         return 0
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     process = BotProcess(settings, core)
-    try:
-        # A signal during start-up stops it too (a platform may be slow to answer).
-        starting = asyncio.create_task(process.start())
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if starting.done():
-            starting.result()  # a fatal error at start raises here
-            await process.wait(stop)
-        else:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-        stopped.cancel()
-    finally:
-        await process.stop()
+    with _stop_on_signals() as stop:
+        try:
+            # A signal during start-up stops it too (a platform may be slow to answer).
+            starting = asyncio.create_task(process.start())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a fatal error at start raises here
+                await process.wait(stop)
+            else:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            stopped.cancel()
+        finally:
+            await process.stop()
     return 0
