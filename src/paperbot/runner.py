@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SAMPLE_DAYS = 3
 LOGIN_WAIT = 5.0  # seconds start-up waits for a Discord login before going on without it
+SLACK_START_WAIT = 5.0  # and for Slack's Socket Mode connection
 STOP_BUDGET = 8.0  # seconds a shutdown may take, under the 10 s a supervisor allows
 
 
@@ -79,6 +80,16 @@ async def run_console(
         await core.aclose()
 
 
+def _report_late_start(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        log.info("slack: connected")
+    else:
+        log.error("slack: could not start: %s; Slack stays down, the others go on", error)
+
+
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[asyncio.Event]:
     """An event set by SIGTERM or SIGINT while inside; the default handlers are back after."""
@@ -115,6 +126,7 @@ class BotProcess:
         self.discord: DiscordAdapter | None = None
         self.scheduler: DigestScheduler | None = None
         self._discord_task: asyncio.Task[None] | None = None
+        self._slack_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
         self._schedule: contextlib.AsyncExitStack | None = None
 
@@ -135,7 +147,7 @@ class BotProcess:
         shared_app = self.slack.web_app if self.slack and not self.slack.socket_mode else None
         self._health_server = await start_health(settings.http, self.health, shared_app)
         if self.slack is not None:
-            await self.slack.start()
+            await self._start_slack(self.slack)
         if self.discord is not None:
             await self._login_discord(self.discord)
             # Posting works from the login on; the gateway brings commands and votes.
@@ -146,6 +158,22 @@ class BotProcess:
             running_schedule(bot, settings.schedule)
         )
         log.info("paperbot running: %s", ", ".join(settings.platforms))
+
+    async def _start_slack(self, slack: SlackAdapter) -> None:
+        """Start Slack without letting an outage hold the rest: Socket Mode keeps retrying its
+        connection by itself (slack_sdk) while Slack is unreachable, so after a few seconds it
+        goes on in the background and the other platforms and the schedule start. A refused
+        token, or an HTTP port already taken, still fails the start (it raises here)."""
+        starting = asyncio.create_task(slack.start(), name="slack-start")
+        done, _ = await asyncio.wait({starting}, timeout=SLACK_START_WAIT)
+        if starting in done:
+            starting.result()
+            return
+        log.warning(
+            "slack: not connected after %.0fs; connecting on in the background", SLACK_START_WAIT
+        )
+        starting.add_done_callback(_report_late_start)
+        self._slack_task = starting
 
     @staticmethod
     async def _login_discord(discord: DiscordAdapter) -> None:
@@ -173,6 +201,9 @@ class BotProcess:
         if self._discord_task is not None:
             self._discord_task.cancel()
             await self._bounded("discord gateway", self._discord_task, deadline)
+        if self._slack_task is not None:
+            self._slack_task.cancel()
+            await self._bounded("slack reconnect", self._slack_task, deadline)
         if self.slack is not None:
             await self._bounded("slack", self.slack.stop(), deadline)
         if self._health_server is not None:

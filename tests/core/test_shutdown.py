@@ -29,6 +29,7 @@ class SlowPoster(RecordingPoster):
         super().__init__()
         self.delay, self.hang = delay, hang
         self.started = asyncio.Event()
+        self.items_started = 0
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
         self.started.set()
@@ -38,8 +39,14 @@ class SlowPoster(RecordingPoster):
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
     ) -> str:
+        self.items_started += 1
         await asyncio.sleep(3600 if self.hang else self.delay)
         return await super().post_item(channel, digest, item, thread)
+
+    async def in_flight(self, number: int) -> None:
+        """Until the `number`-th item post has started (and is in flight)."""
+        while self.items_started < number:
+            await asyncio.sleep(0.005)
 
 
 async def waiting_channel(bot: Paperbot, count: int = 3) -> list[str]:
@@ -122,9 +129,7 @@ async def test_sigterm_mid_digest_stops_after_the_post_in_flight(
     scheduler = scheduler_for(bot)
     await scheduler.start(paused=True)
     job = asyncio.create_task(scheduler._digest_job(KEY))
-    while not poster.items(KEY):
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # the second paper is in flight
+    await poster.in_flight(2)
     await scheduler.stop()
     await asyncio.wait_for(job, 1)
     posted = poster.items(KEY)
@@ -150,8 +155,7 @@ async def test_a_catch_up_cut_short_says_what_is_left(
     clock.now = SLOT + timedelta(minutes=20)  # the bot was down at 09:00
     scheduler = scheduler_for(bot)
     await scheduler.start()  # the catch-up starts in the background
-    while not poster.items(KEY):
-        await asyncio.sleep(0.01)
+    await poster.in_flight(2)
     await scheduler.stop()
     lines = shutdown_lines(caplog)
     assert len(lines) == 1 and "interrupted by shutdown: 2 of 4 papers posted, 2 left" in lines[0]

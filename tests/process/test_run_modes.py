@@ -184,3 +184,26 @@ async def test_a_fatal_error_exits_non_zero(fakes: Fakes, db_url: str, tmp_path:
     assert code == 1, child.log
     [fatal] = child.matching("paperbot stopped on a fatal error")
     assert " CRITICAL " in fatal
+
+
+async def test_slack_socket_mode_unreachable_leaves_discord_running(
+    fakes: Fakes, db_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for("combined", fakes)
+    settings["PAPERBOT_SLACK__APP_TOKEN"] = APP_TOKEN
+    settings["PAPERBOT_SLACK__API_BASE_URL"] = f"http://127.0.0.1:{unused_port()}/api/"
+    port = unused_port()
+    child = await start_bot(db_url, tmp_path, settings, http_port=port)
+    try:
+        await child.wait_for_line("discord: connected as", timeout=30)
+        await child.wait_for_line("slack: not connected after", timeout=30)
+        status, body = await healthz(port)
+        assert status == 503
+        assert body["platforms"]["discord"] == {"connected": True}
+        assert body["platforms"]["slack"]["connected"] is False
+        code, seconds = await child.terminate()
+    finally:
+        await child.kill()
+    print(f"SIGTERM with Slack unreachable (Socket Mode) beside Discord: {seconds:.2f}s")
+    assert code == 0 and seconds < SIGTERM_BUDGET, child.log
+    # slack_sdk's own Socket Mode retry still logs a traceback per attempt (left as it is).

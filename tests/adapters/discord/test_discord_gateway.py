@@ -19,7 +19,7 @@ from fake_gateway import HEARTBEAT, IDENTIFY, RESUME, FakeGateway, unused_port
 
 from conftest import BO, KEY_ARGS, command_payload, reaction_payload
 from paperbot.adapters.discord import DiscordAdapter
-from paperbot.adapters.discord.gateway import Backoff
+from paperbot.backoff import Backoff
 from paperbot.delivery import Pacer as CorePacer
 from paperbot.models import ChannelKey
 from paperbot.service import Paperbot
@@ -282,6 +282,34 @@ async def test_shards_connect_once_the_gateway_answers(
     finally:
         assert await run.stop() < 5
         await gateway.stop()
+
+
+async def test_a_connected_shard_that_loses_the_gateway_reconnects_quietly(
+    bot: Paperbot, fake: FakeDiscord, discord_globals: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    gateway = FakeGateway(heartbeat_interval_ms=1000)
+    await gateway.start()
+    port = gateway.port
+    run = await Running(make_adapter(bot, fake, gateway.url, shard_count=1)).start()
+    back = FakeGateway(heartbeat_interval_ms=1000, port=port)
+    try:
+        await run.connected()
+        await gateway.stop()  # the gateway goes away under a connected shard
+        await wait_until(lambda: not run.adapter.link.connected)
+        assert "disconnected" in (run.adapter.link.describe() or "")
+        await wait_until(lambda: bool(library_reconnects(caplog)), timeout=15)
+        await back.start()
+        await run.connected(timeout=30)
+        for record in library_reconnects(caplog):
+            assert record.levelno == logging.WARNING and record.exc_info is None
+    finally:
+        await run.stop()
+        await back.stop()
+
+
+def library_reconnects(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "Attempting a reconnect" in r.getMessage()]
 
 
 async def test_a_sharded_client_stops_while_the_gateway_is_unreachable(

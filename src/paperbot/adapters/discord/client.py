@@ -22,18 +22,19 @@ from discord.shard import Shard
 from paperbot.adapters.discord.commands import ANSWER_BUDGET, PapersGroup, PapersTree
 from paperbot.adapters.discord.embeds import VoteEmoji
 from paperbot.adapters.discord.gateway import (
-    Backoff,
     GatewayLink,
     GatewayRefused,
     describe_error,
     hold,
     open_shard,
+    quiet_library_reconnects,
     refusal,
 )
 from paperbot.adapters.discord.pacer import Pacer
 from paperbot.adapters.discord.poster import DiscordPoster
 from paperbot.adapters.discord.threads import ThreadParents
 from paperbot.adapters.discord.votes import VoteHandler
+from paperbot.backoff import Backoff
 from paperbot.errors import ConfigError
 from paperbot.service import Paperbot
 from paperbot.settings import DiscordSettings
@@ -111,6 +112,7 @@ def make_client(settings: DiscordSettings) -> discord.Client:
         "application_id": settings.application_id,
     }
     link = GatewayLink(settings.gateway_url)
+    quiet_library_reconnects()
     client: PaperbotClient | ShardedPaperbotClient
     if settings.shard_ids is None and settings.shard_count is None:
         client = PaperbotClient(**options)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import discord
 from discord.gateway import DiscordWebSocket, ReconnectWebSocket
+
+from paperbot.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +49,30 @@ TRANSIENT = (
 STABLE_AFTER = 10.0
 
 
+class OneLineReconnects(logging.Filter):
+    """Once a shard has connected, discord.py's own Shard reconnects it, logging an ERROR with a
+    traceback per attempt. An outage is expected: one WARNING line with the reason instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Attempting a reconnect") and record.exc_info:
+            error = record.exc_info[1]
+            reason = describe_error(error) if error is not None else "disconnected"
+            record.msg, record.args = f"discord: {record.getMessage()}: {reason}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_library_reconnects() -> None:
+    """Install OneLineReconnects on discord.py's loggers (once)."""
+    for name in ("discord.shard", "discord.client"):
+        library = logging.getLogger(name)
+        if not any(isinstance(f, OneLineReconnects) for f in library.filters):
+            library.addFilter(OneLineReconnects())
+
+
 class GatewayRefused(Exception):
     """The gateway closed with a code that no reconnect can fix."""
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff with full jitter: attempt n waits up to min(cap, base * 2^n)."""
-
-    base: float = 1.0
-    cap: float = 60.0
-    rand: Callable[[], float] = random.random
-    attempts: int = 0
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.base * 2.0**self.attempts)
-        self.attempts += 1
-        # Half fixed, half random: never zero (a tight loop), never all together after an outage.
-        return ceiling / 2 + ceiling / 2 * self.rand()
-
-    def reset(self) -> None:
-        self.attempts = 0
 
 
 @dataclass
