@@ -67,7 +67,10 @@ async def run_console(
                 f"[dim]{core.store.count_papers()} papers in {settings.database_url} "
                 f"({added} new from the bundled sample)[/dim]"
             )
-        channel = asyncio.ensure_future(ConsoleChannel(core.bot, console).run(read_line))
+        exports = settings.data_dir / "exports"
+        channel = asyncio.ensure_future(
+            ConsoleChannel(core.bot, console, export_dir=exports).run(read_line)
+        )
         with _stop_on_signals() as stop:
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({channel, stopped}, return_when=asyncio.FIRST_COMPLETED)
