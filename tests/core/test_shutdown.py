@@ -105,7 +105,9 @@ async def test_sigterm_before_the_hour_posts_nothing_and_leaves_the_digest(
     started = time.monotonic()
     await scheduler.stop()
     await asyncio.wait_for(job, 1)
-    assert time.monotonic() - started < 1.0  # not the 30 s it held before
+    # Well before the hour (it held 30 s, then posted); 10 s is the SIGTERM budget, a bound
+    # with room for a loaded machine, not a timing.
+    assert time.monotonic() - started < 10
     assert poster.posts == []  # no header at 09:00 from a stopping process
     assert set(states(bot).values()) == {"retry"}  # free for the next lease holder
     assert shutdown_lines(caplog) == [
@@ -180,7 +182,7 @@ async def test_a_hung_post_is_cancelled_within_the_grace_without_a_traceback(
     started = time.monotonic()
     await scheduler.stop(grace_seconds=0.3)
     await asyncio.sleep(0.05)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # the hung post was cut off, not waited for
     assert errors(caplog) == []
     lines = shutdown_lines(caplog)
     assert len(lines) == 1 and "0 of 3 papers posted, 3 left" in lines[0]

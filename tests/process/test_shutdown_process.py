@@ -85,7 +85,10 @@ async def test_sigterm_before_the_digest_hour(
     posted = f"\n[the fake Slack holds {len(fake_slack.posts())} messages]\n"
     (tmp_path / "sigterm.log").write_text(child.log + posted)  # for a person reading the run
     assert code == 0, child.log
-    assert seconds < 3, f"SIGTERM took {seconds:.1f}s:\n{child.log}"
+    # Within the 10 s SIGTERM budget, where it used to hold 30 s and post at the hour; the
+    # figure itself is printed for the note, not asserted.
+    print(f"SIGTERM 29 s before the digest hour: {seconds:.2f}s")
+    assert seconds < 10, f"SIGTERM took {seconds:.1f}s:\n{child.log}"
     assert fake_slack.posts() == [], "a stopping process posted at the hour"
     interrupted = child.matching("interrupted by shutdown before its hour")
     assert len(interrupted) == len(CHANNELS), child.log

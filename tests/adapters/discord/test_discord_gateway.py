@@ -259,7 +259,7 @@ async def test_stop_ends_the_retries_at_once(
     run = await Running(make_adapter(bot, fake, f"ws://127.0.0.1:{unused_port()}/")).start()
     run.adapter.link.backoff = Backoff(base=30, cap=60)  # in the middle of a long wait
     await asyncio.sleep(0.3)
-    assert await run.stop() < 2
+    assert await run.stop() < 10  # not the 15-30 s backoff it was waiting out
 
 
 # --- shards ---------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ async def test_shards_connect_once_the_gateway_answers(
         assert sorted(tuple(r.shard or ()) for r in gateway.ops(IDENTIFY)) == [(0, 2), (1, 2)]
         assert all(r.exc_info is None for r in caplog.records)
     finally:
-        assert await run.stop() < 5
+        assert await run.stop() < 10
         await gateway.stop()
 
 
@@ -319,7 +319,7 @@ async def test_a_sharded_client_stops_while_the_gateway_is_unreachable(
         make_adapter(bot, fake, f"ws://127.0.0.1:{unused_port()}/", shard_count=2)
     ).start()
     await asyncio.sleep(0.3)
-    assert await run.stop() < 2
+    assert await run.stop() < 10  # discord.py's own shard retries ignored close()
 
 
 # --- command sync ---------------------------------------------------------------------------
