@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
+# Papers another process stores (`paperbot ingest`, a second instance) become searchable within
+# this long even when nobody searches (a search itself catches up first).
+_SEARCH_REFRESH_JOB, SEARCH_REFRESH_SECONDS = "search-refresh", 30
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]
@@ -203,6 +206,13 @@ class DigestScheduler:
             coalesce=True,
             max_instances=1,
         )
+        self.aps.add_job(
+            self._search_refresh_job,
+            IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
+            id=_SEARCH_REFRESH_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
         await self.bot.delivery.reconcile_all()
         await self.sync_channels()
         if not paused:
@@ -247,6 +257,9 @@ class DigestScheduler:
 
     async def _sweep_job(self) -> None:
         await self._spawn(self.sweep())
+
+    async def _search_refresh_job(self) -> None:
+        await self._spawn(self.bot.refresh_search())
 
     # --- channels -------------------------------------------------------------------------
 
@@ -355,6 +368,13 @@ class DigestScheduler:
 
     async def sweep(self) -> None:
         """Every few minutes: settle orphaned intents, pick up channel changes, catch up."""
+        self.aps.add_job(
+            self._search_refresh_job,
+            IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
+            id=_SEARCH_REFRESH_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
         await self.bot.delivery.reconcile_all()
         await self.sync_channels()
         await self.catch_up()

@@ -314,8 +314,17 @@ class Paperbot:
 
     # --- search ---------------------------------------------------------------------------
 
+    async def refresh_search(self) -> None:
+        """Index what other processes stored; a failure (database outage) waits for the next."""
+        try:
+            await self.blocking(self.search_index.refresh, self.store)
+        except Exception as error:  # the periodic job logs and carries on
+            log.warning("search refresh failed: %s", str(error)[:200])
+
     async def search(self, text: str, limit: int = 10) -> list[DigestItem]:
         request = parse_search(text)
+        # Papers another process stored (`paperbot ingest`, a second instance) are found now.
+        await self.blocking(self.search_index.refresh, self.store)
         hits = await self.blocking(self.search_index.search, request, limit)
         papers = await self.blocking(self.store.get_papers, [hit.arxiv_id for hit in hits])
         return [

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this many papers in memory
+# A search that finds the index behind the store by at most this many revisions catches up
+# first (a day's ingest by another process: well under a second); a bigger backlog (another
+# process's backfill) is indexed in the background while searches use what is there.
+INLINE_CATCH_UP = 5_000
 # How many best papers by words alone get their phrases and filters evaluated (two phases).
 WINDOW = 200
 DEFAULT_HEAP_BYTES = 128_000_000
@@ -48,6 +52,12 @@ class PaperFeed(Protocol):
     """The one thing the index needs from the store: papers changed after a revision."""
 
     def papers_changed_since(self, rev: int, limit: int = ...) -> list[tuple[int, Paper]]: ...
+
+
+class RevisionFeed(PaperFeed, Protocol):
+    """A feed that can also say, cheaply, the newest revision it holds."""
+
+    def latest_paper_rev(self) -> int: ...
 
 
 Progress = Callable[[int], None]
@@ -76,6 +86,7 @@ class SearchIndex:
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._background: threading.Thread | None = None
 
     @classmethod
     def open(
@@ -225,17 +236,58 @@ class SearchIndex:
         writer is let go at the end, once its merges are done."""
         total = 0
         with self._lock:
-            while True:
-                rows = store.papers_changed_since(self._watermark, limit=CATCH_UP_BATCH)
-                newest = max((rev for rev, _ in rows), default=self._watermark)
-                if newest <= self._watermark:  # nothing new (or a feed that does not advance)
-                    break
-                self.index_papers([paper for _, paper in rows], rev=newest)
-                total += len(rows)
-                if progress is not None:
-                    progress(total)
+            self._check_open()
+            self._adopt_disk_state()
+            try:
+                while True:
+                    rows = store.papers_changed_since(self._watermark, limit=CATCH_UP_BATCH)
+                    newest = max((rev for rev, _ in rows), default=self._watermark)
+                    if newest <= self._watermark:  # nothing new (or a feed that does not advance)
+                        break
+                    self.index_papers([paper for _, paper in rows], rev=newest)
+                    total += len(rows)
+                    if progress is not None:
+                        progress(total)
+            except WriterBusy:
+                # Another process (a backfill, or `paperbot ingest` beside the bot) is writing
+                # this directory: it indexes what it stores; its commits are visible already.
+                log.info("search index: another process is writing it; using its commits")
             self._release_writer()
         return total
+
+    def refresh(self, store: RevisionFeed) -> int:
+        """Make every stored paper searchable: papers another process stored (or indexed into
+        this directory) since the last look. Costs one indexed max() query when nothing
+        changed; a small backlog is indexed now, a big one in a background thread. Returns
+        how many papers were indexed now."""
+        self._check_open()
+        latest = store.latest_paper_rev()
+        if latest <= self._watermark:
+            return 0
+        if latest - self._watermark > INLINE_CATCH_UP:
+            self._catch_up_in_background(store)
+            return 0
+        if not self._lock.acquire(blocking=False):
+            return 0  # a catch-up is running (this thread's ingest, or the background one)
+        try:
+            return self.catch_up(store)
+        finally:
+            self._lock.release()
+
+    def _catch_up_in_background(self, store: PaperFeed) -> None:
+        with self._lock:
+            self._adopt_disk_state()  # maybe another process on this directory did it all
+        if self._background is not None and self._background.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                self.catch_up(store)
+            except Exception:  # a database outage: the next search or periodic refresh retries
+                log.warning("search index: background catch-up failed", exc_info=True)
+
+        self._background = threading.Thread(target=run, name="search-catch-up", daemon=True)
+        self._background.start()
 
     def rebuild(self, store: PaperFeed, progress: Progress | None = None) -> int:
         """Wipe and re-index everything; searches see a partial index until it finishes."""
@@ -251,6 +303,9 @@ class SearchIndex:
 
     def close(self) -> None:
         """Let background merges finish so the next open starts from few segments."""
+        background = self._background
+        if background is not None:
+            background.join()
         with self._lock:
             self._release_writer()
             self._closed = True
@@ -296,8 +351,26 @@ class SearchIndex:
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=self._heap_bytes)
+            try:
+                self._writer = self._index.writer(heap_size=self._heap_bytes)
+            except ValueError as error:
+                if "LockBusy" in str(error):
+                    raise WriterBusy(str(error)) from None
+                raise
+            # Another process may have committed to this directory since our last reload:
+            # index_papers decides by the searcher whether a paper needs deleting first.
+            self._index.reload()
         return self._writer
+
+    def _adopt_disk_state(self) -> None:
+        """See what another process committed to this directory, and skip what it indexed: its
+        watermark is written after its commit, so the index holds at least that much."""
+        if self._path is None:
+            return
+        self._index.reload()
+        on_disk = int(_read_state(self._path).get("rev", 0))
+        if on_disk > self._watermark:
+            self._watermark = on_disk
 
     def _save_watermark(self, rev: int) -> None:
         self._watermark = rev
@@ -310,6 +383,10 @@ class SearchIndex:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
+
+
+class WriterBusy(RuntimeError):
+    """Another process holds this index directory's writer."""
 
 
 def _open_directory(schema: tantivy.Schema, path: Path) -> tantivy.Index:
