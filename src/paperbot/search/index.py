@@ -22,9 +22,10 @@ import tantivy
 
 from paperbot.models import Paper
 from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema, register_analyzers
-from paperbot.search.plan import QueryPlan, plan
+from paperbot.search.plan import plan
 from paperbot.search.request import SearchRequest
 from paperbot.search.residency import ResidencyCap
+from paperbot.search.retrieval import corrected, retrieve
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this man
 # first (a day's ingest by another process: well under a second); a bigger backlog (another
 # process's backfill) is indexed in the background while searches use what is there.
 INLINE_CATCH_UP = 5_000
-# How many best papers by words alone get their phrases and filters evaluated (two phases).
-WINDOW = 200
 DEFAULT_HEAP_BYTES = 128_000_000
 STATE_FILE = "paperbot-search.json"
 
@@ -46,6 +45,12 @@ _TANTIVY_FILES = (".idx", ".pos", ".term", ".store", ".fast", ".fieldnorm", ".de
 class SearchHit:
     arxiv_id: str
     score: float  # BM25; 0.0 when the request had only filters (hits are then newest first)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[SearchHit]
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed word, word searched instead)
 
 
 class PaperFeed(Protocol):
@@ -153,83 +158,53 @@ class SearchIndex:
     def search(self, request: SearchRequest, limit: int = 10) -> list[SearchHit]:
         """Best first; safe from any thread, also while an ingest commits (each search holds
         one consistent searcher). Never counts all hits: that alone costs more than top-k."""
+        return self.find(request, limit).hits
+
+    def find(self, request: SearchRequest, limit: int = 10) -> SearchResult:
+        """Like `search`, and says which typed words no paper holds were searched as the word
+        one edit away instead ("difusion" as "diffusion")."""
         self._check_open()
         if limit <= 0:
-            return []
+            return SearchResult([])
         limit = min(limit, MAX_LIMIT)
         try:
-            return self._search(self._index.searcher(), request, limit)
+            searcher = self._index.searcher()
+            request, changes = corrected(searcher, request)
+            found = retrieve(searcher, plan(self._schema, request), limit)
+            return SearchResult(self._hits(searcher, found), changes)
         finally:
             self._shed_pages_if_over_budget()
 
-    def _search(
-        self, searcher: tantivy.Searcher, request: SearchRequest, limit: int
+    def similar(self, paper: Paper, limit: int = 5) -> list[SearchHit]:
+        """Papers most like `paper` by its title and abstract words (tantivy's more-like-this),
+        best first, never the paper itself; `paper` need not be indexed."""
+        self._check_open()
+        limit = min(max(limit, 0), MAX_LIMIT)
+        if not limit:
+            return []
+        query = tantivy.Query.more_like_this_document_fields_query(
+            self._schema,
+            {"text": [paper.title, paper.abstract]},
+            min_doc_frequency=2,
+            min_term_frequency=1,
+            max_query_terms=25,
+            min_word_length=3,
+        )
+        searcher = self._index.searcher()
+        found = searcher.search(query, limit + 1, count=False).hits
+        hits = [hit for hit in self._hits(searcher, found) if hit.arxiv_id != paper.arxiv_id]
+        return hits[:limit]
+
+    @staticmethod
+    def _hits(
+        searcher: tantivy.Searcher, found: list[tuple[float, tantivy.DocAddress]]
     ) -> list[SearchHit]:
-        query_plan = plan(self._schema, request)
-        if not request.has_words:  # filters alone: newest first
-            result = searcher.search(
-                query_plan.full_query(), limit, count=False, order_by_field="day"
-            )
-            found = [(0.0, address) for _, address in result.hits]
-        elif query_plan.is_word_union:
-            found = searcher.search(query_plan.words_query(), limit, count=False).hits
-        else:
-            found = self._two_phase(searcher, query_plan, limit)
         hits = []
         for score, address in found:
             arxiv_id = searcher.doc(address).get_first("arxiv_id")
             if arxiv_id is not None:
                 hits.append(SearchHit(str(arxiv_id), float(score)))
         return hits
-
-    def _two_phase(
-        self, searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int
-    ) -> list[tuple[float, tantivy.DocAddress]]:
-        """Phrases and filters switch off tantivy's block-max WAND pruning, so one query with
-        everything scores every paper holding a common word (tens of ms at a million). As
-        search engines usually do: WAND over the words alone picks the best WINDOW papers,
-        and each phrase and filter is then evaluated on those only, adding up to the same
-        score the one query would give. If filters or required phrases leave fewer than
-        `limit` of a full window, matches may hide beyond it: the one query decides then."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        candidates = searcher.search(query_plan.words_query(), WINDOW, count=False).hits
-        if not candidates:
-            return []
-        addresses = {_slot(address): address for _, address in candidates}
-        scores = {_slot(address): float(score) for score, address in candidates}
-        keys = searcher.fast_field_values("key", [address for _, address in candidates])
-        # One TermQuery per key: tantivy's TermSetQuery walks the whole key dictionary.
-        only = Q.const_score_query(
-            Q.boolean_query([(Occur.Should, Q.term_query(self._schema, "key", k)) for k in keys]),
-            0.0,
-        )
-
-        def among(*required: tantivy.Query) -> dict[tuple[int, int], float]:
-            # Separate queries, not one union: a union seeked doc by doc refills whole blocks.
-            query = Q.boolean_query([(Occur.Must, only), *((Occur.Must, q) for q in required)])
-            hits = searcher.search(query, len(candidates), count=False).hits
-            return {_slot(address): float(score) for score, address in hits}
-
-        if query_plan.filters:
-            passing = among(*(Q.const_score_query(q, 0.0) for q in query_plan.filters))
-            scores = {slot: score for slot, score in scores.items() if slot in passing}
-        for title, abstract in query_plan.required:
-            in_title, in_abstract = among(title), among(abstract)
-            scores = {
-                slot: score + in_title.get(slot, 0.0) + in_abstract.get(slot, 0.0)
-                for slot, score in scores.items()
-                if slot in in_title or slot in in_abstract
-            }
-        for bonus in query_plan.bonus:
-            extra = among(bonus)
-            scores = {slot: score + extra.get(slot, 0.0) for slot, score in scores.items()}
-        if len(scores) < limit and len(candidates) == WINDOW:
-            hits: list[tuple[float, tantivy.DocAddress]] = searcher.search(
-                query_plan.full_query(), limit, count=False
-            ).hits
-            return hits
-        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [(score, addresses[slot]) for slot, score in best]
 
     def catch_up(self, store: PaperFeed, progress: Progress | None = None) -> int:
         """Index every paper the store changed after the watermark; returns how many. The
@@ -397,10 +372,6 @@ def _configured(index: tantivy.Index) -> tantivy.Index:
     register_analyzers(index)  # tokenizers are not saved in the index
     index.config_reader(reload_policy="Manual")  # we reload after each commit
     return index
-
-
-def _slot(address: tantivy.DocAddress) -> tuple[int, int]:
-    return (address.segment_ord, address.doc)
 
 
 def _read_state(path: Path) -> dict[str, int]:
