@@ -368,13 +368,6 @@ class DigestScheduler:
 
     async def sweep(self) -> None:
         """Every few minutes: settle orphaned intents, pick up channel changes, catch up."""
-        self.aps.add_job(
-            self._search_refresh_job,
-            IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
-            id=_SEARCH_REFRESH_JOB,
-            coalesce=True,
-            max_instances=1,
-        )
         await self.bot.delivery.reconcile_all()
         await self.sync_channels()
         await self.catch_up()

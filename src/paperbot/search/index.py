@@ -51,6 +51,7 @@ class SearchHit:
 class SearchResult:
     hits: list[SearchHit]
     corrections: tuple[tuple[str, str], ...] = ()  # (typed word, word searched instead)
+    words: tuple[str, ...] = ()  # the stems that were searched (for highlighting)
 
 
 class PaperFeed(Protocol):
@@ -170,8 +171,9 @@ class SearchIndex:
         try:
             searcher = self._index.searcher()
             request, changes = corrected(searcher, request)
-            found = retrieve(searcher, plan(self._schema, request), limit)
-            return SearchResult(self._hits(searcher, found), changes)
+            query_plan = plan(self._schema, request)
+            found = retrieve(searcher, query_plan, limit)
+            return SearchResult(self._hits(searcher, found), changes, tuple(query_plan.words))
         finally:
             self._shed_pages_if_over_budget()
 
