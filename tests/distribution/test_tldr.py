@@ -133,7 +133,7 @@ async def test_each_paper_is_summarised_once_for_every_channel(
         "content": SYSTEM_PROMPT,
     }
     assert llm.headers[0]["authorization"] == f"Bearer {API_KEY}"
-    assert store.summary_usage(store.clock().replace(hour=0)).tokens == 300
+    assert store.summaries.usage(store.clock().replace(hour=0)).tokens == 300
 
 
 async def test_a_slow_endpoint_never_holds_the_digest_back(
@@ -151,7 +151,7 @@ async def test_a_slow_endpoint_never_holds_the_digest_back(
     llm.gate.set()
     for _ in range(100):  # the late answers are still stored for the next digest
         await asyncio.sleep(0.01)
-        if len(store.get_summaries(report.posted)) == 2:
+        if len(store.summaries.get(report.posted)) == 2:
             break
     await bot.deliver_digest(OTHER)
     assert out.getvalue().count("TL;DR: Diffusion trick") == 2
@@ -217,7 +217,7 @@ async def test_the_daily_budget_caps_papers_and_tokens(
     await bot.deliver_digest(KEY)
     # Each request books ~200 tokens (its most) and spends 100: a third would pass 350.
     assert len(llm.requests) == 4
-    assert store.summary_usage(clock().replace(hour=0)).tokens == 200
+    assert store.summaries.usage(clock().replace(hour=0)).tokens == 200
 
 
 async def test_the_text_sent_is_bounded(bot: Paperbot, store: Store, llm: FakeLLM) -> None:

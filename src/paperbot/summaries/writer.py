@@ -71,7 +71,7 @@ class TldrWriter:
     async def tldrs(self, papers: Sequence[Paper]) -> dict[str, str]:
         """TL;DRs by paper id, for those that have one or get one within `max_wait`."""
         ids = [paper.arxiv_id for paper in papers]
-        known = await asyncio.to_thread(self.store.get_summaries, ids)
+        known = await asyncio.to_thread(self.store.summaries.get, ids)
         # An empty text records a paper the model gave nothing usable for: not asked again.
         found = {paper_id: text for paper_id, text in known.items() if text}
         missing = [p for p in papers if p.arxiv_id not in known and p.abstract.strip()]
@@ -118,7 +118,7 @@ class TldrWriter:
     async def _start(self, papers: Sequence[Paper]) -> dict[str, asyncio.Task[str | None]]:
         """Tasks for the papers the day's paper budget still allows (joining requests under
         way); the token budget is checked by each request before it goes out."""
-        usage = await asyncio.to_thread(self.store.summary_usage, self._midnight())
+        usage = await asyncio.to_thread(self.store.summaries.usage, self._midnight())
         tasks: dict[str, asyncio.Task[str | None]] = {}
         room = self.daily_papers - usage.papers - len(self._in_flight)
         skipped = 0
@@ -155,7 +155,7 @@ class TldrWriter:
         # longest answer allowed), so requests running side by side cannot overshoot the budget.
         estimate = sum(len(m["content"]) for m in messages) // 4 + MAX_OUTPUT_TOKENS
         async with self._gate:
-            used = (await asyncio.to_thread(self.store.summary_usage, self._midnight())).tokens
+            used = (await asyncio.to_thread(self.store.summaries.usage, self._midnight())).tokens
             if used + self._booked_tokens + estimate > self.daily_tokens:
                 raise BudgetSpent
             self._booked_tokens += estimate
@@ -163,7 +163,7 @@ class TldrWriter:
                 completion = await self.completions.complete(messages)
                 text = clean_tldr(completion.text)
                 await asyncio.to_thread(
-                    self.store.add_summary,
+                    self.store.summaries.add,
                     paper.arxiv_id,
                     text or "",
                     self.completions.model,
