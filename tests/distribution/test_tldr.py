@@ -158,6 +158,29 @@ async def test_a_slow_endpoint_never_holds_the_digest_back(
     assert len(llm.requests) == 2
 
 
+async def test_the_digests_of_one_hour_share_one_wait(
+    bot: Paperbot, store: Store, llm: FakeLLM
+) -> None:
+    now = [0.0]
+    tldr = writer(store, llm, max_wait=0.05, monotonic=lambda: now[0])
+    bot.tldr_writer = tldr
+    await papers_for_two_channels(bot, count=2)
+    llm.gate = asyncio.Event()  # the endpoint is slow today
+    assert len((await bot.deliver_digest(KEY)).posted) == 2
+    assert tldr.last_wait == pytest.approx(0.05)
+    now[0] = 10.0  # the next channel of the same hour: the burst's wait is spent
+    assert len((await bot.deliver_digest(OTHER)).posted) == 2
+    assert tldr.last_wait == 0.0
+    assert len(llm.requests) == 2  # the second digest joined the requests under way
+    third = ChannelKey("console", "local", "later")
+    await bot.subscribe(third, "diffusion", "U1")
+    now[0] = 100.0  # an hour with no digest for a while: a new burst, a new wait
+    await bot.deliver_digest(third)
+    assert tldr.last_wait == pytest.approx(0.05)
+    llm.gate.set()
+    await asyncio.sleep(0.05)
+
+
 @pytest.mark.parametrize(
     "failure",
     [
