@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from paperbot.errors import ConfigError
 from paperbot.models import Channel, ChannelKey, ChannelSettings, DeliveryReport
+from paperbot.roundup import WeeklyRoundups
 from paperbot.slots import next_slot, previous_slot
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
 # Papers another process stores (`paperbot ingest`, a second instance) become searchable within
 # this long even when nobody searches (a search itself catches up first).
 _SEARCH_REFRESH_JOB, SEARCH_REFRESH_SECONDS = "search-refresh", 30
+ROUNDUP_INTERVAL = timedelta(minutes=5)
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]
@@ -185,6 +187,7 @@ class DigestScheduler:
         self._running: set[asyncio.Task[Any]] = set()
         self._beyond_grace: set[tuple[ChannelKey, datetime]] = set()
         self.startup: asyncio.Task[Any] | None = None  # the catch-up run by `start`
+        self.roundups = WeeklyRoundups(bot)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -210,6 +213,14 @@ class DigestScheduler:
             self._search_refresh_job,
             IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
             id=_SEARCH_REFRESH_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
+        # Weekly roundups: a pass every few minutes posts those due (each claimed once).
+        self.aps.add_job(
+            self._roundup_job,
+            IntervalTrigger(seconds=ROUNDUP_INTERVAL.total_seconds()),
+            id="roundups",
             coalesce=True,
             max_instances=1,
         )
@@ -260,6 +271,9 @@ class DigestScheduler:
 
     async def _search_refresh_job(self) -> None:
         await self._spawn(self.bot.refresh_search())
+
+    async def _roundup_job(self) -> None:
+        await self._spawn(self.roundups.post_due())
 
     # --- channels -------------------------------------------------------------------------
 
