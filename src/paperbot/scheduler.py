@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from paperbot.ingest_gate import INGEST_LOOKBACK, IngestGate
 from paperbot.models import Channel, ChannelKey, DeliveryReport
+from paperbot.roundup import WeeklyRoundups
 from paperbot.slots import previous_slot
 from paperbot.triggers import (
     DailyTrigger,
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
+# Papers another process stores (`paperbot ingest`, a second instance) become searchable within
+# this long even when nobody searches (a search itself catches up first).
+_SEARCH_REFRESH_JOB, SEARCH_REFRESH_SECONDS = "search-refresh", 30
+ROUNDUP_INTERVAL = timedelta(minutes=5)
 __all__ = [
     "DailyTrigger",
     "DigestScheduler",
@@ -98,6 +103,7 @@ class DigestScheduler:
         self._running: set[asyncio.Task[Any]] = set()
         self._beyond_grace: set[tuple[ChannelKey, datetime]] = set()
         self.startup: asyncio.Task[Any] | None = None  # the catch-up run by `start`
+        self.roundups = WeeklyRoundups(bot)
         self.stopping = False
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -117,6 +123,21 @@ class DigestScheduler:
             self._sweep_job,
             IntervalTrigger(seconds=self.sweep_interval.total_seconds()),
             id=_SWEEP_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.aps.add_job(
+            self._search_refresh_job,
+            IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
+            id=_SEARCH_REFRESH_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
+        # Weekly roundups: a pass every few minutes posts those due (each claimed once).
+        self.aps.add_job(
+            self._roundup_job,
+            IntervalTrigger(seconds=ROUNDUP_INTERVAL.total_seconds()),
+            id="roundups",
             coalesce=True,
             max_instances=1,
         )
@@ -168,6 +189,12 @@ class DigestScheduler:
 
     async def _sweep_job(self) -> None:
         await self._run_job(self.sweep())
+
+    async def _search_refresh_job(self) -> None:
+        await self._run_job(self.bot.refresh_search())
+
+    async def _roundup_job(self) -> None:
+        await self._run_job(self.roundups.post_due())
 
     async def _run_job(self, work: Awaitable[Any]) -> None:
         """Run a job's work as a task of ours. Cancelled by `stop`, it ends quietly: APScheduler
