@@ -196,7 +196,7 @@ def run_query_rows(
 ) -> Figures:
     figures = Figures("query rows")
     store = Store.open(url)
-    search = SearchIndex.open(tmp / "index-query-rows")
+    search = SearchIndex.open(tmp / "index")
     bot = Paperbot(store, search, max_subscriptions=10_000)
     try:
         now = store.clock()
@@ -311,7 +311,7 @@ def run_subscription_rows(
 ) -> Figures:
     figures = Figures("subscription rows")
     store = Store.open(url)
-    search = SearchIndex.open(tmp / "index-subscription-rows")
+    search = SearchIndex.open(tmp / "index")
     bot = Paperbot(store, search, max_subscriptions=10_000)
     try:
         ids = load_subscriptions(store, subs, store.clock())
@@ -448,8 +448,12 @@ def main() -> None:
             results = []
             for design, run in (("query", run_query_rows), ("subscription", run_subscription_rows)):
                 progress(f"{name}: {design} rows")
-                with fresh_database(server, Path(tmp), f"{design}-{name}") as url:
-                    results.append(run(url, Path(tmp), papers, subs, args.digests))
+                # Each run its own search index too: an index left by another run would
+                # believe itself caught up.
+                workdir = Path(tmp) / f"{design}-{name}"
+                workdir.mkdir()
+                with fresh_database(server, workdir, "bench") as url:
+                    results.append(run(url, workdir, papers, subs, args.digests))
             report(name, results[0], results[1], len(papers), len(subs))
     print(
         f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()}; 1M tuple appends "
