@@ -16,7 +16,7 @@ from paperbot import metrics
 from paperbot.errors import InvalidInput
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.service import Paperbot
-from paperbot.text import has_control_characters
+from paperbot.text import meaning_changer, strip_invisible
 
 MAX_ARGUMENT = 100
 MAX_COMMAND = 300
@@ -43,11 +43,14 @@ class Command:
 
 
 def clean(text: str) -> str:
-    """NFKC-normalise and collapse whitespace; refuse control characters and oversize input."""
+    """Drop invisible characters, NFKC-normalise and collapse whitespace; refuse what changes
+    meaning (controls, bidirectional overrides) and oversize input."""
     if len(text) > MAX_COMMAND:
         raise InvalidInput(f"that command is too long (at most {MAX_COMMAND} characters)")
-    if has_control_characters(text):
-        raise InvalidInput("that command contains control characters; please retype it")
+    text = strip_invisible(text)
+    changer = meaning_changer(text)
+    if changer is not None:
+        raise InvalidInput(f"that command contains {changer}; please retype it without it")
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 

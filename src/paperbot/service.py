@@ -34,7 +34,7 @@ from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
-from paperbot.text import AnalyzedPaper, analyze
+from paperbot.analysis import AnalyzedPaper, analyze_paper
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -43,18 +43,6 @@ T = TypeVar("T")
 # A new subscription also looks back this far, so the next digest is not empty for a new channel.
 SUBSCRIBE_LOOKBACK = timedelta(days=3)
 PREVIEW_WINDOW = timedelta(days=7)
-
-
-def analyze_paper(paper: Paper) -> AnalyzedPaper:
-    return analyze(
-        paper.arxiv_id,
-        paper.title,
-        paper.abstract,
-        keywords=paper.ai_keywords,
-        authors=paper.authors,
-        categories=paper.categories,
-        upvotes=paper.upvotes,
-    )
 
 
 @dataclass(slots=True)

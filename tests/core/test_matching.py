@@ -18,7 +18,7 @@ from paperbot.matching import (
 )
 from paperbot.models import ChannelKey, MatchField, Subscription
 from paperbot.query import And, evaluate, parse
-from paperbot.text import AnalyzedPaper, analyze
+from paperbot.analysis import AnalyzedPaper, analyze
 
 CHANNEL = ChannelKey("console", "local", "t")
 VOCABULARY = [

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from paperbot.models import MatchField, Subscription
 from paperbot.query import evaluate, parse
-from paperbot.text import AnalyzedPaper
+from paperbot.analysis import AnalyzedPaper
 
 
 class Match(NamedTuple):
