@@ -115,9 +115,11 @@ async def _subscribe(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply
     extra = (
         f" ({result.recent_matches} recent papers match already)" if result.recent_matches else ""
     )
+    reading = f"\nRead as: {result.reading}" if result.reading else ""
     return Reply(
-        text=f"<@{ctx.user}> subscribed this channel to {result.canonical}{extra}.",
+        text=f"<@{ctx.user}> subscribed this channel to {result.canonical}{extra}.{reading}",
         visibility=Visibility.IN_CHANNEL,
+        mention=ctx.user,
     )
 
 
@@ -130,6 +132,7 @@ async def _unsubscribe(bot: Paperbot, ctx: CommandContext, argument: str) -> Rep
     return Reply(
         text=f"<@{ctx.user}> unsubscribed this channel from {removed}.",
         visibility=Visibility.IN_CHANNEL,
+        mention=ctx.user,
     )
 
 
@@ -200,7 +203,9 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
     shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
-    return Reply(text=f"<@{ctx.user}> set {shown}.", visibility=Visibility.IN_CHANNEL)
+    return Reply(
+        text=f"<@{ctx.user}> set {shown}.", visibility=Visibility.IN_CHANNEL, mention=ctx.user
+    )
 
 
 # The names people type in `/papers settings`, for each ChannelSettings field.

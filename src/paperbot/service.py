@@ -31,10 +31,12 @@ from paperbot.models import (
     Subscription,
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
-from paperbot.query import evaluate, parse
+from paperbot import catchall
+from paperbot.query import describe, evaluate, matched_as, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
 from paperbot.analysis import AnalyzedPaper, analyze_paper
+from paperbot.vocabulary import Vocabulary, curated, mine_pairs
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -69,6 +71,7 @@ class SubscribeResult:
     subscription: Subscription | None
     canonical: str
     recent_matches: int
+    reading: str = ""  # how the query was read, when that is more than its words
 
 
 class Paperbot:
@@ -98,6 +101,8 @@ class Paperbot:
         # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
         self._subscription_index = SubscriptionIndex()
         self._subscription_lock = threading.Lock()
+        # The curated acronyms plus those mined from papers (loaded from the store once).
+        self._vocabulary: Vocabulary | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
 
@@ -142,17 +147,41 @@ class Paperbot:
 
         def find_matches(changed: list[Paper]) -> Iterator[tuple[Subscription, str, MatchField]]:
             subscriptions = self.store.all_subscriptions()  # only when something changed
+            analyse = self.analyze
             with self._subscription_lock:
                 self._subscription_index.sync(subscriptions)
-                found = self._subscription_index.match_groups(map(analyze_paper, changed))
+                found = self._subscription_index.match_groups(map(analyse, changed))
             return subscription_rows(found)
 
+        # Before the papers' transaction, which the matching runs inside: the pairs get their
+        # own, and today's papers are already matched with what they define.
+        self.learn_acronyms(batch)
         result, matched = self.store.upsert_papers_with_matches(batch, find_matches)
         if not result.changed:
             return 0, 0, 0
         self.search_index.catch_up(self.store)
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
+
+    # --- vocabulary -----------------------------------------------------------------------
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The curated acronyms and those mined so far (blocking on first use: reads the store)."""
+        if self._vocabulary is None:
+            self._vocabulary = curated().learn(self.store.learned_acronyms())
+        return self._vocabulary
+
+    def analyze(self, paper: Paper) -> AnalyzedPaper:
+        return analyze_paper(paper, self.vocabulary)
+
+    def learn_acronyms(self, papers: Sequence[Paper]) -> None:
+        """Mine "long form (LF)" definitions from `papers`, store them and use them (blocking).
+        A paper fetched again counts again: `papers` in the table is how often a pair was read."""
+        pairs = list(mine_pairs(f"{p.title}. {p.abstract}" for p in papers))
+        if pairs:
+            self.store.record_acronyms(pairs)
+            self._vocabulary = self.vocabulary.learn(pairs)
 
     # --- channels and subscriptions -------------------------------------------------------
 
@@ -164,10 +193,13 @@ class Paperbot:
         return await self.blocking(self.store.list_subscriptions, key)
 
     async def subscribe(self, key: ChannelKey, query: str, user: str) -> SubscribeResult:
-        canonical = str(parse(query))
+        node = parse(query)
+        canonical = str(node)
         current = await self.subscriptions(key)
         if any(s.query == canonical for s in current):
             return SubscribeResult(None, canonical, 0)
+        catchall.refuse_fillers(node)
+        await self.blocking(self._refuse_broad, node)
         if len(current) >= self.max_subscriptions:
             raise InvalidInput(
                 f"this channel has {len(current)} subscriptions, the most allowed; "
@@ -178,7 +210,11 @@ class Paperbot:
             return SubscribeResult(None, canonical, 0)
         recent = await self.blocking(self._match_recent, subscription)
         log.info("%s subscribed %s to %r", user, key, canonical)
-        return SubscribeResult(subscription, canonical, recent)
+        return SubscribeResult(subscription, canonical, recent, describe(node))
+
+    def _refuse_broad(self, node: Any) -> None:
+        recent = self.store.papers_seen_since(self.clock() - PREVIEW_WINDOW)
+        catchall.refuse_broad(node, [self.analyze(p) for p in recent])
 
     def _match_recent(self, subscription: Subscription) -> int:
         index = SubscriptionIndex([subscription])
@@ -186,7 +222,7 @@ class Paperbot:
         found = [
             (m.subscription, m.arxiv_id, m.field)
             for paper in self.store.papers_seen_since(since)
-            for m in index.match(analyze_paper(paper))
+            for m in index.match(self.analyze(paper))
         ]
         return self.store.record_matches(found)
 
@@ -202,7 +238,10 @@ class Paperbot:
                 raise InvalidInput(f"there is no subscription #{number}; see /papers list")
             target = current[number - 1].query
         else:
-            canonical = str(parse(stripped))
+            try:
+                canonical = str(parse(stripped))
+            except InvalidInput:
+                canonical = stripped  # never a valid subscription, so never followed
             target = next((s.query for s in current if s.query in (canonical, stripped)), None)
         if target is None:
             return None
@@ -216,11 +255,14 @@ class Paperbot:
         papers = await self.blocking(self.store.papers_seen_since, since)
         reasons: dict[str, list[MatchReason]] = {}
         by_id = {}
+        vocabulary = await self.blocking(lambda: self.vocabulary)
         for paper in papers:
-            verdict = evaluate(node, analyze_paper(paper))
+            doc = analyze_paper(paper, vocabulary)
+            verdict = evaluate(node, doc)
             if verdict.matched:
                 field_ = verdict.field or MatchField.ABSTRACT
-                reasons[paper.arxiv_id] = [MatchReason(str(node), field_)]
+                detail = matched_as(str(node), doc, vocabulary)
+                reasons[paper.arxiv_id] = [MatchReason(str(node), field_, detail)]
                 by_id[paper.arxiv_id] = paper
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
@@ -244,9 +286,24 @@ class Paperbot:
         for match in stored:
             reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
         papers = await self.blocking(self.store.get_papers, list(reasons))
+        await self.blocking(self._explain_reasons, reasons, papers)
         votes = await self.blocking(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+
+    def _explain_reasons(
+        self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
+    ) -> None:
+        """Say how each match was made when it went through an expansion ("MoE as 'mixture
+        of experts'"): only the papers of one digest, so re-reading them costs nothing."""
+        for paper_id, found in reasons.items():
+            paper = papers.get(paper_id)
+            if paper is None:
+                continue
+            doc = self.analyze(paper)
+            found[:] = [
+                replace(r, detail=matched_as(r.subscription, doc, self.vocabulary)) for r in found
+            ]
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""

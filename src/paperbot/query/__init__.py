@@ -12,6 +12,7 @@ from paperbot.query.evaluation import (
     has_author,
     near,
 )
+from paperbot.query.explain import describe, matched_as
 from paperbot.query.nodes import (
     NEAR_WINDOW,
     And,
@@ -47,8 +48,10 @@ __all__ = [
     "Verdict",
     "contains",
     "contains_phrase",
+    "describe",
     "evaluate",
     "has_author",
+    "matched_as",
     "near",
     "parse",
 ]
