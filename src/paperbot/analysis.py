@@ -24,7 +24,6 @@ from paperbot.text import (
     fold_words,
     pair_term,
     split_words,
-
 )
 from paperbot.vocabulary import (
     Vocabulary,
@@ -59,7 +58,9 @@ class AnalyzedPaper:
     keyword_aliases: tuple[Alias, ...] = ()
     _memo: dict[str, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
-    def _set(self, name: str, sequence: tuple[str, ...], aliases: tuple[Alias, ...]) -> Any:
+    def _set(
+        self, name: str, sequence: tuple[str, ...], aliases: tuple[Alias, ...]
+    ) -> frozenset[str]:
         found = self._memo.get(name)
         if found is None:
             found = frozenset(sequence)
@@ -71,15 +72,15 @@ class AnalyzedPaper:
     @property
     def title_terms(self) -> frozenset[str]:
         """The title's terms and its aliases."""
-        return self._set("title_terms", self.title, self.title_aliases)  # type: ignore[no-any-return]
+        return self._set("title_terms", self.title, self.title_aliases)
 
     @property
     def abstract_terms(self) -> frozenset[str]:
-        return self._set("abstract_terms", self.abstract, self.abstract_aliases)  # type: ignore[no-any-return]
+        return self._set("abstract_terms", self.abstract, self.abstract_aliases)
 
     @property
     def keyword_terms(self) -> frozenset[str]:
-        return self._set("keyword_terms", self.keywords, self.keyword_aliases)  # type: ignore[no-any-return]
+        return self._set("keyword_terms", self.keywords, self.keyword_aliases)
 
     @property
     def title_pairs(self) -> frozenset[tuple[str, str]]:
@@ -87,28 +88,28 @@ class AnalyzedPaper:
         found = self._memo.get("title_pairs")
         if found is None:
             found = self._memo["title_pairs"] = frozenset(pairwise(self.title))
-        return found  # type: ignore[no-any-return]
+        return found
 
     @property
     def abstract_pairs(self) -> frozenset[tuple[str, str]]:
         found = self._memo.get("abstract_pairs")
         if found is None:
             found = self._memo["abstract_pairs"] = frozenset(pairwise(self.abstract))
-        return found  # type: ignore[no-any-return]
+        return found
 
     @property
     def keyword_pairs(self) -> frozenset[tuple[str, str]]:
         found = self._memo.get("keyword_pairs")
         if found is None:
             found = self._memo["keyword_pairs"] = frozenset(pairwise(self.keywords))
-        return found  # type: ignore[no-any-return]
+        return found
 
     @property
     def author_words(self) -> frozenset[str]:
         found = self._memo.get("author_words")
         if found is None:
             found = self._memo["author_words"] = frozenset(w for a in self.authors for w in a)
-        return found  # type: ignore[no-any-return]
+        return found
 
     @property
     def category_set(self) -> frozenset[str]:
@@ -117,7 +118,7 @@ class AnalyzedPaper:
         if found is None:
             found = frozenset(t for c in self.categories for t in category_terms(c))
             self._memo["category_set"] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
     def sequence(self, name: str) -> tuple[tuple[str, ...], tuple[Alias, ...]]:
         """A text field ("title", "keywords", "abstract") with its aliases."""
@@ -160,7 +161,7 @@ class AnalyzedPaper:
             every.update(self.keyword_terms)
             every.update(self.other_terms())
             found = self._memo["all_terms"] = frozenset(every)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def all_pairs(self) -> frozenset[tuple[str, str]]:
         """Every adjacent pair of terms in the title, keywords or abstract."""
@@ -168,7 +169,7 @@ class AnalyzedPaper:
         if found is None:
             found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
             self._memo["all_pairs"] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
 
 _UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
@@ -314,9 +315,9 @@ def _readings(vocab: Vocabulary) -> dict[str, Reading]:
     """Shaped words read before (a day's abstracts repeat their acronyms), per vocabulary."""
     memo = vocab._memo
     found = memo.get("readings")
-    if found is None or len(found) > 200_000:
+    if not isinstance(found, dict) or len(found) > 200_000:
         memo["readings"] = found = {}
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _index(sequence: list[str], item: str, start: int) -> int:
@@ -327,7 +328,7 @@ def _index(sequence: list[str], item: str, start: int) -> int:
 
 
 def _expansions(
-    found: list[str], hits: set[tuple[str, str]], aliases: list[Alias], vocab: Vocabulary
+    found: list[str], hits: frozenset[tuple[str, str]], aliases: list[Alias], vocab: Vocabulary
 ) -> None:
     """Aliases for every expansion of a known acronym written out in `found`."""
     table = _by_first_pair(vocab)

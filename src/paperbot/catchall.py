@@ -57,7 +57,7 @@ def refuse_broad(node: Node, recent: Sequence[AnalyzedPaper]) -> None:
         where = "recent papers" if docs is recent else "the bundled sample of recent papers"
         raise InvalidInput(
             f"{node} would match {share:.0%} of {where} ({matched} of {len(docs)}), so every "
-            f"digest would be full of it; narrow it with a second word or a \"quoted phrase\" "
+            f'digest would be full of it; narrow it with a second word or a "quoted phrase" '
             f"(at most {MAX_SHARE:.0%} is accepted)"
         )
 

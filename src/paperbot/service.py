@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
-from paperbot import metrics
+from paperbot import catchall, metrics
+from paperbot.analysis import AnalyzedPaper, analyze_paper
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import build_digest, rank_items
 from paperbot.errors import InvalidInput, SourceError
@@ -31,11 +32,9 @@ from paperbot.models import (
     Subscription,
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
-from paperbot import catchall
 from paperbot.query import describe, evaluate, matched_as, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
-from paperbot.analysis import AnalyzedPaper, analyze_paper
 from paperbot.vocabulary import Vocabulary, curated, mine_pairs
 
 log = logging.getLogger(__name__)

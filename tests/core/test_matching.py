@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paperbot.analysis import AnalyzedPaper, analyze
 from paperbot.matching import (
     SubscriptionIndex,
     anchor_terms,
@@ -18,7 +19,6 @@ from paperbot.matching import (
 )
 from paperbot.models import ChannelKey, MatchField, Subscription
 from paperbot.query import And, evaluate, parse
-from paperbot.analysis import AnalyzedPaper, analyze
 
 CHANNEL = ChannelKey("console", "local", "t")
 VOCABULARY = [

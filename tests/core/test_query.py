@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from paperbot.analysis import AnalyzedPaper, analyze
 from paperbot.errors import InvalidInput
 from paperbot.models import MatchField
 from paperbot.query import (
@@ -22,7 +23,6 @@ from paperbot.query import (
     evaluate,
     parse,
 )
-from paperbot.analysis import AnalyzedPaper, analyze
 from paperbot.text import normalize
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
-from paperbot.matching.ranks import Anchor, Rarity
 from paperbot.analysis import analyze
+from paperbot.matching.ranks import Anchor, Rarity
 from paperbot.query import And, Author, Category, MinUpvotes, Near, Node, Not, Text
 from paperbot.text import pair_term, upvote_term
 

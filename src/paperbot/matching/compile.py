@@ -7,6 +7,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from operator import attrgetter
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.matching.anchors import _anchors, default_rarity
 from paperbot.matching.ranks import (
     _ABSTRACT,
@@ -35,7 +36,6 @@ from paperbot.query import (
     has_author,
     near,
 )
-from paperbot.analysis import AnalyzedPaper
 
 
 def query_key(node: Node) -> str:

@@ -11,6 +11,7 @@ from itertools import chain, pairwise, repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
 from paperbot.matching.naive import Match
 from paperbot.matching.placement import (
@@ -33,7 +34,6 @@ from paperbot.matching.ranks import (
     Check,
 )
 from paperbot.models import MatchField, Subscription
-from paperbot.analysis import AnalyzedPaper
 
 # The name the module had before it became a package, which log filters may name.
 log = logging.getLogger("paperbot.matching")

@@ -8,11 +8,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.matching.anchors import _anchors, _share, default_rarity
 from paperbot.matching.compile import _compile, query_key
 from paperbot.matching.ranks import _AUTHOR, _CATEGORY, _MISS, Anchor, Check, Rarity
-from paperbot.analysis import AnalyzedPaper
-from paperbot.query import And, Author, Category, MinUpvotes, Near, Node, Not, Or, Scope, Text, parse
+from paperbot.query import (
+    And,
+    Author,
+    Category,
+    MinUpvotes,
+    Near,
+    Node,
+    Not,
+    Or,
+    Scope,
+    Text,
+    parse,
+)
 from paperbot.text import pair_term, upvote_term
 
 # How a leaf is decided once its key is present in the paper: by the field it is found in

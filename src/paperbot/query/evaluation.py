@@ -8,8 +8,19 @@ from itertools import pairwise
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.models import MatchField
-from paperbot.query.nodes import NEAR_WINDOW, And, Author, Category, MinUpvotes, Near, Node, Not, Scope, Text, Terms
-
+from paperbot.query.nodes import (
+    NEAR_WINDOW,
+    And,
+    Author,
+    Category,
+    MinUpvotes,
+    Near,
+    Node,
+    Not,
+    Scope,
+    Terms,
+    Text,
+)
 
 SCOPE_FIELDS = {
     Scope.ANY: (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT),

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
+from paperbot.models import MatchField
 from paperbot.query.evaluation import contains
 from paperbot.query.nodes import NEAR_WINDOW, And, Near, Node, Not, Or, Text
 from paperbot.query.parser import parse
@@ -19,7 +20,6 @@ from paperbot.vocabulary import (
     fold_phrase,
     split_compound,
 )
-from paperbot.models import MatchField
 
 _FIELDS = (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT)
 
@@ -51,7 +51,7 @@ def describe(node: Node) -> str:
         words = " and ".join(str(child) for child in near.children)
         notes.append(
             f"{words} within {NEAR_WINDOW} words of each other "
-            f"(AND between them: anywhere in the paper; \"quotes\": the exact phrase)"
+            f'(AND between them: anywhere in the paper; "quotes": the exact phrase)'
         )
     by_concept = curated().by_concept
     for text, _ in _texts(node):

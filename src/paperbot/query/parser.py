@@ -353,5 +353,3 @@ def parse(text: str) -> Node:
     node = parser.parse()
     parser.check(node)
     return node
-
-

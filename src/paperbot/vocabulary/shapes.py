@@ -25,7 +25,11 @@ def acronym_core(word: str) -> str | None:
     if len(word) < 2 or not word.isascii() or word.islower():
         return None
     core = word[:-1] if word.endswith("s") and len(word) > 2 else word
-    if len(core) > MAX_ACRONYM or not core.isalnum() or not (core[0].isupper() or core[0].isdigit()):
+    if (
+        len(core) > MAX_ACRONYM
+        or not core.isalnum()
+        or not (core[0].isupper() or core[0].isdigit())
+    ):
         return None
     capitals = sum(c.isupper() for c in core)
     letters = sum(c.isalpha() for c in core)
@@ -43,7 +47,7 @@ def split_compound(word: str, known: Collection[str] = ()) -> list[str] | None:
     """The parts `word` is a compound of, as written ("KVCache" -> KV, Cache; "Text2Video" ->
     Text, to, Video; "QLoRA" -> Q, LoRA when LoRA is a `known` acronym), or None when it is
     one word. `known` holds acronyms as written, which are never split themselves."""
-    if word.isalpha() and (word.islower() or word[1:].islower()) or word.isdigit():
+    if (word.isalpha() and (word.islower() or word[1:].islower())) or word.isdigit():
         return None  # nearly every word: all lowercase or just capitalised
     if not word.isascii() or not word.isalnum():
         return None
@@ -62,7 +66,7 @@ def split_compound(word: str, known: Collection[str] = ()) -> list[str] | None:
     if len(pieces) < 2 or "".join(pieces) != word:
         return None
     for piece in pieces:
-        if piece.isupper() and len(piece) < 2 or not piece.isupper() and len(piece) < 3:
+        if (piece.isupper() and len(piece) < 2) or (not piece.isupper() and len(piece) < 3):
             return None  # LoRA ("Lo"), MoE, LLaMA, GaLore: a name, not a compound
     return pieces
 
