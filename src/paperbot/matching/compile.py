@@ -45,7 +45,8 @@ def query_key(node: Node) -> str:
     if isinstance(node, Text):
         return f"{node.scope}:{'|'.join(' '.join(a) for a in node.alternatives)}"
     if isinstance(node, Near):
-        return f"~({','.join(sorted({query_key(c) for c in node.children}))})"
+        also = "|".join(" ".join(a) for a in node.aliases)
+        return f"~({','.join(sorted({query_key(c) for c in node.children}))}){also}"
     if isinstance(node, Author):
         return "author:" + " ".join(node.words)
     if isinstance(node, Category):
@@ -147,13 +148,16 @@ def _compile_near(node: Near) -> Check:
     present = tuple(_compile(child, {}) for child in node.children)
     ranked = tuple((field, _RANK[field]) for field in SCOPE_FIELDS[node.children[0].scope])
     children = node.children
+    aliases = node.aliases
 
     def check_near(d: AnalyzedPaper) -> int:
-        for check in present:
-            if check(d) < 0:
-                return _MISS
+        every = all(check(d) >= 0 for check in present)
+        if not every and not aliases:
+            return _MISS
         for field, rank in ranked:
-            if near(d, field, children):
+            if any(contains(d, field, a) for a in aliases) or (
+                every and near(d, field, children)
+            ):
                 return rank
         return _MISS
 

@@ -171,6 +171,8 @@ def _necessary(node: Node) -> list[Anchor]:
         return ["cat:" + node.name]
     if isinstance(node, MinUpvotes):
         return [upvote_term(node.count)] if node.count >= 1 else []
+    if isinstance(node, Near) and node.aliases:
+        return []  # the acronym alone will do
     if isinstance(node, And | Near):
         return [k for child in node.children for k in _necessary(child)]
     return []

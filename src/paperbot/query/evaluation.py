@@ -50,7 +50,9 @@ def evaluate(node: Node, doc: AnalyzedPaper) -> Verdict:
         return _NO
     if isinstance(node, Near):
         for field in SCOPE_FIELDS[node.children[0].scope]:
-            if near(doc, field, node.children):
+            if any(contains(doc, field, a) for a in node.aliases) or near(
+                doc, field, node.children
+            ):
                 return Verdict(True, field)
         return _NO
     if isinstance(node, Author):

@@ -53,6 +53,8 @@ def describe(node: Node) -> str:
             f"{words} within {NEAR_WINDOW} words of each other "
             f'(AND between them: anywhere in the paper; "quotes": the exact phrase)'
         )
+        if near.aliases:
+            notes.append(f"{near} also as its acronym {_written(near.aliases[0][0])}")
     by_concept = curated().by_concept
     for text, _ in _texts(node):
         if text.raw.startswith(EXACT):
@@ -66,8 +68,7 @@ def describe(node: Node) -> str:
             else:
                 notes.append(f"{text.raw} as an acronym, in capitals")
         elif concept is not None:
-            written = next((a for a in curated().expansions if concept_of(a) == concept), "")
-            notes.append(f"{text} also as its acronym {written or concept[1:].upper()}")
+            notes.append(f"{text} also as its acronym {_written(concept)}")
         elif len(text.stems) > 1 and len(text.raw.split()) == 1:
             parts = split_compound(text.raw, curated().known)
             if parts:
@@ -94,3 +95,8 @@ def matched_as(query: str, doc: AnalyzedPaper, vocabulary: Vocabulary | None = N
             if any(contains(doc, field, phrase) for field in _FIELDS):
                 return f"{text.raw} as '{written}'"
     return ""
+
+
+def _written(concept: str) -> str:
+    """An acronym as the curated table writes it ("MoE" for ~moe)."""
+    return next((a for a in curated().expansions if concept_of(a) == concept), concept[1:].upper())

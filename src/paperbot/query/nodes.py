@@ -81,6 +81,9 @@ class Near:
     NEAR_WINDOW words apart. `AND` between them keeps "anywhere in the paper"."""
 
     children: tuple[Text, ...]
+    # Typed words that spell a curated expansion ("reinforcement learning") also match its
+    # acronym (~rl); derived from the children, so not written out.
+    aliases: tuple[Terms, ...] = ()
 
     def __str__(self) -> str:
         return " ".join(str(c) for c in self.children)

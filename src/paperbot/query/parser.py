@@ -28,6 +28,7 @@ from paperbot.query.nodes import (
 )
 from paperbot.query.reading import read_text
 from paperbot.text import fold_name, meaning_changer, split_words, strip_invisible
+from paperbot.vocabulary import curated
 
 MAX_TERMS = 20
 MAX_DEPTH = 8
@@ -147,10 +148,7 @@ class _Parser:
                 runs[-1].append(node)
             else:
                 runs.append([node])
-        children = [
-            run[0] if len(run) == 1 else self._at(Near(tuple(run)), run[0])  # type: ignore[arg-type]
-            for run in runs
-        ]
+        children = [run[0] if len(run) == 1 else self._at(_near(run), run[0]) for run in runs]
         return children[0] if len(children) == 1 else self._at(And(tuple(children)), children[0])
 
     def _unary(self, depth: int) -> Node:
@@ -299,6 +297,13 @@ class _Parser:
             raise InvalidInput(
                 f"the query is too long written out ({written} characters, at most {MAX_CANONICAL})"
             )
+
+
+def _near(run: list[Node]) -> Near:
+    texts = tuple(node for node in run if isinstance(node, Text))
+    spelled = tuple(t for text in texts for t in text.stems)
+    concept = curated().concept_of_phrase(spelled) if all(not t.aliases for t in texts) else None
+    return Near(texts, ((concept,),) if concept else ())
 
 
 def _unquote(tok: _Tok) -> str:
