@@ -241,9 +241,12 @@ def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]
     shaped = [w for w in capitalised if not (w.isalpha() and w[1:].islower())]
     if shaped and len(written) == len(found):
         found = _split_shaped(written, shaped, found, aliases, vocabulary)
-    hits = vocabulary.first_pairs.intersection(pairwise(found))
-    if hits:
-        _expansions(found, hits, aliases, vocabulary)
+    # Every expansion holds one of these terms (its rarest): most texts hold none, and that
+    # test builds no pair.
+    if not vocabulary.expansion_keys.isdisjoint(found):
+        hits = vocabulary.first_pairs.intersection(pairwise(found))
+        if hits:
+            _expansions(found, hits, aliases, vocabulary)
     return found, aliases
 
 
@@ -305,9 +308,11 @@ def _read(word: str, vocab: Vocabulary) -> Reading:
         return tuple(concepts), None
     parts = []
     for part in split:
-        part_core = acronym_core(part)
+        # A part is an acronym only when it is a known one of three characters or more
+        # (QLoRA's LoRA, ChatGPT's GPT): TruthfulQA is a benchmark, not question answering.
+        known = part in vocab.known and len(part) >= 3
         (term,) = fold_words([part.lower()])
-        parts.append((term, concept_of(part_core) if part_core is not None else ""))
+        parts.append((term, concept_of(part) if known else ""))
     return tuple(concepts), tuple(parts)
 
 

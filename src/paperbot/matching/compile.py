@@ -155,9 +155,7 @@ def _compile_near(node: Near) -> Check:
         if not every and not aliases:
             return _MISS
         for field, rank in ranked:
-            if any(contains(d, field, a) for a in aliases) or (
-                every and near(d, field, children)
-            ):
+            if any(contains(d, field, a) for a in aliases) or (every and near(d, field, children)):
                 return rank
         return _MISS
 

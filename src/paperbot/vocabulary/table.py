@@ -53,6 +53,13 @@ class Vocabulary:
         return frozenset((key[0], key[1]) for key in self.folded)
 
     @cached_property
+    def expansion_keys(self) -> frozenset[str]:
+        """One term of each expansion (its rarest in the bundled sample): a text holding none
+        of them holds no expansion."""
+        share = _term_shares()
+        return frozenset(min(key, key=lambda t: (share.get(t, 0.0), t)) for key in self.folded)
+
+    @cached_property
     def curated_folded(self) -> dict[Expansion, str]:
         """Like `folded`, for the curated table only: what a typed phrase is read as."""
         return {k: c for k, c in self.folded.items() if c[1:] in {a.lower() for a in self.curated}}
@@ -137,6 +144,19 @@ def _initials_spell(letters: str, words: list[str]) -> bool:
             return False
         offset = at + 1
     return all(w in small for w in words[wi + 1 :])
+
+
+@lru_cache(maxsize=1)
+def _term_shares() -> dict[str, float]:
+    """Share of the bundled sample's papers holding each matching term."""
+    from paperbot.sources.sample import sample_papers
+
+    papers = sample_papers()
+    counts: dict[str, int] = {}
+    for paper in papers:
+        for term in set(terms(f"{paper.title} {paper.abstract}")):
+            counts[term] = counts.get(term, 0) + 1
+    return {term: n / len(papers) for term, n in counts.items()}
 
 
 @lru_cache(maxsize=1)
