@@ -86,11 +86,11 @@ def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[Anchor], float] | No
         return None
     if isinstance(node, Near) and node.aliases:
         # The words near each other, or the acronym they spell.
-        words = _anchors(And(node.children), rarity)
+        together = _anchors(And(node.children), rarity)
         acronym = _anchors(Text(node.aliases[0], "", node.children[0].scope), rarity)
-        if words is None or acronym is None:
+        if together is None or acronym is None:
             return None
-        return words[0] | acronym[0], min(words[1] + acronym[1], 1.0)
+        return together[0] | acronym[0], min(together[1] + acronym[1], 1.0)
     if isinstance(node, And | Near):
         # One child's anchors suffice: take the child whose anchors the fewest papers hold.
         options = [a for a in (_anchors(c, rarity) for c in node.children) if a is not None]
