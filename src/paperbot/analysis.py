@@ -132,7 +132,15 @@ class AnalyzedPaper:
         """Where `term` is in a text field, aliases at the position of the words they stand
         for (what proximity is measured on)."""
         sequence, aliases = self.sequence(name)
-        found = [position for alias, position in aliases if alias == term]
+        found = []
+        if aliases:
+            by_term = self._memo.get("alias_positions_" + name)
+            if by_term is None:
+                by_term = {}
+                for alias, position in aliases:
+                    by_term.setdefault(alias, []).append(position)
+                self._memo["alias_positions_" + name] = by_term
+            found = list(by_term.get(term, ()))
         start = 0
         while True:
             try:
@@ -270,6 +278,10 @@ def _split_shaped(
                 where.append((at, reading))
                 start = at + 1
     if not where:
+        return found
+    if all(parts is None for _, (_, parts) in where):
+        # Acronyms only (the common case): the words stay, the aliases go where they are.
+        aliases.extend((concept, at) for at, (concepts, _) in where for concept in concepts)
         return found
     where.sort()
     out: list[str] = []

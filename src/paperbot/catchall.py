@@ -14,6 +14,7 @@ from paperbot.vocabulary.stopwords import is_filler
 
 MAX_SHARE = 0.30  # of recent papers; "neural" matches 29 % of the bundled sample, "data" 33 %
 MIN_RECENT = 100  # fewer recent papers than this (a young store): judge on the bundled sample
+MAX_JUDGED = 1000  # recent papers looked at, evenly spread: a command must answer in a second
 
 
 def _positive_leaves(node: Node) -> Iterator[Node]:
