@@ -14,13 +14,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot import metrics
 from paperbot.errors import InvalidInput
+from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
+from paperbot.report_text import digest_answer
 from paperbot.service import Paperbot
 from paperbot.text import meaning_changer, strip_invisible
 
 MAX_ARGUMENT = 100
 MAX_COMMAND = 300
-SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "search", "digest", "top", "settings", "help")
+SUBCOMMANDS = (
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "search",
+    "digest",
+    "more",
+    "top",
+    "export",
+    "settings",
+    "help",
+)
 CHANGES_CHANNEL = {"subscribe", "unsubscribe", "settings-change"}
 
 HELP = """\
@@ -31,8 +44,11 @@ HELP = """\
 /papers list                  this channel's subscriptions
 /papers search <query>        search every paper seen (filters: since:7d author:Name cat:cs.CL)
 /papers digest                post this channel's digest now
+/papers more                  post the next matched papers into today's digest thread
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
-/papers settings [name value] show or change: timezone, hour, size, days, threaded, empty
+/papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
+/papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
+                              keep (days a matched paper waits for room in a digest)
 /papers help                  this text"""
 
 
@@ -141,7 +157,7 @@ async def _list(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not subscriptions:
         return Reply(text="This channel follows nothing yet. Try /papers subscribe diffusion")
     lines = [f"#{n}  {s.query}" for n, s in enumerate(subscriptions, start=1)]
-    return Reply(text="\n".join(lines), title=f"This channel follows {len(lines)}:")
+    return Reply(text="\n".join(lines), title=f"This channel follows {len(lines)}")
 
 
 async def _search(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
@@ -153,18 +169,15 @@ async def _search(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
 
 
 async def _digest(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
-    report = await bot.deliver_digest(ctx.channel, force_post=True)
-    if report.skipped_reason:
-        return Reply.error(f"no digest posted: {report.skipped_reason}")
-    if report.paused:
-        return Reply.error("the digest could not be posted: the bot has no access to this channel")
-    if not report.posted and not report.failed:
-        return Reply(text="Nothing new since the last digest.")
-    count = len(report.posted)
-    text = f"Posted {count} paper{'s' if count != 1 else ''}."
-    if report.failed:
-        text += f" {len(report.failed)} could not be posted and will be retried."
-    return Reply(text=text)
+    report = await bot.deliver_digest(ctx.channel, force_post=True, reply_to=ctx.reply_to)
+    return digest_answer(report)
+
+
+async def _more(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    report = await bot.deliver_more(ctx.channel)
+    if not report.skipped_reason and not (report.posted or report.failed or report.uncertain):
+        return Reply(text="No more matched papers waiting; today's digest has them all.")
+    return digest_answer(report, "more papers")
 
 
 _PERIODS = {"week": timedelta(days=7), "month": timedelta(days=31), "all": None, "": None}
@@ -183,6 +196,10 @@ async def _top(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=f"Voted up {label}", title="Team favourites", items=tuple(items))
 
 
+async def _export(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return await export_reply(bot, ctx, argument)
+
+
 async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not argument:
         channel = await bot.channel(ctx.channel)
@@ -193,7 +210,8 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
             text=(
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
-                f"empty {'on' if s.post_when_empty else 'off'} · {state}"
+                f"empty {'on' if s.post_when_empty else 'off'} · keep {s.keep_days} days · "
+                f"{state}"
             ),
         )
     _require_manage(ctx)
@@ -217,6 +235,7 @@ _SETTING_NAMES = {
     "threaded": "threaded",
     "post_when_empty": "empty",
     "paused": "paused",
+    "keep_days": "keep",
 }
 
 
@@ -251,9 +270,11 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"threaded" if name == "threaded" else "post_when_empty": flag}
     if name in ("pause", "resume"):
         return {"paused": name == "pause"}
+    if name == "keep":
+        return {"keep_days": _int_in(value.removesuffix("d"), 1, 60, "keep (days)")}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, keep, pause, resume)"
     )
 
 
@@ -295,7 +316,9 @@ _HANDLERS: dict[str, Handler] = {
     "list": _list,
     "search": _search,
     "digest": _digest,
+    "more": _more,
     "top": _top,
+    "export": _export,
     "settings": _settings,
     "help": _help,
 }

@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 from paperbot import catchall, metrics
 from paperbot.analysis import AnalyzedPaper, analyze_paper
+from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
-from paperbot.digest import build_digest, rank_items
+from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.matching import SubscriptionIndex, subscription_rows
 from paperbot.models import (
@@ -35,6 +34,7 @@ from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import describe, evaluate, matched_as, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import TldrWriter
 from paperbot.vocabulary import Vocabulary, curated, mine_pairs
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,12 @@ class Paperbot:
         self.max_subscriptions = max_subscriptions
         self.clock = clock
         self.worker_id = worker_id
-        self.delivery = DigestDelivery(self)
+        self.digests = DigestBuilder(store, self.missing_sources)
+        self.digests.explain = self._explain_reasons
+        self._tldr_writer: TldrWriter | None = None
+        self.delivery = DigestDelivery(
+            store, self.posters, self.digests, clock, self.channel_defaults
+        )
         # Kept across ingests and synced with the store: rebuilding it for 100,000
         # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
         self._subscription_index = SubscriptionIndex()
@@ -104,6 +109,16 @@ class Paperbot:
         self._vocabulary: Vocabulary | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
+
+    @property
+    def tldr_writer(self) -> TldrWriter | None:
+        """Writes TL;DRs onto every digest built, when the optional language model is on."""
+        return self._tldr_writer
+
+    @tldr_writer.setter
+    def tldr_writer(self, writer: TldrWriter | None) -> None:
+        self._tldr_writer = writer
+        self.digests.annotate = writer.annotate if writer is not None else None
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call off the event loop."""
@@ -268,6 +283,27 @@ class Paperbot:
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
 
+    async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
+        """Pause every channel of one workspace (the app was removed there); returns how many
+        were running. Other workspaces are not touched."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        paused = 0
+        for channel in channels:
+            if channel.key.workspace == workspace:
+                paused += await self.blocking(self.store.pause_channel, channel.key, reason)
+        return paused
+
+    async def resume_workspace(self, platform: str, workspace: str, reasons: Sequence[str]) -> int:
+        """Resume a workspace's channels paused for one of `reasons` (the app is back)."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        resumed = 0
+        for channel in channels:
+            key, reason = channel.key, channel.pause_reason
+            if key.workspace == workspace and channel.settings.paused and reason in reasons:
+                await self.blocking(self.store.resume_channel, key)
+                resumed += 1
+        return resumed
+
     async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
         channel = await self.channel(key)
         settings = replace(channel.settings, **changes)
@@ -279,18 +315,8 @@ class Paperbot:
     # --- digests --------------------------------------------------------------------------
 
     async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
-        now = now or self.clock()
-        channel = await self.channel(key)
-        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
-        stored = await self.blocking(self.store.unposted_matches, key, channel.last_digest_at)
-        reasons: dict[str, list[MatchReason]] = defaultdict(list)
-        for match in stored:
-            reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
-        papers = await self.blocking(self.store.get_papers, list(reasons))
-        await self.blocking(self._explain_reasons, reasons, papers)
-        votes = await self.blocking(self.store.vote_totals, key, list(reasons))
-        missing = await self.missing_sources()
-        return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+        """What the channel's digest would hold now (candidates: see DigestBuilder)."""
+        return await self.digests.build(await self.channel(key), now or self.clock())
 
     def _explain_reasons(
         self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
@@ -318,9 +344,15 @@ class Paperbot:
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)
         ]
 
-    async def deliver_digest(self, key: ChannelKey, force_post: bool = False) -> DeliveryReport:
+    async def deliver_digest(
+        self, key: ChannelKey, force_post: bool = False, reply_to: str | None = None
+    ) -> DeliveryReport:
         """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
-        return await self.delivery.deliver(key, force_post)
+        return await self.delivery.deliver(key, force_post, reply_to=reply_to)
+
+    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+        """The next batch of matched papers into today's digest thread."""
+        return await self.delivery.deliver_more(key)
 
     # --- votes ----------------------------------------------------------------------------
 

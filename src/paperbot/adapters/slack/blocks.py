@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import item_summary, links, short_authors, stats, summary, truncate, why
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -215,13 +215,13 @@ def item_message(item: DigestItem) -> SlackMessage:
     if byline:
         heading += "\n" + fit(byline, 400)
     blocks = [section(heading)]
-    abstract = summary(paper, 600)
+    abstract = item_summary(item, 600)
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
     extra = [fit(stats(item), MAX_CONTEXT_TEXT // 2), _why(item)]
     blocks.append(context([_links(paper), *(e for e in extra if e)]))
     blocks.append(context([VOTE_HINT]))
-    text = f"{one_line(paper.title)[:200]} ({paper.arxiv_id})"
+    text = f"{one_line(paper.title)[:200]} ({paper.label if paper.is_sample else paper.arxiv_id})"
     return SlackMessage(_fallback(text), clamp(blocks))
 
 
@@ -231,7 +231,7 @@ def header_message(digest: Digest) -> SlackMessage:
     if digest.missing_sources:
         notes.append(fit(f"⚠️ not fetched this time: {', '.join(digest.missing_sources)}", 500))
     if digest.remaining:
-        notes.append(f"+{digest.remaining} more matched; raise the size: `/papers settings size`")
+        notes.append(f"+{digest.remaining} more matched: `/papers more` posts the next ones here")
     notes.append(f"{VOTE_HINT} on a paper")
     blocks = [header(digest.headline), context(notes)]
     lines = [f"• {link(item.paper.abs_url, item.paper.title, 150)}" for item in digest.items]
@@ -300,7 +300,8 @@ def reply_message(reply: Reply) -> SlackMessage:
     blocks: list[Block] = [header(title)] if title else []
     blocks.extend(_text_blocks(reply.text, reply.mention))
     blocks.extend(_result_block(n, item) for n, item in enumerate(reply.items, start=1))
-    fallback = one_line(f"{title}: {reply.text}" if title else reply.text) or title or "paperbot"
+    joined = f"{title.rstrip(':')}: {reply.text}" if title else reply.text
+    fallback = one_line(joined) or title or "paperbot"
     text = fit_user_text(fallback, MAX_FALLBACK, reply.mention)
     return SlackMessage(text, clamp(blocks or [section(text)], "results"))
 
