@@ -1,7 +1,7 @@
 """acronyms: pairs mined from papers ("mixture of experts (MoE)"), kept across restarts
 
 Revision ID: 0004
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 21:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
