@@ -226,6 +226,8 @@ class Paperbot:
         return SubscribeResult(subscription, canonical, recent, describe(node))
 
     def _refuse_broad(self, node: Any) -> None:
+        if self.live_subscriptions.index.follows(str(node)):
+            return  # another channel follows it already: judged then, and its matches stored
         recent = self.store.papers_seen_since(self.clock() - PREVIEW_WINDOW)
         # A share is measured well on a thousand papers; a busy week holds ten times more.
         step = max(1, len(recent) // catchall.MAX_JUDGED)

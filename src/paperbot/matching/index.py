@@ -93,6 +93,13 @@ class SubscriptionIndex:
     def distinct_queries(self) -> int:
         return len(self._queries)
 
+    def follows(self, query: str) -> bool:
+        """Whether some subscription here means what `query` means."""
+        try:
+            return _compiled(query).key in self._queries
+        except InvalidInput:
+            return False
+
     def add(self, subscription: Subscription) -> None:
         """Index a subscription; InvalidInput if its query does not parse."""
         if subscription in self._members:
