@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.ingest.live import LiveSubscriptions
 from paperbot.models import Paper
 from paperbot.store.papers import UpsertPlan, UpsertResult, merge_batch
 from paperbot.store.store import Store
-from paperbot.text import AnalyzedPaper
 
 # Aim each transaction's writes at this long, well under the 0.5 s a command may wait.
 TARGET_WRITE_SECONDS = 0.15
@@ -45,10 +45,12 @@ def ingest_in_chunks(
     analyze: Callable[[Paper], AnalyzedPaper],
     target_write_seconds: float = TARGET_WRITE_SECONDS,
     first_chunk: int = FIRST_CHUNK,
+    analysis: object = None,
 ) -> tuple[UpsertResult, int, IngestStats]:
     """Store, match and record `batch`; returns what changed, the (query, paper) matches
     recorded and the time spent. A crash leaves whole chunks of papers stored and marked; the
-    next ingest matches the marked ones first, so no stored paper stays unmatched."""
+    next ingest matches the marked ones first, so no stored paper stays unmatched. `analysis`
+    names what `analyze` depends on (the vocabulary), for the analysed papers kept."""
     stats = IngestStats()
     leftover = store.pending_matches()
     # Matched whole: the matches of these were never recorded (a match recorded twice is one).
@@ -89,7 +91,7 @@ def ingest_in_chunks(
     if not ranges:
         return total, 0, stats
     started = time.perf_counter()
-    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze, revs)
+    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze, revs, analysis)
     stats.match_seconds = time.perf_counter() - started
     matched = sum(map(len, packed.values()))
     rows, now, batch_id = list(packed.items()), store.clock(), min(ranges)

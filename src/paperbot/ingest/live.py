@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
 from paperbot.matching import QueryMatch, SubscriptionIndex
 from paperbot.models import Paper, Subscription
 from paperbot.store.store import PackedMatches, Store, StoredSubscription, UpsertPlan
-from paperbot.text import AnalyzedPaper
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +37,33 @@ class RecentDocs:
 
     def __init__(self, size: int = 8000) -> None:
         self.size = size
-        self._docs: dict[str, tuple[int, AnalyzedPaper]] = {}
+        self._docs: dict[str, tuple[int, object, AnalyzedPaper]] = {}
         self._lock = threading.Lock()
 
-    def keep(self, arxiv_id: str, rev: int, doc: AnalyzedPaper) -> None:
+    def keep(self, arxiv_id: str, rev: int, doc: AnalyzedPaper, analysis: object = None) -> None:
+        """Keep `doc`, paper `arxiv_id` at revision `rev` as analysed with `analysis` (what the
+        analysis depends on, such as the acronym vocabulary: another one analyses anew)."""
         with self._lock:
             self._docs.pop(arxiv_id, None)
-            self._docs[arxiv_id] = (rev, doc)
+            self._docs[arxiv_id] = (rev, analysis, doc)
             while len(self._docs) > self.size:
                 del self._docs[next(iter(self._docs))]
 
     def seen_since(
-        self, store: Store, since: datetime, analyze: Callable[[Paper], AnalyzedPaper]
+        self,
+        store: Store,
+        since: datetime,
+        analyze: Callable[[Paper], AnalyzedPaper],
+        analysis: object = None,
     ) -> list[AnalyzedPaper]:
         """Every paper first seen since `since`, analysed: kept ones as they are (same
-        revision), the rest read and analysed now."""
+        revision and analysis), the rest read and analysed now."""
         docs, missing = [], []
         with self._lock:
             for arxiv_id, rev in store.revisions_seen_since(since):
                 kept = self._docs.get(arxiv_id)
-                if kept is not None and kept[0] == rev:
-                    docs.append(kept[1])
+                if kept is not None and kept[0] == rev and kept[1] is analysis:
+                    docs.append(kept[2])
                 else:
                     missing.append(arxiv_id)
         papers = store.get_papers(missing)
@@ -135,6 +141,7 @@ class LiveSubscriptions:
         plan: UpsertPlan,
         analyze: Callable[[Paper], AnalyzedPaper],
         revs: Mapping[str, int] | None = None,
+        analysis: object = None,
     ) -> PackedMatches:
         """What a chunk's changed papers matched, by query row: a new paper's every match; an
         updated paper's only where its stored version did not match (a match already recorded
@@ -145,7 +152,7 @@ class LiveSubscriptions:
             doc = analyze(paper)
             rev = revs.get(paper.arxiv_id) if revs else None
             if rev is not None:
-                self.recent.keep(paper.arxiv_id, rev, doc)
+                self.recent.keep(paper.arxiv_id, rev, doc, analysis)
             return doc
 
         with self.lock:
