@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Iterable
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
 from paperbot.models import Paper
 from paperbot.service import analyze_paper
 from paperbot.store.store import Store, StoredChunk
 from paperbot.testing import make_paper
-from paperbot.text import AnalyzedPaper
 
 
 def day(count: int) -> list[Paper]:
