@@ -1,4 +1,4 @@
-"""query matches: one row per distinct query and ingest, pending ingests, a subscription change log
+"""query matches: one row per distinct query and ingest chunk, and a subscription change log
 
 Revision ID: 0007
 Revises: 0006
@@ -37,12 +37,6 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("query_id", "matched_at", "batch", name=op.f("pk_query_matches")),
-    )
-    op.create_table(
-        "ingest_pending",
-        sa.Column("first_rev", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("last_rev", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("first_rev", name=op.f("pk_ingest_pending")),
     )
     op.create_table(
         "subscription_changes",
@@ -116,6 +110,5 @@ def downgrade() -> None:
         batch_op.drop_column("resumed_at")
     op.execute("DELETE FROM meta WHERE key = 'subscription_rev'")
     op.drop_table("subscription_changes")
-    op.drop_table("ingest_pending")
     op.drop_table("query_matches")
     op.drop_table("queries")
