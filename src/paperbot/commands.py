@@ -16,11 +16,24 @@ from paperbot import metrics
 from paperbot.errors import InvalidInput
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.service import Paperbot
+from paperbot.taste.learner import MAX_ALSO_WORTH
+from paperbot.taste.replies import like_reply, taste_reply
 from paperbot.text import has_control_characters
 
 MAX_ARGUMENT = 100
 MAX_COMMAND = 300
-SUBCOMMANDS = ("subscribe", "unsubscribe", "list", "search", "digest", "top", "settings", "help")
+SUBCOMMANDS = (
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "search",
+    "digest",
+    "top",
+    "settings",
+    "like",
+    "taste",
+    "help",
+)
 CHANGES_CHANNEL = {"subscribe", "unsubscribe", "settings-change"}
 
 HELP = """\
@@ -32,7 +45,10 @@ HELP = """\
 /papers search <query>        search every paper seen (filters: since:7d author:Name cat:cs.CL)
 /papers digest                post this channel's digest now
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
-/papers settings [name value] show or change: timezone, hour, size, days, threaded, empty
+/papers like <arXiv id|link|N> papers most like that one (N: its number in the latest digest)
+/papers taste                 what this channel's votes taught the bot (words that pull up/down)
+/papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
+                              also (how many "also worth a look" papers, 0 turns them off)
 /papers help                  this text"""
 
 
@@ -182,18 +198,21 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
         channel = await bot.channel(ctx.channel)
         s = channel.settings
         state = f"paused ({channel.pause_reason})" if s.paused else "active"
+        also = await bot.blocking(bot.taste.also_worth, ctx.channel)
         return Reply(
             title="Channel settings",
             text=(
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
-                f"empty {'on' if s.post_when_empty else 'off'} · {state}"
+                f"empty {'on' if s.post_when_empty else 'off'} · also {also} · {state}"
             ),
         )
     _require_manage(ctx)
     name, _, value = argument.partition(" ")
     if "=" in name and not value:
         name, _, value = name.partition("=")
+    if name.lower() == "also":
+        return await _set_also(bot, ctx, value.strip())
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
     shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
@@ -245,7 +264,16 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"paused": name == "pause"}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, also, pause, resume)"
+    )
+
+
+async def _set_also(bot: Paperbot, ctx: CommandContext, value: str) -> Reply:
+    count = _int_in(value, 0, MAX_ALSO_WORTH, "also")
+    await bot.blocking(bot.taste.set_also_worth, ctx.channel, count)
+    shown = "off" if count == 0 else str(count)
+    return Reply(
+        text=f"<@{ctx.user}> set also worth a look {shown}.", visibility=Visibility.IN_CHANNEL
     )
 
 
@@ -277,6 +305,17 @@ def parse_days(value: str) -> tuple[str, ...]:
     return tuple(d for d in WEEKDAYS if d in days)
 
 
+async def _like(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    if not argument:
+        raise InvalidInput("say which paper: /papers like 2401.12345 (or its number in the digest)")
+    paper, similar = await bot.blocking(bot.taste.like, ctx.channel, argument)
+    return like_reply(paper, similar)
+
+
+async def _taste(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return taste_reply(await bot.blocking(bot.taste.describe, ctx.channel))
+
+
 async def _help(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=HELP, title="paperbot commands")
 
@@ -290,4 +329,6 @@ _HANDLERS: dict[str, Handler] = {
     "top": _top,
     "settings": _settings,
     "help": _help,
+    "like": _like,
+    "taste": _taste,
 }

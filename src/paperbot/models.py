@@ -193,6 +193,10 @@ class DigestItem:
     reasons: tuple[MatchReason, ...] = ()
     score: float = 0.0
     team_votes: int = 0
+    # What the channel's learned taste says about it ("ranked up: …", "close to: …").
+    note: str = ""
+    # In the digest's "also worth a look" section: matched no subscription, taste picked it.
+    suggested: bool = False
 
 
 @dataclass(frozen=True, slots=True)

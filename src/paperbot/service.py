@@ -34,6 +34,8 @@ from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
+from paperbot.store.taste import TasteStore
+from paperbot.taste import DigestTaste, Taste
 from paperbot.text import AnalyzedPaper, analyze
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.delivery = DigestDelivery(self)
+        self.taste = Taste(TasteStore(store), clock)
         # Kept across ingests and synced with the store: rebuilding it for 100,000
         # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
         self._subscription_index = SubscriptionIndex()
@@ -258,7 +261,31 @@ class Paperbot:
         papers = await self.blocking(self.store.get_papers, list(reasons))
         votes = await self.blocking(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
-        return build_digest(key, day, reasons, papers, votes, channel.settings.max_items, missing)
+        taste = await self._taste_for_digest(key, list(papers.values()), channel.last_digest_at)
+        return build_digest(
+            key,
+            day,
+            reasons,
+            papers,
+            votes,
+            channel.settings.max_items,
+            missing,
+            learned=taste.learned if taste else None,
+            suggestions=[
+                DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
+                for s in (taste.suggestions if taste else ())
+            ],
+        )
+
+    async def _taste_for_digest(
+        self, key: ChannelKey, matched: list[Paper], since: datetime | None
+    ) -> DigestTaste | None:
+        """The channel's taste for this digest; a model that fails leaves the digest as it was."""
+        try:
+            return await self.blocking(self.taste.for_digest, key, matched, since)
+        except Exception as exc:
+            log.warning("taste for %s unavailable, digest ranked without it: %r", key, exc)
+            return None
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""
@@ -291,6 +318,7 @@ class Paperbot:
         else:
             changed = await self.blocking(self.store.retract_vote, key, paper_id, user, value)
         if changed:
+            self.taste.votes_changed(key)
             log.info(
                 "vote %+d %s by %s on %s in %s",
                 value,

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from paperbot import commands
 from paperbot.models import ChannelKey, CommandContext, Digest, DigestItem, Reply
-from paperbot.presentation import links, short_authors, stats, summary, why
+from paperbot.presentation import ALSO_WORTH, links, short_authors, stats, summary, why
 from paperbot.service import Paperbot
 
 PLATFORM = "console"
@@ -46,7 +46,7 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )
-    extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
+    extra = " · ".join(part for part in (stats(item), why(item.reasons), item.note) if part)
     if extra:
         text.append(f"  {extra}\n", style="green")
     return text
@@ -96,6 +96,8 @@ class ConsolePoster:
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
     ) -> str:
         message_id = self._new_id()
+        if item.suggested and item == next(i for i in digest.items if i.suggested):
+            self.console.print(Rule(ALSO_WORTH, style="dim"))
         self.console.print(render_item(item, message_id))
         self.posted[message_id] = item.paper.arxiv_id
         return message_id

@@ -15,7 +15,18 @@ from paperbot.errors import ConfigError
 from paperbot.service import Paperbot
 from paperbot.settings import DiscordSettings
 
-SUBCOMMANDS = ["subscribe", "unsubscribe", "list", "search", "digest", "top", "settings", "help"]
+SUBCOMMANDS = [
+    "subscribe",
+    "unsubscribe",
+    "list",
+    "search",
+    "digest",
+    "top",
+    "settings",
+    "like",
+    "taste",
+    "help",
+]
 
 
 async def test_login_syncs_the_papers_group_globally(

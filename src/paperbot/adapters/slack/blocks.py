@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import (
+    ALSO_WORTH,
+    links,
+    short_authors,
+    stats,
+    summary,
+    truncate,
+    why,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -203,7 +211,9 @@ def item_message(item: DigestItem) -> SlackMessage:
     abstract = summary(paper, 600)
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
-    extra = [stats(item), why(item.reasons)]
+    extra = [stats(item), why(item.reasons), item.note]
+    if item.suggested:
+        extra.insert(0, f"*{ALSO_WORTH}*")
     blocks.append(
         context([_links(paper), *(fit(one_line(e), MAX_CONTEXT_TEXT // 2) for e in extra if e)])
     )
@@ -221,7 +231,13 @@ def header_message(digest: Digest) -> SlackMessage:
         notes.append(f"+{digest.remaining} more matched; raise the size: `/papers settings size`")
     notes.append(f"{VOTE_HINT} on a paper")
     blocks = [header(digest.headline), context(notes)]
-    lines = [f"• {link(item.paper.abs_url, item.paper.title, 150)}" for item in digest.items]
+    lines = [
+        f"• {link(item.paper.abs_url, item.paper.title, 150)}"
+        for item in digest.items
+        if not item.suggested
+    ]
+    also = [f"• {link(i.paper.abs_url, i.paper.title, 150)}" for i in digest.items if i.suggested]
+    lines += [f"*{ALSO_WORTH}*", *also] if also else []
     blocks.extend(section(chunk) for chunk in _chunks(lines, MAX_SECTION))
     return SlackMessage(_fallback(digest.headline), clamp(blocks, "lines"))
 
