@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date
 
 from paperbot.models import ChannelKey, Digest, DigestItem, MatchReason, Paper
-from paperbot.ranking import RANKED_UP, TASTE_WEIGHT, score
+from paperbot.ranking import RANKED_UP, RANKED_UP_ABOVE, TASTE_WEIGHT, score
 
 
 def strongest_reasons(reasons: Sequence[MatchReason]) -> tuple[MatchReason, ...]:
@@ -53,7 +53,8 @@ def _with_taste(items: list[DigestItem], learned: Mapping[str, float]) -> list[D
     tasted.sort(key=lambda item: (-item.score, item.paper.arxiv_id))
     return [
         replace(item, note=RANKED_UP)
-        if n < before[item.paper.arxiv_id] and learned.get(item.paper.arxiv_id, 0.0) > 0
+        if n < before[item.paper.arxiv_id]
+        and learned.get(item.paper.arxiv_id, 0.0) >= RANKED_UP_ABOVE
         else item
         for n, item in enumerate(tasted)
     ]

@@ -18,6 +18,7 @@ FRESHNESS_WEIGHT = 1.0
 # a paper the channel's taste likes clearly can pass one matched in a title more.
 TASTE_WEIGHT = 1.5
 RANKED_UP = "ranked up: like papers this channel voted for"
+RANKED_UP_ABOVE = 0.5  # standard deviations: taste must clearly like a paper to say it moved it
 
 
 def evidence(reasons: Sequence[MatchReason]) -> float:

@@ -183,18 +183,19 @@ class TasteStore:
             return [paper_from_row(row) for row in rows]
 
     def latest_digest(self, key: ChannelKey) -> list[str]:
-        """The papers of the channel's latest digest in the order they were posted."""
+        """The papers of the channel's latest digest in the order they were posted: a digest
+        reserves all its papers at one moment, so they share the latest `created_at`."""
         with self.store.engine.connect() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
-            mine = posts.c.channel_id == channel_id
-            day = conn.execute(select(func.max(posts.c.digest_day)).where(mine)).scalar()
-            if day is None:
+            mine = (posts.c.channel_id == channel_id, posts.c.state == PostState.POSTED)
+            latest = conn.execute(select(func.max(posts.c.created_at)).where(*mine)).scalar()
+            if latest is None:
                 return []
             rows = conn.execute(
                 select(posts.c.paper_id)
-                .where(mine, posts.c.digest_day == day, posts.c.state == PostState.POSTED)
+                .where(*mine, posts.c.created_at == latest)
                 .order_by(posts.c.posted_at, posts.c.paper_id)
             ).all()
         return [row[0] for row in rows]

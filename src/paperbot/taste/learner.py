@@ -125,6 +125,12 @@ class Taste:
         finally:
             self._retraining.discard(key)
 
+    async def aclose(self) -> None:
+        """Stop waiting retrains: the next digest retrains whatever they would have."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def settle(self) -> None:
         """Wait for background retrains (tests, shutdown)."""
         while self._tasks:
