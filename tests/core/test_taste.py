@@ -226,3 +226,26 @@ async def test_also_worth_a_look_setting(
         bot, CommandContext(KEY, "U9", can_manage=False), "settings also 2"
     )
     assert refused.is_error
+
+
+async def test_a_vote_storm_costs_a_retrain_or_two(
+    bot: Paperbot, clock: FixedClock, poster: RecordingPoster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.taste.retrain_delay = 0.05
+    await first_day_with_votes(bot, clock, poster)  # settles the retrain its votes asked for
+    calls: list[ChannelKey] = []
+    original = bot.taste.refresh
+
+    def counting(key: ChannelKey) -> object:
+        calls.append(key)
+        return original(key)
+
+    monkeypatch.setattr(bot.taste, "refresh", counting)
+    posted = [p for p in poster.posts if p.kind == "item" and p.channel == KEY]
+    for round_ in range(3):
+        for n, post in enumerate(posted):
+            await bot.record_vote(KEY, post.message_id, f"storm{n}", 1 if round_ % 2 else -1)
+    await bot.taste.settle()
+    assert 1 <= len(calls) <= 2
+    stored = bot.taste.store.load(KEY)
+    assert stored is not None and stored.fingerprint == bot.taste.store.vote_fingerprint(KEY)

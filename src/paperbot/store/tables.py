@@ -198,7 +198,5 @@ channel_taste = Table(
     Column("up_votes", Integer, nullable=False, default=0),
     Column("down_votes", Integer, nullable=False, default=0),
     Column("weak", Integer, nullable=False, default=0),
-    Column("pull_up", JSON, nullable=False),
-    Column("pull_down", JSON, nullable=False),
     Column("trained_at", UTCDateTime),
 )

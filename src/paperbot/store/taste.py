@@ -4,7 +4,6 @@ may be shown. Rows become plain values before they leave, as everywhere in the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,8 +25,6 @@ class StoredTaste:
     up_votes: int
     down_votes: int
     weak: int
-    pull_up: tuple[str, ...]
-    pull_down: tuple[str, ...]
     trained_at: datetime | None
 
 
@@ -40,8 +37,6 @@ class TrainedModel:
     up_votes: int
     down_votes: int
     weak: int
-    pull_up: Sequence[str]
-    pull_down: Sequence[str]
     trained_at: datetime
 
 
@@ -73,8 +68,6 @@ class TasteStore:
             up_votes=row["up_votes"],
             down_votes=row["down_votes"],
             weak=row["weak"],
-            pull_up=tuple(row["pull_up"]),
-            pull_down=tuple(row["pull_down"]),
             trained_at=row["trained_at"],
         )
 
@@ -86,8 +79,6 @@ class TasteStore:
             up_votes=trained.up_votes,
             down_votes=trained.down_votes,
             weak=trained.weak,
-            pull_up=list(trained.pull_up),
-            pull_down=list(trained.pull_down),
             trained_at=trained.trained_at,
         )
 
@@ -103,7 +94,6 @@ class TasteStore:
                     done = conn.execute(update(channel_taste).where(where).values(**values))
                     if done.rowcount == 0:
                         row: dict[str, object] = {"up_votes": 0, "down_votes": 0, "weak": 0}
-                        row |= {"pull_up": [], "pull_down": []}
                         conn.execute(
                             channel_taste.insert().values(channel_id=channel_id, **(row | values))
                         )

@@ -23,7 +23,7 @@ from paperbot.models import ChannelKey, Paper, normalize_arxiv_id
 from paperbot.store.store import utc_now
 from paperbot.store.taste import StoredTaste, TasteStore, TrainedModel
 from paperbot.taste.features import VectorCache
-from paperbot.taste.model import TasteModel, train
+from paperbot.taste.model import TasteModel, strongest_words, train
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ MIN_UP_VOTES = 5
 MAX_TRAINING = 400
 """The channel's latest voted papers a model learns from: recent taste, bounded retrain time."""
 WEAK_NEGATIVES = 0
-"""Papers shown and left unvoted used as weak negatives: 0, since benchmarks/bench_taste.py
-measured no gain from them (see benchmarks/README.md)."""
+"""Papers shown and left unvoted used as weak negatives: none; benchmarks/bench_taste.py
+measures votes alone beside both kinds of weak negatives (see benchmarks/README.md)."""
 SUGGESTION_POOL = 3000
 LIKE_POOL = 5000
 DEFAULT_ALSO_WORTH = 3
@@ -153,8 +153,6 @@ class Taste:
             stored.up_votes,
             stored.down_votes,
             stored.weak,
-            stored.pull_up,
-            stored.pull_down,
         )
 
     def _retrain(self, key: ChannelKey, fingerprint: str) -> TasteModel | None:
@@ -178,8 +176,6 @@ class Taste:
                 up_votes=len(positives),
                 down_votes=len(negatives),
                 weak=len(weak),
-                pull_up=model.pull_up if model else (),
-                pull_down=model.pull_down if model else (),
                 trained_at=self.now(),
             ),
         )
@@ -214,13 +210,11 @@ class Taste:
         since = floor if since is None or since < floor else since
         also = self.also_worth(key)
         pool = self.store.candidates(key, since, SUGGESTION_POOL) if also else []
+        # Ranking compares the digest's own papers with each other; suggestions compare the
+        # day's unmatched papers: each set is scaled on its own.
         scores = model.decision(self.vectors.rows([*matched, *pool]))
-        spread = float(scores.std()) if scores.size > 1 else 0.0
-        centre = float(scores.mean()) if scores.size else 0.0
-        z = (scores - centre) / spread if spread > 0 else np.zeros_like(scores)
-        z = np.clip(z, -2.0, 2.0)
-        learned = {p.arxiv_id: float(z[n]) for n, p in enumerate(matched)}
-        pool_z = z[len(matched) :]
+        own, pool_z = _zscores(scores[: len(matched)]), _zscores(scores[len(matched) :])
+        learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
         order = [int(i) for i in np.argsort(-pool_z, kind="stable") if pool_z[i] >= SUGGEST_ABOVE]
         chosen = [pool[i] for i in order[:also]]
         titles = self._closest_voted(key, chosen)
@@ -291,18 +285,33 @@ class Taste:
             model = None
         stored = self.store.load(key)
         also = self.also_worth(key)
+        up: tuple[str, ...] = ()
+        down: tuple[str, ...] = ()
+        if model is not None:
+            voted = self.store.training_votes(key, MAX_TRAINING)
+            papers = self.store.store.get_papers([pid for pid, _ in voted])
+            up, down = strongest_words(model, [papers[pid] for pid, _ in voted if pid in papers])
         if stored is None:
             return TasteSummary(0, 0, False, also_worth=also, needed=self.min_up_votes)
         return TasteSummary(
             up_votes=stored.up_votes,
             down_votes=stored.down_votes,
             learned=model is not None,
-            pull_up=stored.pull_up,
-            pull_down=stored.pull_down,
+            pull_up=up,
+            pull_down=down,
             trained_at=stored.trained_at,
             also_worth=also,
             needed=self.min_up_votes,
         )
+
+
+def _zscores(values: np.ndarray) -> np.ndarray:
+    """Standard deviations from the mean, clipped at 2; all 0 when the values do not vary."""
+    spread = float(values.std()) if values.size > 1 else 0.0
+    if spread == 0:
+        return np.zeros_like(values)
+    clipped: np.ndarray = np.clip((values - values.mean()) / spread, -2.0, 2.0)
+    return clipped
 
 
 def _tf_idf(rows: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -4,8 +4,8 @@ channel's votes alone.
 Logistic regression (liblinear) on the voted papers: 👍 positive, 👎 negative, and optionally
 weak negatives (papers the channel was shown and left without a vote, with a small weight).
 With no negative at all it falls back to the difference of class centroids, which needs none.
-Only the strongest weights are kept: a few thousand floats, well under a kilobyte per hundred
-votes of storage, and scoring a day for every channel is one sparse matrix product.
+Only the strongest weights are kept (a few thousand floats: tens of kilobytes), and scoring a
+day for every channel is one sparse matrix product.
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ class TasteModel:
     ups: int
     downs: int
     weak: int = 0
-    pull_up: tuple[str, ...] = ()
-    pull_down: tuple[str, ...] = ()
 
     def dense(self) -> np.ndarray:
         vector = np.zeros(N_FEATURES, dtype=np.float32)
@@ -76,8 +74,6 @@ class TasteModel:
         ups: int,
         downs: int,
         weak: int = 0,
-        pull_up: Sequence[str] = (),
-        pull_down: Sequence[str] = (),
     ) -> TasteModel:
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             indices = data["indices"].astype(np.int32)
@@ -85,7 +81,7 @@ class TasteModel:
             bias = float(data["bias"][0])
         if indices.shape != weights.shape or (indices.size and indices.max() >= N_FEATURES):
             raise ValueError("stored taste model does not fit the feature space")
-        return cls(indices, weights, bias, ups, downs, weak, tuple(pull_up), tuple(pull_down))
+        return cls(indices, weights, bias, ups, downs, weak)
 
 
 def train(
@@ -101,49 +97,49 @@ def train(
     n_pos, n_neg, n_weak = len(positives), len(negatives), len(weak)
     if rows.shape[0] != n_pos + n_neg + n_weak:
         raise ValueError("one row per paper expected")
+    # Work on the columns these papers use only: liblinear's cost grows with the width, and
+    # nothing can be learned about a word none of them holds.
+    columns = np.unique(rows.indices)
+    narrow = rows[:, columns]
     if n_neg + n_weak == 0:
-        coef = np.asarray(rows.mean(axis=0)).ravel()
+        coef = np.asarray(narrow.mean(axis=0)).ravel()
         bias = 0.0
     else:
         labels = np.array([1] * n_pos + [0] * (n_neg + n_weak))
         weights = np.array([1.0] * (n_pos + n_neg) + [weak_weight] * n_weak)
         # Balanced: a channel that votes mostly 👍 is not a channel that likes everything.
-        balance = {
-            1: (n_pos + n_neg + weak_weight * n_weak) / (2 * n_pos),
-            0: (n_pos + n_neg + weak_weight * n_weak) / (2 * (n_neg + weak_weight * n_weak)),
-        }
+        total = n_pos + n_neg + weak_weight * n_weak
+        balance = {1: total / (2 * n_pos), 0: total / (2 * (n_neg + weak_weight * n_weak))}
         sample_weight = weights * np.array([balance[int(y)] for y in labels])
         classifier = LogisticRegression(C=C, solver="liblinear")
-        classifier.fit(rows, labels, sample_weight=sample_weight)
+        classifier.fit(narrow, labels, sample_weight=sample_weight)
         coef = classifier.coef_.ravel()
         bias = float(classifier.intercept_[0])
-    indices = _strongest(coef)
-    model = TasteModel(
-        indices=indices,
-        weights=coef[indices].astype(np.float32),
+    keep = _strongest(coef)
+    order = np.argsort(columns[keep])
+    return TasteModel(
+        indices=columns[keep][order].astype(np.int32),
+        weights=coef[keep][order].astype(np.float32),
         bias=bias,
         ups=n_pos,
         downs=n_neg,
         weak=n_weak,
     )
-    up, down = strongest_words(model, [*positives, *negatives])
-    return TasteModel(
-        model.indices, model.weights, bias, n_pos, n_neg, n_weak, pull_up=up, pull_down=down
-    )
 
 
 def _strongest(coef: np.ndarray) -> np.ndarray:
+    """Positions of the `MAX_WEIGHTS` largest weights (by magnitude), zeros left out."""
     nonzero = np.flatnonzero(coef)
     if nonzero.size > MAX_WEIGHTS:
-        keep = np.argpartition(-np.abs(coef[nonzero]), MAX_WEIGHTS)[:MAX_WEIGHTS]
-        nonzero = nonzero[keep]
-    return np.sort(nonzero).astype(np.int32)
+        nonzero = nonzero[np.argpartition(-np.abs(coef[nonzero]), MAX_WEIGHTS)[:MAX_WEIGHTS]]
+    return nonzero
 
 
 def strongest_words(
     model: TasteModel, papers: Sequence[Paper], count: int = SHOWN_WORDS
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The words (and word pairs) of the voted papers with the largest weights either way."""
+    """The words (and word pairs) of the voted papers with the largest weights either way;
+    computed when asked (`/papers taste`), not at every retrain."""
     vocabulary = sorted({term for paper in papers for term in terms(paper)})
     columns = term_indices(vocabulary)
     found = np.searchsorted(model.indices, columns)

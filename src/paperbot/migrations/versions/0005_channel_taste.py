@@ -26,8 +26,6 @@ def upgrade() -> None:
         sa.Column("up_votes", sa.Integer(), nullable=False),
         sa.Column("down_votes", sa.Integer(), nullable=False),
         sa.Column("weak", sa.Integer(), nullable=False),
-        sa.Column("pull_up", sa.JSON(), nullable=False),
-        sa.Column("pull_down", sa.JSON(), nullable=False),
         sa.Column("trained_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["channel_id"],
