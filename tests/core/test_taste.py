@@ -231,7 +231,7 @@ async def test_also_worth_a_look_setting(
 async def test_a_vote_storm_costs_a_retrain_or_two(
     bot: Paperbot, clock: FixedClock, poster: RecordingPoster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot.taste.retrain_delay = 0.05
+    bot.taste.retrain_delay = 0.0
     await first_day_with_votes(bot, clock, poster)  # settles the retrain its votes asked for
     calls: list[ChannelKey] = []
     original = bot.taste.refresh
@@ -241,11 +241,11 @@ async def test_a_vote_storm_costs_a_retrain_or_two(
         return original(key)
 
     monkeypatch.setattr(bot.taste, "refresh", counting)
+    bot.taste.retrain_delay = 1.0  # far longer than the storm takes
     posted = [p for p in poster.posts if p.kind == "item" and p.channel == KEY]
-    for round_ in range(3):
-        for n, post in enumerate(posted):
-            await bot.record_vote(KEY, post.message_id, f"storm{n}", 1 if round_ % 2 else -1)
+    for n, post in enumerate(posted):
+        await bot.record_vote(KEY, post.message_id, f"storm{n}", 1)
     await bot.taste.settle()
-    assert 1 <= len(calls) <= 2
+    assert len(posted) >= 20 and 1 <= len(calls) <= 2
     stored = bot.taste.store.load(KEY)
     assert stored is not None and stored.fingerprint == bot.taste.store.vote_fingerprint(KEY)
