@@ -34,9 +34,10 @@ def test_votes_up_only_still_give_a_model() -> None:
     positives = [p for p, hit in zip(sample_papers(), about("diffusion"), strict=True) if hit]
     model = train(positives[:5], [], vectorize(positives[:5]))
     assert model.downs == 0 and model.weights.size > 0
-    assert model.decision(vectorize(positives[5:])).mean() > model.decision(
-        vectorize(list(sample_papers())[:50])
-    ).mean()
+    assert (
+        model.decision(vectorize(positives[5:])).mean()
+        > model.decision(vectorize(list(sample_papers())[:50])).mean()
+    )
     with pytest.raises(TrainingError):
         train([], positives[:3], vectorize(positives[:3]))
 
