@@ -176,6 +176,56 @@ async def _dry_run_digest(settings: Settings, key: ChannelKey) -> None:
 
 
 @app.command()
+def export(
+    channel: Annotated[str, typer.Option(help="platform:workspace:channel, e.g. slack:T123:C456")],
+    what: Annotated[
+        str, typer.Argument(help="week, month, top, or #N (subscription number from list)")
+    ] = "week",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write ('-': stdout).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a channel's papers as BibTeX, as /papers export does in the channel."""
+    settings = _settings(config)
+    try:
+        key = ChannelKey.parse(channel)
+    except ValueError as exc:
+        typer.echo(f"paperbot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_export(settings, key, what, output))
+
+
+async def _export(settings: Settings, key: ChannelKey, what: str, output: Path | None) -> None:
+    from paperbot.errors import InvalidInput
+    from paperbot.export.command import bib_attachment
+    from paperbot.export.selection import select_papers
+    from paperbot.wiring import build_core
+
+    core = build_core(settings)
+    try:
+        if core.store.get_channel(key) is None:
+            typer.echo(f"paperbot: no channel {key} in the database", err=True)
+            raise typer.Exit(2)
+        try:
+            selection = await select_papers(core.bot, key, what)
+        except InvalidInput as exc:
+            typer.echo(f"paperbot: {exc}", err=True)
+            raise typer.Exit(2) from None
+        attachment = bib_attachment(selection, core.bot.clock().date().isoformat(), str(key))
+        if output is not None and str(output) == "-":
+            sys.stdout.write(attachment.content.decode())
+            return
+        target = output or Path(attachment.filename)
+        target.write_bytes(attachment.content)
+        count = len(selection.papers)
+        noun = "paper" if count == 1 else "papers"
+        typer.echo(f"{count} {noun} {selection.description} -> {target}", err=True)
+    finally:
+        await core.aclose()
+
+
+@app.command()
 def reindex(config: ConfigOption = None) -> None:
     """Rebuild the search index from the database."""
     settings = _settings(config)

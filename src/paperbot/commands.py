@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot import metrics
 from paperbot.errors import InvalidInput
+from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
+from paperbot.report_text import digest_answer
 from paperbot.service import Paperbot
 from paperbot.taste.learner import MAX_ALSO_WORTH
 from paperbot.taste.replies import like_reply, taste_reply
@@ -28,7 +30,9 @@ SUBCOMMANDS = (
     "list",
     "search",
     "digest",
+    "more",
     "top",
+    "export",
     "settings",
     "like",
     "taste",
@@ -44,10 +48,13 @@ HELP = """\
 /papers list                  this channel's subscriptions
 /papers search <query>        search every paper seen (filters: since:7d author:Name cat:cs.CL)
 /papers digest                post this channel's digest now
+/papers more                  post the next matched papers into today's digest thread
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
 /papers like <arXiv id|link|N> papers most like that one (N: its number in the latest digest)
 /papers taste                 what this channel's votes taught the bot (words that pull up/down)
+/papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
+                              keep (days a matched paper waits for room in a digest),
                               also (how many "also worth a look" papers, 0 turns them off)
 /papers help                  this text"""
 
@@ -151,7 +158,7 @@ async def _list(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not subscriptions:
         return Reply(text="This channel follows nothing yet. Try /papers subscribe diffusion")
     lines = [f"#{n}  {s.query}" for n, s in enumerate(subscriptions, start=1)]
-    return Reply(text="\n".join(lines), title=f"This channel follows {len(lines)}:")
+    return Reply(text="\n".join(lines), title=f"This channel follows {len(lines)}")
 
 
 async def _search(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
@@ -163,18 +170,15 @@ async def _search(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
 
 
 async def _digest(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
-    report = await bot.deliver_digest(ctx.channel, force_post=True)
-    if report.skipped_reason:
-        return Reply.error(f"no digest posted: {report.skipped_reason}")
-    if report.paused:
-        return Reply.error("the digest could not be posted: the bot has no access to this channel")
-    if not report.posted and not report.failed:
-        return Reply(text="Nothing new since the last digest.")
-    count = len(report.posted)
-    text = f"Posted {count} paper{'s' if count != 1 else ''}."
-    if report.failed:
-        text += f" {len(report.failed)} could not be posted and will be retried."
-    return Reply(text=text)
+    report = await bot.deliver_digest(ctx.channel, force_post=True, reply_to=ctx.reply_to)
+    return digest_answer(report)
+
+
+async def _more(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    report = await bot.deliver_more(ctx.channel)
+    if not report.skipped_reason and not (report.posted or report.failed or report.uncertain):
+        return Reply(text="No more matched papers waiting; today's digest has them all.")
+    return digest_answer(report, "more papers")
 
 
 _PERIODS = {"week": timedelta(days=7), "month": timedelta(days=31), "all": None, "": None}
@@ -193,6 +197,10 @@ async def _top(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=f"Voted up {label}", title="Team favourites", items=tuple(items))
 
 
+async def _export(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return await export_reply(bot, ctx, argument)
+
+
 async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     if not argument:
         channel = await bot.channel(ctx.channel)
@@ -204,7 +212,8 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
             text=(
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
-                f"empty {'on' if s.post_when_empty else 'off'} · also {also} · {state}"
+                f"empty {'on' if s.post_when_empty else 'off'} · keep {s.keep_days} days · "
+                f"also {also} · {state}"
             ),
         )
     _require_manage(ctx)
@@ -228,6 +237,7 @@ _SETTING_NAMES = {
     "threaded": "threaded",
     "post_when_empty": "empty",
     "paused": "paused",
+    "keep_days": "keep",
 }
 
 
@@ -262,9 +272,11 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"threaded" if name == "threaded" else "post_when_empty": flag}
     if name in ("pause", "resume"):
         return {"paused": name == "pause"}
+    if name == "keep":
+        return {"keep_days": _int_in(value.removesuffix("d"), 1, 60, "keep (days)")}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, also, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, keep, also, pause, resume)"
     )
 
 
@@ -326,7 +338,9 @@ _HANDLERS: dict[str, Handler] = {
     "list": _list,
     "search": _search,
     "digest": _digest,
+    "more": _more,
     "top": _top,
+    "export": _export,
     "settings": _settings,
     "help": _help,
     "like": _like,

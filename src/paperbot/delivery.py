@@ -1,124 +1,53 @@
-"""Posting digests: each paper reaches a channel at most once, whatever crashes or runs twice.
+"""Posting digests: each paper reaches a channel once, whatever crashes, outages or reruns.
 
 The ledger row of a paper is written (as an intent) before its post and completed with the
 platform's message id after it, so a crash in between is visible and never leads to a repost.
 A channel's digest is delivered under a database lease, so two bot processes never deliver the
 same channel at once, and whoever takes the lease next first settles the intents a dead holder
 left: the platform is asked whether each went out; only a definite "no" makes it postable again.
+Each digest has a record (its header and thread): one a crash interrupted is finished under its
+own header, whose list is then edited to match what the thread holds.
+
+This module is handed what it needs (store, posters, a digest builder, clock, pacing); it never
+sees the service that wires it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 from paperbot import metrics
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
-from paperbot.models import ChannelKey, DeliveryReport, Digest, Reply, Visibility
+from paperbot.candidates import DigestBuilder
+from paperbot.digest_records import DigestRecords
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.models import (
+    Channel,
+    ChannelKey,
+    ChannelSettings,
+    DeliveryReport,
+    Digest,
+    Reply,
+    Visibility,
+)
+from paperbot.pacing import PACE_RULES, Pacer, PaceRule
 from paperbot.ports import ChatPoster
+from paperbot.sending import RetryPolicy, Sender, Undecided
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
+from paperbot.store.store import Clock, DigestRecord, Store, utc_now
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from paperbot.models import Channel
-    from paperbot.service import Paperbot
+__all__ = ["PACE_RULES", "DigestDelivery", "PaceRule", "Pacer", "ReconcileReport"]
 
 log = logging.getLogger(__name__)
 
 # Platform clocks and ours disagree a little; look back a bit further than the intent's time.
 FIND_POSTED_MARGIN = timedelta(minutes=10)
-
-
-@dataclass(frozen=True, slots=True)
-class PaceRule:
-    """How fast a platform takes posts: a gap per channel, and rates per workspace and per bot."""
-
-    channel_gap: float = 0.0
-    workspace_rate: float | None = None
-    workspace_burst: int = 1
-    bot_rate: float | None = None
-    bot_burst: int = 1
-
-
-# Slack: chat.postMessage takes about 1 message per second per channel and several hundred a
-# minute per workspace. Discord: 5 messages per 5 s per channel, 50 requests per second per bot.
-# A channel's gap is counted from the previous answer, so the server sees at least that gap.
-PACE_RULES: dict[str, PaceRule] = {
-    "slack": PaceRule(channel_gap=1.0, workspace_rate=5.0, workspace_burst=10),
-    "discord": PaceRule(channel_gap=1.0, bot_rate=40.0, bot_burst=40),
-}
-
-
-class Pacer:
-    """Spaces posts so a fan-out to many channels never bursts past a platform's limits.
-
-    Per channel a post waits out the gap since the previous one was answered: the server took
-    that one before answering, so it sees at least the gap however long requests queue on the
-    way (a channel's posts are sequential). Per workspace and per bot a token bucket (GCRA)
-    spreads posts over time; and at most `max_in_flight` requests are out at once, so a thousand
-    digests do not open a thousand connections. Posters still retry a 429 themselves; pacing is
-    what keeps 429s rare.
-    """
-
-    def __init__(
-        self,
-        rules: Mapping[str, PaceRule] | None = None,
-        max_in_flight: int = 64,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.rules = dict(PACE_RULES if rules is None else rules)
-        self.clock = clock
-        self.sleep = sleep
-        self._last_end: dict[ChannelKey, float] = {}
-        self._tat: dict[tuple[str, ...], float] = {}
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-
-    @asynccontextmanager
-    async def turn(self, key: ChannelKey) -> AsyncIterator[None]:
-        """Wait for this channel's turn to post, then hold a request slot while posting."""
-        rule = self.rules.get(key.platform)
-        if rule is not None:
-            last = self._last_end.get(key)
-            if last is not None:
-                await self._until(last + rule.channel_gap)
-            await self._until(self._book(key, rule))
-        async with self._in_flight:
-            try:
-                yield
-            finally:
-                self._last_end[key] = self.clock()
-
-    def _book(self, key: ChannelKey, rule: PaceRule) -> float:
-        """Book the earliest time every bucket allows, in one step (no await, so atomic)."""
-        now = self.clock()
-        buckets: list[tuple[tuple[str, ...], float, int]] = []
-        if rule.workspace_rate:
-            buckets.append(
-                ((key.platform, key.workspace), rule.workspace_rate, rule.workspace_burst)
-            )
-        if rule.bot_rate:
-            buckets.append(((key.platform,), rule.bot_rate, rule.bot_burst))
-        at = now
-        for name, rate, burst in buckets:
-            at = max(at, self._tat.get(name, now) - (burst - 1) / rate)
-        for name, rate, _ in buckets:
-            self._tat[name] = max(self._tat.get(name, now), at) + 1 / rate
-        return at
-
-    async def _until(self, when: float) -> None:
-        delay = when - self.clock()
-        if delay > 0:
-            await self.sleep(delay)
 
 
 class _LeaseLost(Exception):
@@ -134,34 +63,74 @@ class ReconcileReport:
     unresolved: list[str] = field(default_factory=list)
 
 
-class _Undecided(PostError):
-    """A post that may or may not have gone out, and the platform could not settle it."""
-
-    def __init__(self, message: str, final: bool = False) -> None:
-        super().__init__(message)
-        self.final = final
-
-
 class DigestDelivery:
     """Delivers digests; tune `retry_attempts`, `retry_backoff`, `pacer` and `sleep` per process."""
 
     def __init__(
-        self, bot: Paperbot, max_concurrent_digests: int = 1000, max_preparing: int = 8
+        self,
+        store: Store,
+        posters: Mapping[str, ChatPoster],
+        builder: DigestBuilder,
+        clock: Clock = utc_now,
+        channel_defaults: ChannelSettings | None = None,
+        max_concurrent_digests: int = 1000,
+        max_preparing: int = 8,
     ) -> None:
-        self.bot = bot
-        self.leases = LeaseKeeper(bot.store)
-        self.pacer = Pacer()
-        self.retry_attempts = 3
-        self.retry_backoff = 2.0  # seconds before the 2nd attempt; doubles
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.store = store
+        self.posters = posters  # the live mapping: adapters register theirs after this is built
+        self.builder = builder
+        self.clock = clock
+        self.channel_defaults = channel_defaults or ChannelSettings()
+        self.leases = LeaseKeeper(store)
+        self.policy = RetryPolicy()
+        self.sender = Sender(Pacer(), self.policy)
+        self.records = DigestRecords(store, self.sender)
         # One digest at a time per channel within a process; the lease guards across processes.
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
         self._preparing = asyncio.Semaphore(max_preparing)
 
+    # Knobs tests and benchmarks turn, kept where they always were.
+    @property
+    def pacer(self) -> Pacer:
+        return self.sender.pacer
+
+    @pacer.setter
+    def pacer(self, pacer: Pacer) -> None:
+        self.sender.pacer = pacer
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        return self.sender.sleep
+
+    @sleep.setter
+    def sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.sender.sleep = sleep
+
+    @property
+    def retry_attempts(self) -> int:
+        return self.policy.attempts
+
+    @retry_attempts.setter
+    def retry_attempts(self, attempts: int) -> None:
+        self.policy.attempts = attempts
+
+    @property
+    def retry_backoff(self) -> float:
+        return self.policy.backoff
+
+    @retry_backoff.setter
+    def retry_backoff(self, seconds: float) -> None:
+        self.policy.backoff = seconds
+
     @property
     def coordination(self) -> Coordination:
         return self.leases.coordination
+
+    async def _channel(self, key: ChannelKey) -> Channel:
+        return await asyncio.to_thread(self.store.ensure_channel, key, self.channel_defaults)
+
+    # --- delivering -----------------------------------------------------------------------
 
     async def deliver(
         self,
@@ -169,15 +138,17 @@ class DigestDelivery:
         force_post: bool = False,
         due: datetime | None = None,
         post_at: datetime | None = None,
+        reply_to: str | None = None,
     ) -> DeliveryReport:
         """Post the channel's digest. With `due`, only if no digest was built since then (the
         scheduled slot was not served yet); with `post_at`, prepare now but post from then on.
+        A digest a crash interrupted is finished first, under its own header, instead.
 
         The channel's last-digest time becomes the moment the digest was built, not when its
         last post went out: a paper matched while a digest is being posted belongs to the next.
         """
         report = DeliveryReport(key)
-        poster = self.bot.posters.get(key.platform)
+        poster = self.posters.get(key.platform)
         if poster is None:
             report.skipped_reason = f"no {key.platform} connection in this process"
             return report
@@ -189,7 +160,7 @@ class DigestDelivery:
                 if lease is None:
                     report.skipped_reason = "another worker is delivering this channel's digest"
                     return report
-                channel = await self.bot.channel(key)
+                channel = await self._channel(key)
                 last = channel.last_digest_at
                 if due is not None and last is not None and last >= due:
                     report.skipped_reason = "digest already delivered"
@@ -198,33 +169,70 @@ class DigestDelivery:
                     report.skipped_reason = f"paused ({channel.pause_reason or 'by command'})"
                     return report
                 await self.reconcile_channel(key, poster)
-                now = self.bot.clock()
-                digest, built_empty = await self._prepare(channel, now)
-            if post_at is not None:  # prepared ahead of the hour; post on the hour
-                await self._until(post_at)
+                interrupted = await asyncio.to_thread(self.store.open_digests, key)
+                now = self.clock()
+                digest: Digest | None = None
+                record: int | None = None
+                if not interrupted:
+                    digest, record = await self._prepare(channel, now, reply_to)
             try:
-                if built_empty:
-                    if channel.settings.post_when_empty or force_post:
+                if interrupted:
+                    await self._resume(poster, channel, interrupted, lease, report, reply_to)
+                    return report
+                if post_at is not None:  # prepared ahead of the hour; post on the hour
+                    await self._until(post_at)
+                assert digest is not None
+                if record is None:
+                    # Empty: a scheduled digest says so when the channel asked for it; a
+                    # requested one is answered to the requester alone.
+                    if channel.settings.post_when_empty and not force_post:
                         await self._send_notice(poster, key, lease, empty_digest_reply(digest))
-                    await self.bot.blocking(self.bot.store.set_last_digest, key, now)
-                elif digest.items:
-                    await self._post_items(poster, channel, digest, lease, report, now)
+                    await asyncio.to_thread(self.store.set_last_digest, key, now)
+                    return report
+                if not await self._post_digest(poster, channel, digest, record, lease, report):
+                    return report  # no header went out: the slot stays open for catch-up
+                await asyncio.to_thread(self.store.set_last_digest, key, now)
+                metrics.digest_posted(key.platform, len(report.posted))
+                log.info("digest %s", report.summary)
+            except ChannelUnavailable as exc:
+                await self._pause(key, str(exc), report)
+            except _LeaseLost:
+                report.skipped_reason = "lost the channel's lease to another worker"
+            if report.posted and channel.settings.paused and channel.pause_reason:
+                await self._unpause(channel, report)
+        return report
+
+    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+        """`/papers more`: the next batch of candidates into today's digest thread."""
+        report = DeliveryReport(key)
+        poster = self.posters.get(key.platform)
+        if poster is None:
+            report.skipped_reason = f"no {key.platform} connection in this process"
+            return report
+        async with self._locks[key], self.leases.hold(f"digest:{key}") as lease:
+            if lease is None:
+                report.skipped_reason = "another worker is delivering this channel's digest"
+                return report
+            channel = await self._channel(key)
+            await self.reconcile_channel(key, poster)
+            now = self.clock()
+            digest = await self.builder.build(channel, now)
+            latest = await asyncio.to_thread(self.store.latest_digest, key, digest.day)
+            if latest is None or latest.header_id is None:
+                report.skipped_reason = "there is no digest today yet; /papers digest posts one"
+                return report
+            if digest.is_empty:
+                return report
+            try:
+                await self.records.reopen(latest.id)
+                digest = await self._reserve(channel, digest, latest.id)
+                await self._post_items(poster, channel, digest, latest.thread_id, lease, report)
+                await self.records.finish(poster, channel, latest.id, latest.header_id, digest)
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
             except _LeaseLost:
                 report.skipped_reason = "lost the channel's lease to another worker"
         return report
-
-    async def _send_notice(
-        self, poster: ChatPoster, key: ChannelKey, lease: HeldLease, reply: Reply
-    ) -> None:
-        """The "nothing new today" line: worth a try, not worth failing the digest for."""
-        try:
-            await self._send(key, lease, partial(poster.post_reply, key, reply))
-        except ChannelUnavailable:
-            raise
-        except PostError as exc:
-            log.warning("empty-digest notice for %s failed: %s", key, exc)
 
     async def deliver_many(
         self, keys: Iterable[ChannelKey], due: Mapping[ChannelKey, datetime] | None = None
@@ -242,161 +250,200 @@ class DigestDelivery:
             log.exception("digest for %s failed", key)
             return DeliveryReport(key, skipped_reason=f"failed: {exc!r}"[:200])
 
-    async def _prepare(self, channel: Channel, now: datetime) -> tuple[Digest, bool]:
-        """Build the digest and record the intent to post each paper, before any post; returns
-        the digest narrowed to the papers this call reserved, and whether it was built empty."""
-        digest = await self.bot.build_digest(channel.key, now)
+    async def _prepare(
+        self, channel: Channel, now: datetime, reply_to: str | None
+    ) -> tuple[Digest, int | None]:
+        """Build the digest, open its record and record the intent to post each paper, before
+        any post; returns the digest narrowed to what this call reserved, and the record's id
+        (None when the digest is empty)."""
+        digest = await self.builder.build(channel, now)
         if digest.is_empty:
-            return digest, True
+            return digest, None
+        record = await asyncio.to_thread(self.store.open_digest, channel.key, digest.day, reply_to)
+        return await self._reserve(channel, digest, record), record
+
+    async def _reserve(self, channel: Channel, digest: Digest, record: int) -> Digest:
         ids = [item.paper.arxiv_id for item in digest.items]
         reserved = set(
-            await self.bot.blocking(
-                self.bot.store.reserve_posts, channel.key, ids, digest.day, self.leases.owner
+            await asyncio.to_thread(
+                self.store.reserve_posts,
+                channel.key,
+                ids,
+                digest.day,
+                self.leases.owner,
+                record,
             )
         )
         items = tuple(item for item in digest.items if item.paper.arxiv_id in reserved)
-        return replace(digest, items=items), False
+        return replace(digest, items=items, ref=str(record))
 
-    async def _send(
-        self,
-        key: ChannelKey,
-        lease: HeldLease,
-        post: Callable[[], Awaitable[str]],
-        already_posted: Callable[[], Awaitable[str | None]] | None = None,
-    ) -> str:
-        """One paced post, retried with backoff after a PostError; ChannelUnavailable is final.
-
-        After a failure that may have posted anyway (PostOutcomeUnknown), `already_posted` asks
-        the platform first: found means done; a platform that cannot tell ends the retries,
-        because resending blindly could post the paper twice.
-        """
-        for attempt in range(1, self.retry_attempts + 1):
+    def _guard(self, lease: HeldLease) -> Callable[[], None]:
+        def check() -> None:
             if lease.lost:
                 raise _LeaseLost(lease.name)
-            try:
-                async with self.pacer.turn(key):
-                    return await post()
-            except ChannelUnavailable:
-                metrics.post_failed(key.platform)
-                raise
-            except PostOutcomeUnknown as exc:
-                if already_posted is not None:
-                    found = await self._ask_platform(already_posted, exc)
-                    if found is not None:
-                        return found
-                if attempt >= self.retry_attempts:
-                    metrics.post_failed(key.platform)
-                    raise
-                await self._back_off(key, exc, attempt)
-            except PostError as exc:
-                if attempt >= self.retry_attempts:
-                    metrics.post_failed(key.platform)
-                    raise
-                await self._back_off(key, exc, attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _back_off(self, key: ChannelKey, exc: PostError, attempt: int) -> None:
-        delay = self.retry_backoff * 2 ** (attempt - 1)
-        log.info("post to %s failed (%s); attempt %d in %.1fs", key, exc, attempt + 1, delay)
-        await self.sleep(delay)
+        return check
 
-    @staticmethod
-    async def _ask_platform(
-        already_posted: Callable[[], Awaitable[str | None]], failure: PostOutcomeUnknown
-    ) -> str | None:
-        """The message id if the platform shows the post went through; raises _Undecided when
-        it cannot say, so the caller neither resends nor forgets the paper."""
+    async def _send_notice(
+        self, poster: ChatPoster, key: ChannelKey, lease: HeldLease, reply: Reply
+    ) -> None:
+        """The "nothing new today" line: worth a try, not worth failing the digest for."""
         try:
-            return await already_posted()
-        except CannotTell as exc:
-            raise _Undecided(f"{failure}; and the platform cannot tell: {exc}", final=True) from exc
+            await self.sender.send(
+                key, partial(poster.post_reply, key, reply), None, self._guard(lease)
+            )
+        except ChannelUnavailable:
+            raise
         except PostError as exc:
-            raise _Undecided(f"{failure}; and asking the platform failed: {exc}") from exc
+            log.warning("empty-digest notice for %s failed: %s", key, exc)
+
+    async def _post_digest(
+        self,
+        poster: ChatPoster,
+        channel: Channel,
+        digest: Digest,
+        record: int,
+        lease: HeldLease,
+        report: DeliveryReport,
+    ) -> bool:
+        """Header, then papers into its thread; False when the header could not be posted."""
+        key = channel.key
+        report.remaining = digest.remaining
+        ids = [item.paper.arxiv_id for item in digest.items]
+        try:
+            header = await self.records.post_header(poster, channel, digest, self._guard(lease))
+        except ChannelUnavailable:
+            await self._release(key, ids)
+            await self.records.abandon(record)
+            raise
+        except PostError as exc:
+            await self._release(key, ids)
+            await self.records.abandon(record)
+            log.warning("digest header for %s failed, will retry later: %s", key, exc)
+            report.failed.extend(ids)
+            _name(report, digest)
+            return False
+        except asyncio.CancelledError:
+            self._release_now(key, ids)
+            raise
+        thread = header if channel.settings.threaded else None
+        await asyncio.to_thread(self.store.set_digest_header, record, header, thread)
+        await self._post_items(poster, channel, digest, thread, lease, report)
+        await self.records.finish(poster, channel, record, header, digest)
+        return True
 
     async def _post_items(
         self,
         poster: ChatPoster,
         channel: Channel,
         digest: Digest,
+        thread: str | None,
         lease: HeldLease,
         report: DeliveryReport,
-        built_at: datetime,
     ) -> None:
         key, items = channel.key, digest.items
         ids = [item.paper.arxiv_id for item in items]
-        position = -1  # -1: the header is (or is about to be) in flight
+        _name(report, digest)
+        since = self.clock() - FIND_POSTED_MARGIN
+        position = -1
         try:
-            try:
-                header = await self._send(key, lease, partial(poster.post_header, key, digest))
-            except PostError as exc:
-                await self._release(key, ids)
-                if isinstance(exc, ChannelUnavailable):
-                    raise
-                log.warning("digest header for %s failed, will retry later: %s", key, exc)
-                report.failed.extend(ids)
-                return
-            thread = header if channel.settings.threaded else None
-            since = built_at - FIND_POSTED_MARGIN
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
                 try:
-                    message_id = await self._send(
+                    message_id = await self.sender.send(
                         key,
-                        lease,
                         partial(poster.post_item, key, digest, item, thread),
                         partial(poster.find_posted, key, paper_id, since),
+                        self._guard(lease),
                     )
                 except ChannelUnavailable:
                     await self._release(key, ids[position:])
                     raise
-                except _Undecided as exc:
-                    # Final: uncertain, never resent; otherwise it stays pending and the
-                    # settling sweep asks the platform again later.
+                except Undecided as exc:
+                    # Final: uncertain, never resent; otherwise it stays pending and the next
+                    # delivery asks the platform again before anything else.
                     log.warning("post of %s to %s undecided: %s", paper_id, key, exc)
                     if exc.final:
-                        await self.bot.blocking(self.bot.store.mark_post_uncertain, key, paper_id)
-                    report.failed.append(paper_id)
+                        await asyncio.to_thread(self.store.mark_post_uncertain, key, paper_id)
+                        report.uncertain.append(paper_id)
+                    else:
+                        report.checking.append(paper_id)
                     continue
                 except PostError as exc:
-                    log.warning("post of %s to %s failed, will retry later: %s", paper_id, key, exc)
-                    await self.bot.blocking(self.bot.store.release_post, key, paper_id)
+                    log.warning("post of %s to %s failed, queued again: %s", paper_id, key, exc)
+                    await asyncio.to_thread(self.store.release_post, key, paper_id)
                     report.failed.append(paper_id)
                     continue
-                await self.bot.blocking(
-                    self.bot.store.complete_post, key, paper_id, message_id, thread
-                )
+                await asyncio.to_thread(self.store.complete_post, key, paper_id, message_id, thread)
                 report.posted.append(paper_id)
         except _LeaseLost:
             # Another worker may own the channel now; it settles what is still pending.
-            report.failed.extend(ids[max(position, 0) :])
+            report.checking.extend(ids[max(position, 0) :])
             log.warning("digest for %s stopped, lease lost: %s", key, report.summary)
-            return
+            raise
         except asyncio.CancelledError:
             # Shutting down: what was never sent may go out again; the post in flight stays
             # pending, to be settled by asking the platform.
             self._release_now(key, ids[position + 1 :])
             raise
-        await self.bot.blocking(self.bot.store.set_last_digest, key, built_at)
-        metrics.digest_posted(key.platform, len(report.posted))
-        log.info("digest %s", report.summary)
+
+    async def _resume(
+        self,
+        poster: ChatPoster,
+        channel: Channel,
+        interrupted: Sequence[DigestRecord],
+        lease: HeldLease,
+        report: DeliveryReport,
+        reply_to: str | None,
+    ) -> None:
+        """Finish each digest a crash interrupted, under its own header and thread."""
+        for record in interrupted:
+            now = self.clock()
+            header = record.header_id or await self.records.find_header(
+                poster, channel, record, now
+            )
+            if header is None:
+                # No header reached the channel, so no paper did: they are candidates again.
+                await self.records.abandon(record.id)
+                continue
+            thread = (record.thread_id or header) if channel.settings.threaded else None
+            if record.header_id is None:
+                await asyncio.to_thread(self.store.set_digest_header, record.id, header, thread)
+            waiting = await self.records.queued_again(record.id)
+            digest = await self.builder.build(channel, now, only=waiting, limit=len(waiting))
+            digest = replace(digest, day=record.day)
+            digest = await self._reserve(channel, digest, record.id) if digest.items else digest
+            await self._post_items(poster, channel, digest, thread, lease, report)
+            await self.records.finish(poster, channel, record.id, header, digest, resumed=True)
+            report.resumed = True
+            await asyncio.to_thread(self.store.set_last_digest, channel.key, record.created_at)
+        if report.resumed:
+            log.info("resumed digest %s", report.summary)
+            await self.records.announce(poster, channel, interrupted, report, reply_to)
 
     async def _until(self, moment: datetime) -> None:
-        delay = (moment - self.bot.clock()).total_seconds()
+        delay = (moment - self.clock()).total_seconds()
         if delay > 0:
-            await self.sleep(delay)
+            await self.sender.sleep(delay)
 
     async def _release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
-        await self.bot.blocking(self._release_now, key, paper_ids)
+        await asyncio.to_thread(self._release_now, key, paper_ids)
 
     def _release_now(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
         for paper_id in paper_ids:
-            self.bot.store.release_post(key, paper_id)
+            self.store.release_post(key, paper_id)
 
     async def _pause(self, key: ChannelKey, reason: str, report: DeliveryReport) -> None:
         report.paused = True
-        first_time = await self.bot.blocking(self.bot.store.pause_channel, key, reason)
+        first_time = await asyncio.to_thread(self.store.pause_channel, key, reason)
         if first_time:
             log.warning("paused digests for %s: %s", key, reason)
+
+    async def _unpause(self, channel: Channel, report: DeliveryReport) -> None:
+        """A post went through to a channel paused for lost access: access is back."""
+        await asyncio.to_thread(self.store.resume_channel, channel.key)
+        report.unpaused = channel.pause_reason
+        log.info("resumed digests for %s: a post went through again", channel.key)
 
     # --- reconciliation -------------------------------------------------------------------
 
@@ -407,7 +454,7 @@ class DigestDelivery:
         digest posts it. The platform cannot tell: 'uncertain', never resent automatically.
         """
         report = ReconcileReport(key)
-        for entry in await self.bot.blocking(self.coordination.pending_posts, key):
+        for entry in await asyncio.to_thread(self.coordination.pending_posts, key):
             paper_id = entry.paper_id
             try:
                 found = await poster.find_posted(
@@ -415,7 +462,7 @@ class DigestDelivery:
                 )
             except CannotTell as exc:
                 log.warning("%s: cannot tell whether %s was posted (%s)", key, paper_id, exc)
-                await self.bot.blocking(self.bot.store.mark_post_uncertain, key, paper_id)
+                await asyncio.to_thread(self.store.mark_post_uncertain, key, paper_id)
                 report.uncertain.append(paper_id)
                 continue
             except ChannelUnavailable as exc:
@@ -427,10 +474,10 @@ class DigestDelivery:
                 report.unresolved.append(paper_id)
                 continue
             if found is not None:
-                await self.bot.blocking(self.bot.store.complete_post, key, paper_id, found)
+                await asyncio.to_thread(self.store.complete_post, key, paper_id, found)
                 report.confirmed.append(paper_id)
             else:
-                await self.bot.blocking(self.bot.store.release_post, key, paper_id)
+                await asyncio.to_thread(self.store.release_post, key, paper_id)
                 report.retry.append(paper_id)
         if len(report.unresolved) < sum(
             map(len, (report.confirmed, report.retry, report.uncertain, report.unresolved))
@@ -448,11 +495,11 @@ class DigestDelivery:
     async def reconcile_all(self, concurrency: int = 8) -> list[ReconcileReport]:
         """On start: settle every channel's leftover intents (skipping channels a live worker is
         delivering right now, and platforms this process has no connection to)."""
-        keys = await self.bot.blocking(self.coordination.channels_with_pending)
+        keys = await asyncio.to_thread(self.coordination.channels_with_pending)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(key: ChannelKey) -> ReconcileReport | None:
-            poster = self.bot.posters.get(key.platform)
+            poster = self.posters.get(key.platform)
             if poster is None:
                 return None
             async with gate, self._locks[key], self.leases.hold(f"digest:{key}") as lease:
@@ -462,6 +509,10 @@ class DigestDelivery:
 
         results = await asyncio.gather(*(one(key) for key in keys))
         return [r for r in results if r is not None]
+
+
+def _name(report: DeliveryReport, digest: Digest) -> None:
+    report.titles.update({item.paper.arxiv_id: item.paper.title for item in digest.items})
 
 
 def empty_digest_reply(digest: Digest) -> Reply:

@@ -28,6 +28,11 @@ class PostError(PaperbotError):
     """A post failed after the poster's own retries; the paper stays unposted and is retried."""
 
 
+class PostNotSent(PostError):
+    """The request never reached the platform (refused, DNS failure, connect timeout, TLS before
+    the body): certainly not posted, so it is waited out and sent again, like a rate limit."""
+
+
 class PostOutcomeUnknown(PostError):
     """The request may have reached the platform (a timeout, a 5xx): ask before resending."""
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from urllib.parse import urlencode
 
 _NEW_STYLE_ID = re.compile(r"^\d{4}\.\d{4,5}$")
 _OLD_STYLE_ID = re.compile(r"^[a-z][a-z\-]*(\.[A-Z]{2})?/\d{7}$")
@@ -19,6 +20,8 @@ _ID_PREFIXES = (
     "arXiv:",
 )
 _VERSION_SUFFIX = re.compile(r"v\d+$")
+# The bundled demo papers' source: their ids are synthetic, so no link may use them.
+SAMPLE_SOURCE = "sample"
 
 
 def normalize_arxiv_id(raw: str) -> str | None:
@@ -56,12 +59,33 @@ class Paper:
     sources: tuple[str, ...] = ()
 
     @property
+    def is_sample(self) -> bool:
+        """A bundled demo paper: real title and abstract under a made-up id."""
+        return SAMPLE_SOURCE in self.sources
+
+    @property
+    def title_search_url(self) -> str:
+        query = urlencode({"query": self.title, "searchtype": "title"})
+        return f"https://arxiv.org/search/?{query}"
+
+    @property
     def abs_url(self) -> str:
+        """The paper's arXiv page; for a sample paper arXiv's title search, since its id could
+        be another, real paper's."""
+        if self.is_sample:
+            return self.title_search_url
         return f"https://arxiv.org/abs/{self.arxiv_id}"
 
     @property
     def pdf_url(self) -> str:
+        if self.is_sample:
+            return self.title_search_url
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def label(self) -> str:
+        """How a post names the paper: `arXiv:2401.12345`, or that it is a sample."""
+        return f"sample:{self.arxiv_id}" if self.is_sample else f"arXiv:{self.arxiv_id}"
 
     @property
     def hf_url(self) -> str | None:
@@ -139,6 +163,7 @@ class ChannelSettings:
     threaded: bool = True
     post_when_empty: bool = False
     paused: bool = False
+    keep_days: int = 7  # a matched paper not posted yet stays eligible this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +222,7 @@ class DigestItem:
     note: str = ""
     # In the digest's "also worth a look" section: matched no subscription, taste picked it.
     suggested: bool = False
+    tldr: str | None = None  # a language model's one sentence, when TL;DRs are on
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +234,9 @@ class Digest:
     items: tuple[DigestItem, ...]
     missing_sources: tuple[str, ...] = ()
     remaining: int = 0
+    # The delivery's id for this digest (its record in the store): posters tag the header with
+    # it so the header can be found again after a crash, and derive Discord nonces from it.
+    ref: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -217,12 +246,26 @@ class Digest:
     def headline(self) -> str:
         count = len(self.items)
         noun = "paper" if count == 1 else "papers"
+        if any(item.paper.is_sample for item in self.items):
+            # The demo must not pass for a real listing: say so where everyone reads it.
+            return f"Sample paper digest for {self.day:%a %d %b %Y}: {count} {noun} (demo data)"
         return f"Paper digest for {self.day:%a %d %b %Y}: {count} new {noun}"
 
 
 class Visibility(StrEnum):
     EPHEMERAL = "ephemeral"
     IN_CHANNEL = "in_channel"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (a .bib export): Slack uploads it, Discord attaches it, the
+    console writes it to disk."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "text/plain"
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +277,7 @@ class Reply:
     title: str | None = None
     items: tuple[DigestItem, ...] = ()
     is_error: bool = False
+    attachment: Attachment | None = None
 
     @classmethod
     def error(cls, text: str) -> Reply:
@@ -247,6 +291,8 @@ class CommandContext:
     channel: ChannelKey
     user: str
     can_manage: bool = True
+    # Where a late answer reaches the requester (Slack: the command's response_url).
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +308,13 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
     paused: bool = False
     skipped_reason: str | None = None
+    # Certainly posted, failed (queued again), and the two in-between states, named by title.
+    uncertain: list[str] = field(default_factory=list)  # may have arrived; never resent
+    checking: list[str] = field(default_factory=list)  # may have arrived; asked again first
+    titles: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False  # an interrupted digest was finished under its own header
+    unpaused: str | None = None  # the pause reason a successful post just lifted
+    remaining: int = 0  # matched papers still waiting (no room in this digest)
 
     @property
     def summary(self) -> str:

@@ -47,6 +47,20 @@ class ChatPoster(Protocol):
 
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str: ...
 
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        """Rewrite a posted header so its list is `digest.items` (what its thread holds)."""
+        ...
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        """The id of the header posted for `digest` (by `digest.ref`) since `since`, or None;
+        raises CannotTell when the platform cannot be asked."""
+        ...
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        """Answer a command's requester later (Slack: its response_url); False if that is no
+        longer possible, so the caller says it in the channel instead."""
+        ...
+
     async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
         """The id of a message about `paper_id` posted since `since`, or None if there is none.
 

@@ -32,6 +32,13 @@ def summary(paper: Paper, max_chars: int = 320) -> str:
     return truncate(chosen, max_chars)
 
 
+def item_summary(item: DigestItem, max_chars: int = 320) -> str:
+    """A digest item's text: its TL;DR when one was written, else the paper's summary."""
+    if item.tldr:
+        return truncate(f"TL;DR: {item.tldr}", max_chars)
+    return summary(item.paper, max_chars)
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut at a word boundary and mark the cut; never returns more than `limit` characters."""
     if len(text) <= limit:
@@ -55,6 +62,8 @@ def why(reasons: Sequence[MatchReason]) -> str:
 
 def links(paper: Paper) -> list[tuple[str, str]]:
     """(label, url) pairs in the order a reader wants them."""
+    if paper.is_sample:
+        return [("arXiv search", paper.title_search_url)]
     found = [("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
     if paper.hf_url:
         found.append(("HF", paper.hf_url))

@@ -63,7 +63,8 @@ async def run_console(
                 f"[dim]{core.store.count_papers()} papers in {settings.database_url} "
                 f"({added} new from the bundled sample)[/dim]"
             )
-        await ConsoleChannel(core.bot, console).run(read_line)
+        exports = settings.data_dir / "exports"
+        await ConsoleChannel(core.bot, console, export_dir=exports).run(read_line)
     finally:
         await core.aclose()
 

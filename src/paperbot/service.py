@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 from paperbot import metrics
+from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
-from paperbot.digest import build_digest, rank_items
+from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.matching import SubscriptionIndex, subscription_rows
 from paperbot.models import (
@@ -35,7 +34,8 @@ from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
 from paperbot.store.store import Store, utc_now
 from paperbot.store.taste import TasteStore
-from paperbot.taste import DigestTaste, Taste
+from paperbot.summaries import TldrWriter
+from paperbot.taste import Taste
 from paperbot.text import AnalyzedPaper, analyze
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,29 @@ class Paperbot:
         self.max_subscriptions = max_subscriptions
         self.clock = clock
         self.worker_id = worker_id
-        self.delivery = DigestDelivery(self)
+        self.digests = DigestBuilder(store, self.missing_sources)
+        self._tldr_writer: TldrWriter | None = None
+        self.delivery = DigestDelivery(
+            store, self.posters, self.digests, clock, self.channel_defaults
+        )
         self.taste = Taste(TasteStore(store), clock)
+        self.digests.taste = self.taste
         # Kept across ingests and synced with the store: rebuilding it for 100,000
         # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
         self._subscription_index = SubscriptionIndex()
         self._subscription_lock = threading.Lock()
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
+
+    @property
+    def tldr_writer(self) -> TldrWriter | None:
+        """Writes TL;DRs onto every digest built, when the optional language model is on."""
+        return self._tldr_writer
+
+    @tldr_writer.setter
+    def tldr_writer(self, writer: TldrWriter | None) -> None:
+        self._tldr_writer = writer
+        self.digests.annotate = writer.annotate if writer is not None else None
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call off the event loop."""
@@ -240,6 +255,27 @@ class Paperbot:
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
 
+    async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
+        """Pause every channel of one workspace (the app was removed there); returns how many
+        were running. Other workspaces are not touched."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        paused = 0
+        for channel in channels:
+            if channel.key.workspace == workspace:
+                paused += await self.blocking(self.store.pause_channel, channel.key, reason)
+        return paused
+
+    async def resume_workspace(self, platform: str, workspace: str, reasons: Sequence[str]) -> int:
+        """Resume a workspace's channels paused for one of `reasons` (the app is back)."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        resumed = 0
+        for channel in channels:
+            key, reason = channel.key, channel.pause_reason
+            if key.workspace == workspace and channel.settings.paused and reason in reasons:
+                await self.blocking(self.store.resume_channel, key)
+                resumed += 1
+        return resumed
+
     async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
         channel = await self.channel(key)
         settings = replace(channel.settings, **changes)
@@ -251,41 +287,8 @@ class Paperbot:
     # --- digests --------------------------------------------------------------------------
 
     async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
-        now = now or self.clock()
-        channel = await self.channel(key)
-        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
-        stored = await self.blocking(self.store.unposted_matches, key, channel.last_digest_at)
-        reasons: dict[str, list[MatchReason]] = defaultdict(list)
-        for match in stored:
-            reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
-        papers = await self.blocking(self.store.get_papers, list(reasons))
-        votes = await self.blocking(self.store.vote_totals, key, list(reasons))
-        missing = await self.missing_sources()
-        taste = await self._taste_for_digest(key, list(papers.values()), channel.last_digest_at)
-        return build_digest(
-            key,
-            day,
-            reasons,
-            papers,
-            votes,
-            channel.settings.max_items,
-            missing,
-            learned=taste.learned if taste else None,
-            suggestions=[
-                DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
-                for s in (taste.suggestions if taste else ())
-            ],
-        )
-
-    async def _taste_for_digest(
-        self, key: ChannelKey, matched: list[Paper], since: datetime | None
-    ) -> DigestTaste | None:
-        """The channel's taste for this digest; a model that fails leaves the digest as it was."""
-        try:
-            return await self.blocking(self.taste.for_digest, key, matched, since)
-        except Exception as exc:
-            log.warning("taste for %s unavailable, digest ranked without it: %r", key, exc)
-            return None
+        """What the channel's digest would hold now (candidates: see DigestBuilder)."""
+        return await self.digests.build(await self.channel(key), now or self.clock())
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""
@@ -299,9 +302,15 @@ class Paperbot:
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)
         ]
 
-    async def deliver_digest(self, key: ChannelKey, force_post: bool = False) -> DeliveryReport:
+    async def deliver_digest(
+        self, key: ChannelKey, force_post: bool = False, reply_to: str | None = None
+    ) -> DeliveryReport:
         """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
-        return await self.delivery.deliver(key, force_post)
+        return await self.delivery.deliver(key, force_post, reply_to=reply_to)
+
+    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+        """The next batch of matched papers into today's digest thread."""
+        return await self.delivery.deliver_more(key)
 
     # --- votes ----------------------------------------------------------------------------
 

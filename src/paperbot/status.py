@@ -29,6 +29,8 @@ class ChannelStatus:
     paused: bool
     pause_reason: str | None
     ledger: dict[str, int] = field(default_factory=dict)
+    # Papers that may or may not have reached the channel: never resent, so named for a person.
+    uncertain_titles: tuple[str, ...] = ()
 
     @property
     def needs_attention(self) -> int:
@@ -80,6 +82,9 @@ def collect_status(
             paused=channel.settings.paused,
             pause_reason=channel.pause_reason,
             ledger=ledger.get(channel.key, {}),
+            uncertain_titles=tuple(title for _, title in store.uncertain_papers(channel.key))
+            if ledger.get(channel.key, {}).get(PostState.UNCERTAIN)
+            else (),
         )
         for channel in store.list_channels()
     ]
@@ -123,6 +128,11 @@ def render_status(status: Status) -> str:
                 f"; {c.ledger.get(PostState.UNCERTAIN, 0)} uncertain,"
                 f" {c.ledger.get(PostState.PENDING, 0)} pending post(s)"
             )
+        if c.uncertain_titles:
+            shown = ", ".join(f"“{title}”" for title in c.uncertain_titles[:10])
+            more = len(c.uncertain_titles) - 10
+            line += f"; uncertain: {shown}" + (f" and {more} more" if more > 0 else "")
+            line += " (may or may not have arrived; never resent)"
         lines.append(line)
     lines.append(f"sources ({len(status.sources)}):")
     for s in status.sources:

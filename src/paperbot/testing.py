@@ -57,11 +57,12 @@ class FakeSource:
 @dataclass
 class Posted:
     channel: ChannelKey
-    kind: str  # "header", "item" or "reply"
+    kind: str  # "header", "item", "reply" (or "edit", offered to `fail` only)
     message_id: str
     paper_id: str | None = None
     thread: str | None = None
     text: str = ""
+    ref: str = ""
 
 
 @dataclass
@@ -71,6 +72,8 @@ class RecordingPoster:
     platform: str = "console"
     posts: list[Posted] = field(default_factory=list)
     fail: Callable[[Posted], Exception | None] | None = None
+    edits: list[tuple[str, list[str]]] = field(default_factory=list)  # header id, its new list
+    answers: list[tuple[str, str]] = field(default_factory=list)  # late answers: (to, text)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _record(self, posted: Posted) -> str:
@@ -85,7 +88,9 @@ class RecordingPoster:
         return f"m{next(self._counter)}"
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
-        return self._record(Posted(channel, "header", self._next_id(), text=digest.headline))
+        return self._record(
+            Posted(channel, "header", self._next_id(), text=digest.headline, ref=digest.ref)
+        )
 
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
@@ -102,6 +107,22 @@ class RecordingPoster:
             if posted.channel == channel and posted.paper_id == paper_id:
                 return posted.message_id
         return None
+
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        edit = Posted(channel, "edit", header_id, thread=header_id, text=digest.headline)
+        if self.fail is not None and (error := self.fail(edit)) is not None:
+            raise error
+        self.edits.append((header_id, [item.paper.arxiv_id for item in digest.items]))
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        for posted in self.posts:
+            if posted.channel == channel and posted.kind == "header" and posted.ref == digest.ref:
+                return posted.message_id
+        return None
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        self.answers.append((reply_to, reply.text))
+        return True
 
     def items(self, channel: ChannelKey | None = None) -> list[str]:
         return [

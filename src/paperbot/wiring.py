@@ -18,6 +18,7 @@ from paperbot.sources.arxiv import ArxivSource
 from paperbot.sources.hf_daily import HFDailySource
 from paperbot.sources.sample import SampleSource
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import ChatCompletions, TldrWriter
 
 
 def channel_defaults(settings: Settings) -> ChannelSettings:
@@ -29,6 +30,7 @@ def channel_defaults(settings: Settings) -> ChannelSettings:
         digest_days=tuple(c.digest_days),
         threaded=c.threaded,
         post_when_empty=c.post_when_empty,
+        keep_days=c.keep_days,
     )
 
 
@@ -93,4 +95,26 @@ def build_core(
     )
     bot.taste.default_also_worth = settings.taste.also_worth
     bot.taste.min_up_votes = settings.taste.min_up_votes
+    bot.tldr_writer = build_tldr_writer(settings, store, http)
     return Core(settings, store, search, bot, http)
+
+
+def build_tldr_writer(
+    settings: Settings, store: Store, http: httpx.AsyncClient
+) -> TldrWriter | None:
+    """The TL;DR writer when settings turn it on; it shares the sources' HTTP pool."""
+    tldr = settings.tldr
+    if not tldr.enabled:
+        return None
+    completions = ChatCompletions(
+        http, tldr.base_url, tldr.model, tldr.api_key, timeout=tldr.timeout_seconds
+    )
+    return TldrWriter(
+        store,
+        completions,
+        daily_papers=tldr.daily_papers,
+        daily_tokens=tldr.daily_tokens,
+        max_wait=tldr.max_wait_seconds,
+        max_input_chars=tldr.max_input_chars,
+        concurrency=tldr.concurrency,
+    )

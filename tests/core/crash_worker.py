@@ -53,12 +53,28 @@ class FilePoster:
         return message_id
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
-        return self._write({"kind": "header", "text": digest.headline})
+        return self._write({"kind": "header", "text": digest.headline, "ref": digest.ref})
+
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        papers = ",".join(item.paper.arxiv_id for item in digest.items)
+        self._write({"kind": "edit", "header": header_id, "papers": papers})
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        if self.blind:
+            raise CannotTell("this platform keeps no history we can read")
+        for line in self._lines():
+            if line["kind"] == "header" and line.get("ref") == digest.ref:
+                return line["id"]
+        return None
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        return False
 
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
     ) -> str:
-        message_id = self._write({"kind": "item", "paper": item.paper.arxiv_id})
+        record = {"kind": "item", "paper": item.paper.arxiv_id, "thread": thread or ""}
+        message_id = self._write(record)
         self.items_posted += 1
         if self.items_posted == self.hang_after:
             await asyncio.sleep(600)  # sent, not yet recorded: the kill lands here

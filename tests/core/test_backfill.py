@@ -85,7 +85,7 @@ def test_history_neither_looks_new_nor_reaches_subscriptions(tmp_path: Path) -> 
     store.add_subscription(channel, "diffusion", "u")
     backfill(store, FIXTURE)
     assert store.count_papers() == 50
-    assert store.unposted_matches(channel, None) == []  # never matched
+    assert store.digest_candidates(channel, datetime.min.replace(tzinfo=UTC)) == []  # never matched
     # First seen when published, not when imported: a week's lookback finds only recent ones.
     recent = {p.arxiv_id for p in store.papers_seen_since(clock() - timedelta(days=7))}
     assert recent == set()

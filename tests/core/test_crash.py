@@ -130,7 +130,14 @@ async def test_a_bot_killed_mid_digest_loses_and_doubles_nothing(
         assert {state for state, _ in final.values()} == {"posted"}
         by_paper = {line["paper"]: line["id"] for line in lines if line["kind"] == "item"}
         assert {paper: message for paper, (_, message) in final.items()} == by_paper
-        assert sum(1 for line in lines if line["kind"] == "header") == 2  # the rest, re-headed
+        # Issue 11 item 3: the rest went under the same header and into its thread, and the
+        # header's list was edited to what the thread holds; the channel was told it resumed.
+        [header] = [line for line in lines if line["kind"] == "header"]
+        assert {line["thread"] for line in lines if line["kind"] == "item"} == {header["id"]}
+        edits = [line for line in lines if line["kind"] == "edit"]
+        assert edits and edits[-1]["header"] == header["id"]
+        assert edits[-1]["papers"].split(",") == items
+        assert any("Resumed" in line.get("text", "") for line in lines if line["kind"] == "reply")
     else:
         # Nothing is resent blindly: what might have gone out is marked for a person to check.
         assert items == sent_before_crash

@@ -1,6 +1,6 @@
 """The core loop through the service: ingest, match, digest, post once, vote."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -9,6 +9,7 @@ from paperbot.models import ChannelKey, MatchField
 from paperbot.service import Paperbot
 from paperbot.testing import FakeSource, FixedClock, Posted, RecordingPoster, gone, make_paper
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 KEY = ChannelKey("console", "local", "general")
 DAY = date(2026, 11, 20)
 
@@ -204,7 +205,7 @@ async def test_an_unsubscribe_racing_an_ingest_drops_only_its_matches(
     monkeypatch.setattr(bot.store, "all_subscriptions", lambda: loaded)
     inserted, _, matched = bot.ingest_papers(day_papers())
     assert (inserted, matched) == (4, 3)  # diffusion: 00001, 00002 (abstract), 00004
-    assert [m.subscription for m in bot.store.unposted_matches(KEY, None)] == ["diffusion"] * 3
+    assert [m.subscription for m in bot.store.digest_candidates(KEY, EPOCH)] == ["diffusion"] * 3
 
 
 async def test_papers_are_stored_with_their_matches_or_not_at_all(

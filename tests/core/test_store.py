@@ -1,6 +1,6 @@
 """The store on real databases: a SQLite file, and PostgreSQL when a server is configured."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import inspect
 
@@ -9,6 +9,7 @@ from paperbot.store.database import current_revision, head_revision
 from paperbot.store.store import PostState, Store
 from paperbot.testing import FixedClock, make_paper
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 KEY = ChannelKey("slack", "T1", "C1")
 
 
@@ -146,7 +147,7 @@ def test_matches_exclude_posted_papers(store: Store) -> None:
     assert store.record_matches(found) == 2
     assert store.record_matches(found) == 0
     store.reserve_posts(KEY, ["2401.00040"], date(2026, 11, 20))
-    assert [m.paper_id for m in store.unposted_matches(KEY, None)] == ["2401.00041"]
+    assert [m.paper_id for m in store.digest_candidates(KEY, EPOCH)] == ["2401.00041"]
 
 
 def test_source_status(store: Store, clock: FixedClock) -> None:

@@ -11,6 +11,7 @@ import itertools
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
@@ -19,8 +20,8 @@ from rich.rule import Rule
 from rich.text import Text
 
 from paperbot import commands
-from paperbot.models import ChannelKey, CommandContext, Digest, DigestItem, Reply
-from paperbot.presentation import ALSO_WORTH, links, short_authors, stats, summary, why
+from paperbot.models import Attachment, ChannelKey, CommandContext, Digest, DigestItem, Reply
+from paperbot.presentation import ALSO_WORTH, item_summary, links, short_authors, stats, why
 from paperbot.service import Paperbot
 
 PLATFORM = "console"
@@ -36,13 +37,13 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     elif number is not None:
         text.append(f"{number}. ", style="dim")
     text.append(paper.title, style="bold")
-    text.append(f"  ({paper.arxiv_id})\n", style="dim")
+    text.append(f"  ({paper.label if paper.is_sample else paper.arxiv_id})\n", style="dim")
     byline = " · ".join(
         part for part in (short_authors(paper.authors), ", ".join(paper.categories[:3])) if part
     )
     if byline:
         text.append(f"  {byline}\n", style="italic")
-    text.append(f"  {summary(paper)}\n")
+    text.append(f"  {item_summary(item)}\n")
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )
@@ -69,7 +70,7 @@ def render_header(digest: Digest) -> RenderableType:
     if digest.missing_sources:
         lines.append(f"⚠ not fetched this time: {', '.join(digest.missing_sources)}")
     if digest.remaining:
-        lines.append(f"+{digest.remaining} more matched; raise the size with /papers settings size")
+        lines.append(f"+{digest.remaining} more matched: /papers more posts the next ones")
     return Panel("\n".join(lines), style="bold blue")
 
 
@@ -109,6 +110,16 @@ class ConsolePoster:
     async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
         return next((mid for mid, pid in self.posted.items() if pid == paper_id), None)
 
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        """A terminal cannot edit what it printed: print the corrected header instead."""
+        self.console.print(Text(f"(header {header_id} now lists {len(digest.items)} papers)"))
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        return None  # a terminal's history is gone with the process that printed it
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        return False
+
 
 class ConsoleChannel:
     """Reads lines, runs them as a chat channel would, prints what the bot answers."""
@@ -119,11 +130,13 @@ class ConsoleChannel:
         console: Console,
         channel: ChannelKey = CONSOLE_CHANNEL,
         user: str = CONSOLE_USER,
+        export_dir: Path = Path("exports"),
     ) -> None:
         self.bot = bot
         self.console = console
         self.channel = channel
         self.user = user
+        self.export_dir = export_dir
 
     async def handle_line(self, line: str) -> bool:
         """Run one input line; False when the user asked to leave."""
@@ -142,6 +155,9 @@ class ConsoleChannel:
             bot=self.bot, ctx=CommandContext(self.channel, self.user), text=text
         )
         self.console.print(render_reply(reply))
+        if reply.attachment is not None:
+            path = await asyncio.to_thread(save_attachment, reply.attachment, self.export_dir)
+            self.console.print(Text(f"✓ saved {path}", style="green"))
         return True
 
     async def _vote(self, message_id: str, value: int, added: bool) -> None:
@@ -164,6 +180,14 @@ class ConsoleChannel:
             line = await read_line()
             if line is None or not await self.handle_line(line):
                 break
+
+
+def save_attachment(attachment: Attachment, directory: Path) -> Path:
+    """The console's "upload": the file, in `directory`, under its own (plain) name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / Path(attachment.filename).name
+    path.write_bytes(attachment.content)
+    return path
 
 
 def _parse_vote(text: str) -> tuple[str, int, bool] | None:

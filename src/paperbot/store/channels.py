@@ -98,6 +98,7 @@ def _settings_values(settings: ChannelSettings) -> dict[str, Any]:
         "threaded": settings.threaded,
         "post_when_empty": settings.post_when_empty,
         "paused": settings.paused,
+        "keep_days": settings.keep_days,
     }
 
 
@@ -110,6 +111,7 @@ def _channel_from_row(row: RowMapping) -> Channel:
         threaded=row["threaded"],
         post_when_empty=row["post_when_empty"],
         paused=row["paused"],
+        keep_days=row["keep_days"],
     )
     return Channel(
         key=ChannelKey(row["platform"], row["workspace"], row["channel"]),

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
 from paperbot.models import ChannelKey, MatchField, Subscription
 from paperbot.store.inserts import bind_value, insert_returning_new, insert_rows_counting_new
-from paperbot.store.tables import channels, matches, posts, subscriptions
+from paperbot.store.tables import channels, matches, papers, posts, subscriptions
 
 
 class PostState:
@@ -37,6 +37,7 @@ class LedgerEntry:
     message_id: str | None
     digest_day: date
     created_at: datetime
+    digest_id: int | None = None
 
 
 # --- matches ------------------------------------------------------------------------------
@@ -62,20 +63,23 @@ def record_matches(
     return insert_rows_counting_new(conn, matches, columns, rows)
 
 
-def unposted_matches(
-    conn: Connection, channel_id: int, since: datetime | None
+def digest_candidates(
+    conn: Connection, channel_id: int, matched_since: datetime
 ) -> list[StoredMatch]:
-    """Matches recorded since `since` for papers never posted to (nor reserved for) the
-    channel, plus every match of a paper whose earlier post failed, however old."""
-    in_ledger = select(posts.c.paper_id).where(posts.c.channel_id == channel_id)
-    to_retry = in_ledger.where(posts.c.state == PostState.RETRY)
-    fresh: ColumnElement[bool] = matches.c.paper_id.not_in(in_ledger)
-    if since is not None:
-        fresh = and_(fresh, matches.c.matched_at > since)
+    """What a digest may post: every match recorded since `matched_since` (the channel's keep
+    window) of a paper not posted to, reserved for, or left uncertain in the channel, including
+    papers an earlier digest had no room for and papers whose post certainly failed."""
+    settled = select(posts.c.paper_id).where(
+        posts.c.channel_id == channel_id, posts.c.state != PostState.RETRY
+    )
     query = (
         select(matches.c.paper_id, matches.c.field, subscriptions.c.query)
         .join(subscriptions, subscriptions.c.id == matches.c.subscription_id)
-        .where(matches.c.channel_id == channel_id, or_(fresh, matches.c.paper_id.in_(to_retry)))
+        .where(
+            matches.c.channel_id == channel_id,
+            matches.c.matched_at >= matched_since,
+            matches.c.paper_id.not_in(settled),
+        )
     )
     rows = conn.execute(query.order_by(matches.c.paper_id)).all()
     return [StoredMatch(row.paper_id, row.query, MatchField(row.field)) for row in rows]
@@ -91,6 +95,7 @@ def reserve_posts(
     day: date,
     worker: str,
     now: datetime,
+    digest_id: int | None = None,
 ) -> list[str]:
     """Record the intent to post; returns the ids this call reserved (others were already
     posted or reserved, by this or another process), in the order given."""
@@ -102,6 +107,7 @@ def reserve_posts(
             "digest_day": day,
             "claimed_by": worker,
             "created_at": now,
+            "digest_id": digest_id,
         }
         for paper_id in paper_ids
     ]
@@ -113,7 +119,13 @@ def reserve_posts(
             posts.c.paper_id.in_(list(paper_ids)),
             posts.c.state == PostState.RETRY,
         )
-        .values(state=PostState.PENDING, claimed_by=worker, created_at=now, digest_day=day)
+        .values(
+            state=PostState.PENDING,
+            claimed_by=worker,
+            created_at=now,
+            digest_day=day,
+            digest_id=digest_id,
+        )
         .returning(posts.c.paper_id)
     ).scalars()
     mine.update(reclaimed)
@@ -179,6 +191,17 @@ def channel_ledger(conn: Connection, channel_id: int) -> list[LedgerEntry]:
     return [_ledger_from_row(row) for row in conn.execute(query).mappings()]
 
 
+def uncertain_papers(conn: Connection, channel_id: int) -> list[tuple[str, str]]:
+    """(paper id, title) of the channel's posts that may or may not have arrived."""
+    query = (
+        select(posts.c.paper_id, papers.c.title)
+        .join(papers, papers.c.arxiv_id == posts.c.paper_id)
+        .where(posts.c.channel_id == channel_id, posts.c.state == PostState.UNCERTAIN)
+        .order_by(posts.c.created_at, posts.c.paper_id)
+    )
+    return [(row.paper_id, row.title) for row in conn.execute(query)]
+
+
 def paper_for_message(conn: Connection, channel_id: int, message_id: str) -> str | None:
     """The paper a posted message is about, so a reaction on it can become a vote."""
     found = conn.execute(
@@ -197,4 +220,5 @@ def _ledger_from_row(row: RowMapping) -> LedgerEntry:
         message_id=row["message_id"],
         digest_day=row["digest_day"],
         created_at=row["created_at"],
+        digest_id=row["digest_id"],
     )

@@ -14,17 +14,24 @@ from sqlalchemy.exc import IntegrityError
 
 from paperbot.models import Channel, ChannelKey, ChannelSettings, MatchField, Paper, Subscription
 from paperbot.store import channels as channel_rows
+from paperbot.store import digests as digest_rows
+from paperbot.store import history as history_rows
 from paperbot.store import ledger as ledger_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
+from paperbot.store import summaries as summary_rows
 from paperbot.store import votes as vote_rows
 from paperbot.store.database import create_db_engine, migrate
+from paperbot.store.digests import DigestPost, DigestRecord, DigestState
 from paperbot.store.ledger import LedgerEntry, PostState, StoredMatch
 from paperbot.store.sources import SourceStatus
 from paperbot.store.tables import papers as papers_table
 
 __all__ = [
     "Clock",
+    "DigestPost",
+    "DigestRecord",
+    "DigestState",
     "LedgerEntry",
     "PostState",
     "SourceStatus",
@@ -232,23 +239,29 @@ class Store:
                 conn, found, lambda key: self._channel_id(conn, key), self.clock()
             )
 
-    def unposted_matches(self, key: ChannelKey, since: datetime | None) -> list[StoredMatch]:
-        """Matches recorded since `since` for papers never posted to (nor reserved for) the
-        channel, plus every match of a paper whose earlier post failed, however old."""
+    def digest_candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
+        """What the channel's next digest may post: matches since `matched_since` (its keep
+        window) of papers not posted, reserved or uncertain there. The one place a digest's
+        candidates are chosen."""
         with self.engine.connect() as conn:
-            return ledger_rows.unposted_matches(conn, self._channel_id(conn, key), since)
+            return ledger_rows.digest_candidates(conn, self._channel_id(conn, key), matched_since)
 
     # --- the posted ledger ----------------------------------------------------------------
 
     def reserve_posts(
-        self, key: ChannelKey, paper_ids: Sequence[str], day: date, worker: str = ""
+        self,
+        key: ChannelKey,
+        paper_ids: Sequence[str],
+        day: date,
+        worker: str = "",
+        digest_id: int | None = None,
     ) -> list[str]:
         """Record the intent to post; returns the ids this call reserved (others were already
         posted or reserved, by this or another process), in the order given."""
         now = self.clock()
         with self.transaction() as conn:
             return ledger_rows.reserve_posts(
-                conn, self._channel_id(conn, key), paper_ids, day, worker, now
+                conn, self._channel_id(conn, key), paper_ids, day, worker, now, digest_id
             )
 
     def complete_post(
@@ -277,6 +290,44 @@ class Store:
     def ledger(self, key: ChannelKey) -> list[LedgerEntry]:
         with self.engine.connect() as conn:
             return ledger_rows.channel_ledger(conn, self._channel_id(conn, key))
+
+    def uncertain_papers(self, key: ChannelKey) -> list[tuple[str, str]]:
+        """(paper id, title) of posts that may or may not have arrived; never resent."""
+        with self.engine.connect() as conn:
+            return ledger_rows.uncertain_papers(conn, self._channel_id(conn, key))
+
+    # --- digests (headers and threads) ----------------------------------------------------
+
+    def open_digest(self, key: ChannelKey, day: date, reply_to: str | None = None) -> int:
+        with self.transaction() as conn:
+            return digest_rows.open_digest(
+                conn, self._channel_id(conn, key), day, reply_to, self.clock()
+            )
+
+    def set_digest_header(self, digest_id: int, header_id: str, thread_id: str | None) -> None:
+        with self.transaction() as conn:
+            digest_rows.set_header(conn, digest_id, header_id, thread_id)
+
+    def finish_digest(self, digest_id: int) -> None:
+        with self.transaction() as conn:
+            digest_rows.finish_digest(conn, digest_id, self.clock())
+
+    def reopen_digest(self, digest_id: int) -> None:
+        with self.transaction() as conn:
+            digest_rows.reopen_digest(conn, digest_id)
+
+    def open_digests(self, key: ChannelKey) -> list[DigestRecord]:
+        """The channel's digests a crash (or a failure) left unfinished, oldest first."""
+        with self.engine.connect() as conn:
+            return digest_rows.open_digests(conn, self._channel_id(conn, key))
+
+    def latest_digest(self, key: ChannelKey, day: date) -> DigestRecord | None:
+        with self.engine.connect() as conn:
+            return digest_rows.latest_digest(conn, self._channel_id(conn, key), day)
+
+    def digest_posts(self, digest_id: int) -> list[DigestPost]:
+        with self.engine.connect() as conn:
+            return digest_rows.digest_posts(conn, digest_id)
 
     def paper_for_message(self, key: ChannelKey, message_id: str) -> str | None:
         """The paper a posted message is about, so a reaction on it can become a vote."""
@@ -315,6 +366,40 @@ class Store:
             if channel_id is None:
                 return []
             return vote_rows.top_voted(conn, channel_id, since, limit)
+
+    # --- history (exports, roundups) ------------------------------------------------------
+
+    def posted_papers(self, key: ChannelKey, since: datetime | None) -> list[str]:
+        with self.engine.connect() as conn:
+            channel_id = self._channel_id_or_none(conn, key)
+            return [] if channel_id is None else history_rows.posted_papers(conn, channel_id, since)
+
+    def subscription_matches(
+        self, subscription_id: int, since: datetime | None, limit: int
+    ) -> list[str]:
+        with self.engine.connect() as conn:
+            return history_rows.subscription_matches(conn, subscription_id, since, limit)
+
+    def most_matched(self, key: ChannelKey, since: datetime, limit: int) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            channel_id = self._channel_id_or_none(conn, key)
+            if channel_id is None:
+                return []
+            return history_rows.most_matched(conn, channel_id, since, limit)
+
+    # --- TL;DRs ----------------------------------------------------------------------------
+
+    def get_summaries(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return summary_rows.get_summaries(conn, paper_ids)
+
+    def add_summary(self, paper_id: str, text: str, model: str, tokens: int) -> bool:
+        with self.transaction() as conn:
+            return summary_rows.add_summary(conn, paper_id, text, model, tokens, self.clock())
+
+    def summary_usage(self, since: datetime) -> summary_rows.Usage:
+        with self.engine.connect() as conn:
+            return summary_rows.usage_since(conn, since)
 
     # --- sources --------------------------------------------------------------------------
 

@@ -100,6 +100,8 @@ channels = Table(
     Column("pause_reason", String(200)),
     Column("last_digest_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # Days a matched paper that was not posted yet stays eligible for the next digests.
+    Column("keep_days", Integer, nullable=False, server_default="7"),
     UniqueConstraint("platform", "workspace", "channel"),
 )
 
@@ -144,8 +146,28 @@ posts = Table(
     Column("claimed_by", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("posted_at", UTCDateTime),
+    # The digest (header and thread) the paper was reserved for; None for older rows.
+    Column("digest_id", Integer),
     Index("ix_posts_channel_id_message_id", "channel_id", "message_id"),
     Index("ix_posts_state", "state"),
+    Index("ix_posts_digest_id", "digest_id"),
+)
+
+# One row per digest header: where its thread is, whether it was finished, and who asked for
+# it, so a digest a crash interrupted is resumed under its own header and its list corrected.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("header_id", String(64)),
+    Column("thread_id", String(64)),
+    Column("reply_to", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Index("ix_digests_channel_id_day", "channel_id", "day"),
 )
 
 votes = Table(
@@ -199,4 +221,28 @@ channel_taste = Table(
     Column("down_votes", Integer, nullable=False, default=0),
     Column("weak", Integer, nullable=False, default=0),
     Column("trained_at", UTCDateTime),
+)
+
+# One-sentence TL;DRs a language model wrote, one per paper however many channels post it; the
+# rows of a day are also that day's spent budget (papers and tokens).
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_summaries_created_at", "created_at"),
+)
+
+# A channel's weekly roundup, when it asked for one: the weekday and hour (channel time), and
+# when the last one went out, so a week's roundup is posted once.
+roundups = Table(
+    "roundups",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("weekday", String(3), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("last_posted_at", UTCDateTime),
 )

@@ -224,6 +224,25 @@ class Taste:
         )
         return DigestTaste(learned, suggestions)
 
+    def for_resumed(
+        self, key: ChannelKey, matched: Sequence[Paper], suggested: Sequence[str]
+    ) -> DigestTaste | None:
+        """A digest finished after a crash: the same suggestions it had reserved (`suggested`,
+        the ids it still has to post beyond its matched papers), whatever the model says now."""
+        model = self.refresh(key)
+        papers = self.store.store.get_papers(list(suggested))
+        chosen = [papers[pid] for pid in suggested if pid in papers]
+        if model is None and not chosen:
+            return None
+        learned: dict[str, float] = {}
+        if model is not None and matched:
+            own = _zscores(model.decision(self.vectors.rows(matched)))
+            learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
+        titles = self._closest_voted(key, chosen)
+        return DigestTaste(
+            learned, tuple(Suggestion(p, t, 0.0) for p, t in zip(chosen, titles, strict=True))
+        )
+
     def _closest_voted(self, key: ChannelKey, chosen: Sequence[Paper]) -> list[str]:
         if not chosen:
             return []

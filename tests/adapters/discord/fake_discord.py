@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -86,6 +87,7 @@ class FakeDiscord:
     reactions: list[tuple[str, str, str]] = field(default_factory=list)
     callbacks: list[Json] = field(default_factory=list)
     followups: list[Json] = field(default_factory=list)
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content)
     synced: list[tuple[str | None, list[Json]]] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     rate_limits: list[RateLimit] = field(default_factory=list)
@@ -163,7 +165,9 @@ class FakeDiscord:
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
         body: Any = None
-        if request.can_read_body:
+        if request.content_type.startswith("multipart/"):
+            body = await self._read_multipart(request)
+        elif request.can_read_body:
             text = await request.text()
             body = json.loads(text) if text else None
         recorded = Request(
@@ -190,6 +194,18 @@ class FakeDiscord:
                 return _error(failure.status, failure.code, failure.message)
         response: web.StreamResponse = await handler(request)
         return response
+
+    async def _read_multipart(self, request: web.Request) -> Any:
+        """A message with attachments: JSON in `payload_json`, each file in its own part."""
+        body: Any = None
+        async for part in await request.multipart():
+            if not isinstance(part, aiohttp.BodyPartReader):
+                continue
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            else:
+                self.attachments.append((part.filename or "", await part.read()))
+        return body
 
     def _message(self, channel_id: str, body: Json, **extra: Any) -> Json:
         message = fixture("discord_message_created.json")

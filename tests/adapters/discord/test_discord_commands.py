@@ -155,7 +155,7 @@ async def test_list_shows_the_channels_subscriptions_privately(
     await invoke(adapter, command_payload("list"))
     data = answer(fake)
     assert private(data)
-    assert data["embeds"][0]["title"] == "This channel follows 2:"
+    assert data["embeds"][0]["title"] == "This channel follows 2"
     assert data["embeds"][0]["description"] == "#1  diffusion\n#2  cat:cs.lg"
 
 

@@ -108,7 +108,8 @@ def test_the_header_lists_the_day_and_says_what_is_missing() -> None:
     )
     text = embed_text(embed)
     assert "Not fetched this time hf" in text
-    assert "+7 more matched; raise the size with /papers settings size" in text
+    assert "+7 more matched: /papers more posts the next ones" in text
+    assert "raise the size" not in text  # size 30 is the most, so that advice is not true
     assert "react 👍 / 👎 to vote" in embed["footer"]["text"]
     assert thread_name(digest) == "Papers · Fri 20 Nov 2026"
 

@@ -206,10 +206,14 @@ async def test_find_posted_cannot_tell_when_history_is_longer_than_it_reads(
         await adapter.poster.find_posted(KEY, "2401.99999", clock() - timedelta(hours=1))
 
 
-async def test_an_empty_digest_asked_for_says_so(
+async def test_an_empty_digest_asked_for_posts_nothing_in_the_channel(
     adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
 ) -> None:
+    # Issue 11 item 4: the requester's own (ephemeral) answer says so; the channel stays quiet.
     await ready(bot, KEY, [])
+    await bot.update_settings(KEY, post_when_empty=False)
+    report = await bot.deliver_digest(KEY, force_post=True)
+    assert report.posted == [] and fake.posted(CHANNEL_ID) == []
+    await bot.update_settings(KEY, post_when_empty=True)
     await bot.deliver_digest(KEY, force_post=True)
-    [message] = fake.posted(CHANNEL_ID)
-    assert message["content"] == "No new matching papers for Fri 20 Nov."
+    assert fake.posted(CHANNEL_ID) == []

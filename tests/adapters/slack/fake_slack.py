@@ -11,6 +11,7 @@ points to.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import itertools
 import json
@@ -54,6 +55,60 @@ class Call:
 
 
 @dataclass
+class Workspace:
+    """A Slack workspace that installs the app through OAuth, with its own bot token."""
+
+    team_id: str
+    name: str
+    token: str
+    bot_user: str = "U0PAPERBOT"
+    bot_id: str = "B0PAPERBOT"
+    installer: str = "U0INSTALLER"
+
+    def oauth_access(self, client_id: str) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "app_id": "A0PAPERBOT",
+            "authed_user": {"id": self.installer},
+            "scope": "commands,chat:write,reactions:read,channels:history,groups:history,"
+            "files:write",
+            "token_type": "bot",
+            "access_token": self.token,
+            "bot_user_id": self.bot_user,
+            "team": {"id": self.team_id, "name": self.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def auth_test(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{self.name.lower()}.slack.com/",
+            "team": self.name,
+            "user": "paperbot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+
+@dataclass
+class Fault:
+    """A failure the fake Web API plays on chat.postMessage attempts (1-based, all channels).
+
+    kind: `reset` drops the connection after reading the body; `5xx` answers 500; `slow`
+    answers after `delay` seconds (past the client's read timeout). `applied`: Slack posted the
+    message before failing to answer, the ambiguous case that only history can settle.
+    """
+
+    attempts: set[int]
+    kind: str
+    applied: bool = False
+    delay: float = 0.0
+
+
+@dataclass
 class FakeSlack:
     """The fake Web API and response_url endpoint. Configure failures before the calls happen."""
 
@@ -69,9 +124,21 @@ class FakeSlack:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     socket_envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    refused_windows: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
+    # Files shared through the external upload: file id -> name, bytes, and where it was shared.
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # OAuth distribution: the app's credentials, the codes Slack would hand installers (code ->
+    # workspace), and the workspaces installed so far, by their bot token.
+    client_id: str = "1234567890.0987654321"
+    client_secret: str = "0123456789abcdef0123456789abcdef"
+    oauth_codes: dict[str, Workspace] = field(default_factory=dict)
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
     _post_attempts: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    _site: web.TCPSite | None = None
+    _reopening: asyncio.Task[None] | None = None
     _port: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -83,12 +150,36 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response_url)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
+        self._site = site
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
+
+    async def refuse_connections(self, seconds: float) -> None:
+        """Stop listening for `seconds`: every connection attempt meanwhile is refused by the
+        OS, as when Slack is unreachable (the fake answers with `Connection: close`, so no
+        pooled connection outlives the window)."""
+        assert self._runner is not None and self._site is not None
+        await self._site.stop()
+        started = time.monotonic()
+        self.refused_windows.append((started, started + seconds))
+
+        async def reopen() -> None:
+            await asyncio.sleep(seconds)
+            site = web.TCPSite(self._runner, "127.0.0.1", self._port)  # type: ignore[arg-type]
+            await site.start()
+            self._site = site
+
+        self._reopening = asyncio.create_task(reopen())
+
+    async def back_up(self) -> None:
+        """Wait until an outage started by refuse_connections is over."""
+        if self._reopening is not None:
+            await self._reopening
 
     async def close(self) -> None:
         for ws in self._sockets:
@@ -109,18 +200,30 @@ class FakeSlack:
         return [c for c in self.calls if c.method == method]
 
     def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """Bodies of the chat.postMessage calls Slack accepted, in order."""
+        """Bodies of the chat.postMessage calls Slack accepted and answered, in order."""
         return [
             c.body
             for c in self.api("chat.postMessage")
             if c.ok and (channel is None or c.body.get("channel") == channel)
         ]
 
+    def stored(self, channel: str) -> list[dict[str, Any]]:
+        """What the channel shows: top-level messages and every thread's replies, in order,
+        including posts whose answer a fault swallowed."""
+        shown: list[dict[str, Any]] = []
+        for message in self.messages.get(channel, []):
+            shown.append(message)
+            shown.extend(message.get("replies", []))
+        return shown
+
     def posted_papers(self, channel: str | None = None) -> list[str]:
+        """Paper ids of every paper message in the channel(s), as the channel shows them."""
+        channels = [channel] if channel is not None else list(self.messages)
         return [
-            body["metadata"]["event_payload"]["paper_id"]
-            for body in self.posts(channel)
-            if (body.get("metadata") or {}).get("event_type") == "paperbot_paper"
+            m["metadata"]["event_payload"]["paper_id"]
+            for name in channels
+            for m in self.stored(name)
+            if (m.get("metadata") or {}).get("event_type") == "paperbot_paper"
         ]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -144,14 +247,43 @@ class FakeSlack:
         call = Call(method, body, token=auth.removeprefix("Bearer ") or None)
         self.calls.append(call)
         try:
-            if call.token not in (BOT_TOKEN, APP_TOKEN):
+            known = call.token in (BOT_TOKEN, APP_TOKEN) or call.token in self.workspaces
+            if method != "oauth.v2.access" and not known:
                 return self._error(call, "invalid_auth")
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return self._error(call, "unknown_method", status=404)
-            return handler(call)  # type: ignore[no-any-return]
+            if method == "chat.postMessage":
+                return await self._faulty_post(request, call, handler)
+            response: web.Response = handler(call)
+            response.force_close()
+            return response
         finally:
             await self._notify()
+
+    async def _faulty_post(
+        self, request: web.Request, call: Call, handler: Callable[[Call], web.Response]
+    ) -> web.Response:
+        attempt = self._post_attempts + 1
+        fault = next((f for f in self.faults if attempt in f.attempts), None)
+        if fault is None:
+            response = handler(call)
+            response.force_close()
+            return response
+        if fault.applied:
+            handler(call)  # Slack did post it...
+        else:
+            self._post_attempts += 1
+        call.status = 599
+        call.body["_refused"] = fault.kind  # ...but the bot never hears so
+        if fault.kind == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            raise ConnectionResetError("fake Slack dropped the connection")
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+        call.status = 500
+        return web.json_response({"ok": False, "error": "internal_error"}, status=500)
 
     def _error(self, call: Call, error: str, status: int = 200) -> web.Response:
         call.status = status
@@ -159,7 +291,28 @@ class FakeSlack:
         return web.json_response({"ok": False, "error": error}, status=status)
 
     def _auth_test(self, call: Call) -> web.Response:
+        workspace = self.workspaces.get(call.token or "")
+        if workspace is not None:
+            return web.json_response(workspace.auth_test())
         return web.json_response(fixture("slack_auth_test.json"))
+
+    def _oauth_v2_access(self, call: Call) -> web.Response:
+        """Trade an installer's code for the workspace's bot token: once per code, and only
+        for this app's client id and secret (sent as HTTP Basic auth, as slack_sdk does)."""
+        basic = (call.token or "").removeprefix("Basic ")
+        try:
+            client_id, _, secret = base64.b64decode(basic).decode().partition(":")
+        except ValueError:
+            client_id = secret = ""
+        if client_id != self.client_id:
+            return self._error(call, "invalid_client_id")
+        if secret != self.client_secret:
+            return self._error(call, "bad_client_secret")
+        workspace = self.oauth_codes.pop(str(call.body.get("code", "")), None)
+        if workspace is None:
+            return self._error(call, "invalid_code")
+        self.workspaces[workspace.token] = workspace
+        return web.json_response(workspace.oauth_access(self.client_id))
 
     def _apps_connections_open(self, call: Call) -> web.Response:
         if call.token != APP_TOKEN:
@@ -204,6 +357,18 @@ class FakeSlack:
         answer.update(channel=channel, ts=ts, message=_public(message, with_metadata=True))
         return web.json_response(answer)
 
+    def _chat_update(self, call: Call) -> web.Response:
+        channel = str(call.body.get("channel", ""))
+        ts = call.body.get("ts")
+        message = next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+        if message is None:
+            return self._error(call, "message_not_found")
+        message.update(text=call.body.get("text", ""), blocks=call.body.get("blocks", []))
+        if call.body.get("metadata"):
+            message["metadata"] = call.body["metadata"]
+        message["edited"] = {"user": BOT_USER, "ts": ts}
+        return web.json_response({"ok": True, "channel": channel, "ts": ts})
+
     def _conversations_history(self, call: Call) -> web.Response:
         if self.history_error:
             return self._error(call, self.history_error)
@@ -240,6 +405,52 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + size) if more else ""},
             }
         )
+
+    # --- files: Slack's external upload (get a URL, send the bytes there, complete) ----------
+
+    def _files_getUploadURLExternal(self, call: Call) -> web.Response:
+        file_id = f"F0{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {
+            "filename": call.body.get("filename"),
+            "length": int(call.body.get("length") or 0),
+            "content": None,
+            "shared_in": None,
+        }
+        return web.json_response(
+            {
+                "ok": True,
+                "upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}",
+                "file_id": file_id,
+            }
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["content"] = await request.read()
+        await self._notify()
+        return web.Response(text="OK - " + str(len(upload["content"])))
+
+    def _files_completeUploadExternal(self, call: Call) -> web.Response:
+        files = call.body.get("files")
+        listed = json.loads(files) if isinstance(files, str) else files or []
+        channel = str(call.body.get("channel_id", ""))
+        if channel in self.channel_errors:
+            return self._error(call, self.channel_errors[channel])
+        done = []
+        for item in listed:
+            upload = self.uploads.get(item.get("id"))
+            if upload is None or upload["content"] is None:
+                return self._error(call, "file_not_found")
+            upload.update(
+                shared_in=channel,
+                title=item.get("title"),
+                initial_comment=call.body.get("initial_comment"),
+                token=call.token,
+            )
+            done.append({"id": item["id"], "name": upload["filename"], "title": item.get("title")})
+        return web.json_response({"ok": True, "files": done})
 
     # --- response_url and Socket Mode --------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -174,10 +175,21 @@ async def test_the_ack_does_not_wait_for_slow_work(
 
 @pytest.mark.parametrize(
     "tamper",
-    ["wrong secret", "missing signature", "missing timestamp", "stale timestamp", "edited body"],
+    [
+        "wrong secret",
+        "missing signature",
+        "missing timestamp",
+        "stale timestamp",
+        "edited body",
+        "non-numeric timestamp",  # issue 11 item 8: was HTTP 500 and an ERROR traceback
+    ],
 )
 async def test_unsigned_or_stale_requests_are_refused_and_change_nothing(
-    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, tamper: str
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    tamper: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = slack.command_body("subscribe diffusion")
     headers = slack.headers(body)
@@ -189,10 +201,15 @@ async def test_unsigned_or_stale_requests_are_refused_and_change_nothing(
         del headers["X-Slack-Request-Timestamp"]
     elif tamper == "stale timestamp":
         headers = slack.headers(body, timestamp=int(time.time()) - 6 * 60)
+    elif tamper == "non-numeric timestamp":
+        stamp = "1732270000.5x"
+        signature = slack.verifier.generate_signature(timestamp=stamp, body=body)
+        headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": str(signature)}
     else:
         body = body.replace("diffusion", "robotics")
     status, _ = await slack.post(body, "application/x-www-form-urlencoded", headers)
     assert status == 401
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
     await asyncio.sleep(0.05)
     assert fake_slack.responses == []
     assert await bot.subscriptions(KEY) == []

@@ -10,7 +10,7 @@ from fake_slack import BOT_TOKEN, FIRST_TS, FakeSlack
 from slack_sdk.web.async_client import AsyncWebClient
 
 from paperbot.adapters.slack.poster import ChannelPacer, SlackPoster, retry_handlers
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostNotSent
 from paperbot.models import ChannelKey, Digest, DigestItem, Reply
 from paperbot.testing import make_paper
 
@@ -54,7 +54,7 @@ async def test_items_go_in_the_headers_thread_tagged_with_their_paper(
     assert header["channel"] == "C0RESEARCH" and "thread_ts" not in header
     assert header["metadata"] == {
         "event_type": "paperbot_digest",
-        "event_payload": {"day": "2026-11-20"},
+        "event_payload": {"day": "2026-11-20", "digest": ""},
     }
     assert [i["thread_ts"] for i in items] == [ids[0], ids[0]]
     assert [i["metadata"]["event_payload"]["paper_id"] for i in items] == [
@@ -119,14 +119,17 @@ async def test_other_errors_are_post_errors(
     assert not isinstance(raised.value, ChannelUnavailable)
 
 
-async def test_an_unreachable_slack_is_a_post_error_and_cannot_tell(
+async def test_an_unreachable_slack_was_certainly_not_posted_to_and_can_be_asked_later(
     fake_slack: FakeSlack,
 ) -> None:
+    # Issue 11 item 1: a refused connection never delivered anything (retry it like a 429);
+    # and a history that cannot be read right now is "ask again", not "cannot ever tell".
     poster = poster_for(fake_slack, base_url="http://127.0.0.1:9/api/")
-    with pytest.raises(PostError, match="unreachable"):
+    with pytest.raises(PostNotSent, match="unreachable"):
         await poster.post_reply(KEY, Reply(text="hello"))
-    with pytest.raises(CannotTell):
+    with pytest.raises(PostError) as asked:
         await poster.find_posted(KEY, "2611.00001", LONG_AGO)
+    assert not isinstance(asked.value, CannotTell)
 
 
 async def test_a_server_error_page_is_a_post_error(fake_slack: FakeSlack) -> None:

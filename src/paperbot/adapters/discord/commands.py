@@ -9,6 +9,7 @@ is slower than `answer_budget`, in which case they defer and follow up.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from dataclasses import replace
@@ -34,9 +35,10 @@ CHOICE_TEXT_LIMIT = 100
 ARGUMENT_LIMIT = core_commands.MAX_ARGUMENT
 
 SettingName = Literal[
-    "timezone", "hour", "size", "days", "threaded", "empty", "also", "pause", "resume"
+    "timezone", "hour", "size", "days", "threaded", "empty", "keep", "also", "pause", "resume"
 ]
 Period = Literal["week", "month", "all"]
+ExportChoice = Literal["week", "month", "top"]
 
 _FLAG_VALUES = ("on", "off")
 _DAY_VALUES = ("mon-fri", "daily", "mon,wed,fri", "sat-sun")
@@ -140,10 +142,28 @@ class PapersGroup(app_commands.Group):
     async def digest(self, interaction: discord.Interaction) -> None:
         await self.run(interaction, "digest", defer=True)
 
+    @app_commands.command(description="Post the next matched papers into today's digest")
+    async def more(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "more", defer=True)
+
     @app_commands.command(description="What this channel voted up")
     @app_commands.describe(period="Over which time (all by default)")
     async def top(self, interaction: discord.Interaction, period: Period | None = None) -> None:
         await self.run(interaction, f"top {period or ''}".strip())
+
+    @app_commands.command(description="A BibTeX file of this channel's papers")
+    @app_commands.describe(
+        papers="Posted this week (default) or month, or voted up",
+        subscription="Instead: the papers matched by subscription #N from /papers list",
+    )
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        papers: ExportChoice | None = None,
+        subscription: app_commands.Range[int, 1, 500] | None = None,
+    ) -> None:
+        choice = f"#{subscription}" if subscription is not None else (papers or "week")
+        await self.run(interaction, f"export {choice}", defer=True)
 
     @app_commands.command(description="Show or change this channel's digest settings")
     @app_commands.describe(
@@ -244,10 +264,15 @@ class PapersGroup(app_commands.Group):
     ) -> None:
         rendered = reply_message(reply, monospace)
         private = reply.is_error or reply.visibility is Visibility.EPHEMERAL
+        if reply.attachment is not None:
+            rendered.files.append(
+                discord.File(io.BytesIO(reply.attachment.content), reply.attachment.filename)
+            )
         if not interaction.response.is_done():
             await interaction.response.send_message(
                 content=rendered.content,
                 embeds=rendered.embeds,
+                files=rendered.files,
                 ephemeral=private,
                 allowed_mentions=NO_MENTIONS,
             )
@@ -263,12 +288,16 @@ class PapersGroup(app_commands.Group):
 async def _follow_up(interaction: discord.Interaction, rendered: Rendered, ephemeral: bool) -> None:
     if rendered.content is None:
         await interaction.followup.send(
-            embeds=rendered.embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+            embeds=rendered.embeds,
+            files=rendered.files,
+            ephemeral=ephemeral,
+            allowed_mentions=NO_MENTIONS,
         )
         return
     await interaction.followup.send(
         content=rendered.content,
         embeds=rendered.embeds,
+        files=rendered.files,
         ephemeral=ephemeral,
         allowed_mentions=NO_MENTIONS,
     )

@@ -18,6 +18,7 @@ import discord
 from paperbot.models import Digest, DigestItem, Paper, Reply
 from paperbot.presentation import (
     ALSO_WORTH,
+    item_summary,
     links,
     short_authors,
     stats,
@@ -74,6 +75,7 @@ class Rendered:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[discord.File] = field(default_factory=list)  # a reply's attachment
 
 
 def arxiv_url(arxiv_id: str) -> str:
@@ -135,7 +137,7 @@ def header_message(digest: Digest, votes: VoteEmoji | None = None) -> Rendered:
     if digest.remaining:
         embed.add_field(
             name=f"+{digest.remaining} more",
-            value=f"+{digest.remaining} more matched; raise the size with /papers settings size",
+            value=f"+{digest.remaining} more matched: /papers more posts the next ones",
             inline=False,
         )
     embed.set_footer(text=f"{votes.hint} on a paper · /papers help")
@@ -163,7 +165,7 @@ def item_message(item: DigestItem, votes: VoteEmoji | None = None) -> Rendered:
     """One paper, one message: a reaction on it names exactly this paper."""
     votes = votes or VoteEmoji()
     paper = item.paper
-    embed = _paper_embed(paper, description=fit(summary(paper), DESCRIPTION_LIMIT))
+    embed = _paper_embed(paper, description=fit(item_summary(item), DESCRIPTION_LIMIT))
     link_line = _links(paper)
     if link_line:
         embed.add_field(name="Links", value=link_line, inline=False)
@@ -183,7 +185,7 @@ def item_message(item: DigestItem, votes: VoteEmoji | None = None) -> Rendered:
 def _paper_embed(paper: Paper, description: str | None, title: str | None = None) -> discord.Embed:
     embed = discord.Embed(
         title=title if title is not None else fit(paper.title or paper.arxiv_id, TITLE_LIMIT),
-        url=arxiv_url(paper.arxiv_id),
+        url=paper.abs_url,
         description=description or None,
         colour=PAPER_COLOUR,
         timestamp=_aware(paper.published_at),
@@ -195,7 +197,7 @@ def _paper_embed(paper: Paper, description: str | None, title: str | None = None
 
 
 def _footer(paper: Paper, hint: str) -> str:
-    parts = [f"arXiv:{paper.arxiv_id}", *paper.categories[:3], hint]
+    parts = [paper.label, *paper.categories[:3], hint]
     return " · ".join(parts)
 
 
@@ -273,7 +275,7 @@ def _compact(number: int, item: DigestItem) -> discord.Embed:
     prefix = f"{number}. "
     title = prefix + fit(paper.title or paper.arxiv_id, TITLE_LIMIT - len(prefix))
     embed = _paper_embed(paper, fit(summary(paper, 240), DESCRIPTION_LIMIT), title=title)
-    footer = " · ".join(part for part in (f"arXiv:{paper.arxiv_id}", stats(item)) if part)
+    footer = " · ".join(part for part in (paper.label, stats(item)) if part)
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     return embed
 

@@ -8,7 +8,9 @@ failure for now (the core retries the paper with the next digest).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +31,13 @@ from paperbot.adapters.discord.embeds import (
 )
 from paperbot.adapters.discord.pacer import Pacer
 from paperbot.adapters.discord.threads import ThreadParents
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
+from paperbot.errors import (
+    CannotTell,
+    ChannelUnavailable,
+    PostError,
+    PostNotSent,
+    PostOutcomeUnknown,
+)
 from paperbot.models import ChannelKey, Digest, DigestItem, Reply
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,16 @@ _UNKNOWN_MESSAGE = 10008
 _THREAD_EXISTS = 160004
 _MAX_REMEMBERED = 10_000
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+# Failures before the request reached Discord: certainly not posted.
+_NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+NONCE_LENGTH = 25  # Discord's limit
+
+
+def nonce(channel: ChannelKey, group: str, part: str) -> str:
+    """A Create Message nonce: the same for the same channel, digest (attempt group) and paper,
+    so a resend after a crash or an unanswered request is refused by Discord as a duplicate."""
+    digest = hashlib.sha256(f"{channel}|{group}|{part}".encode()).hexdigest()
+    return digest[:NONCE_LENGTH]
 
 
 def channel_key(guild_id: int, channel_id: int) -> ChannelKey:
@@ -77,23 +95,47 @@ class DiscordPoster:
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
         message = await self._send(
-            channel, _id(channel.channel), header_message(digest, self.votes)
+            channel,
+            _id(channel.channel),
+            header_message(digest, self.votes),
+            nonce(channel, digest.ref, "header"),
         )
         return str(message.id)
+
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        """Edit the header so its list is what its thread holds."""
+        rendered = header_message(digest, self.votes)
+        async with _as_post_errors(channel):
+            await self.pacer.wait(channel.channel)
+            message = self._messageable(channel, _id(channel.channel)).get_partial_message(
+                _id(header_id)
+            )
+            await message.edit(content=rendered.content, embeds=rendered.embeds)
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        """None: Discord's history does not carry nonces, so a header cannot be told from the
+        day's others; sending it again with its nonce is what finds it (within the minutes
+        Discord keeps nonces, it returns the header already created instead of a second)."""
+        return None
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        return False  # the interaction's follow-up token is not kept across a restart
 
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
     ) -> str:
         rendered = item_message(item, self.votes)
+        once = nonce(channel, digest.ref, item.paper.arxiv_id)
         if thread is None:
-            message = await self._send(channel, _id(channel.channel), rendered)
+            message = await self._send(channel, _id(channel.channel), rendered, once)
         else:
-            message = await self._send_in_thread(channel, _id(thread), digest, rendered)
+            message = await self._send_in_thread(channel, _id(thread), digest, rendered, once)
         await self._seed_votes(channel, message)
         return str(message.id)
 
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
-        message = await self._send(channel, _id(channel.channel), reply_message(reply))
+        once = nonce(channel, secrets.token_hex(8), "reply")  # discord.py's own resends dedup
+        message = await self._send(channel, _id(channel.channel), reply_message(reply), once)
         return str(message.id)
 
     async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
@@ -121,27 +163,34 @@ class DiscordPoster:
     def _messageable(self, channel: ChannelKey, target: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(target, guild_id=_id(channel.workspace))
 
-    async def _send(self, channel: ChannelKey, target: int, rendered: Rendered) -> discord.Message:
+    async def _send(
+        self, channel: ChannelKey, target: int, rendered: Rendered, once: str
+    ) -> discord.Message:
+        """One Create Message with `nonce` and `enforce_nonce` (discord.py sets the latter with
+        the former): sent again within minutes, Discord returns the first message instead."""
         async with _as_post_errors(channel):
             await self.pacer.wait(channel.channel)
             return await self._messageable(channel, target).send(
-                content=rendered.content, embeds=rendered.embeds, allowed_mentions=NO_MENTIONS
+                content=rendered.content,
+                embeds=rendered.embeds,
+                allowed_mentions=NO_MENTIONS,
+                nonce=once,
             )
 
     async def _send_in_thread(
-        self, channel: ChannelKey, header_id: int, digest: Digest, rendered: Rendered
+        self, channel: ChannelKey, header_id: int, digest: Digest, rendered: Rendered, once: str
     ) -> discord.Message:
         parent = _id(channel.channel)
         target = await self._thread_for(channel, header_id, digest)
         if target == parent:
-            return await self._send(channel, parent, rendered)
+            return await self._send(channel, parent, rendered, once)
         try:
-            return await self._send(channel, target, rendered)
+            return await self._send(channel, target, rendered, once)
         except ChannelUnavailable:
             # The thread went away (a moderator deleted or locked it), not the channel.
             log.warning("digest thread %s in %s is gone; posting in the channel", target, channel)
             self._remember_target(header_id, parent)
-            return await self._send(channel, parent, rendered)
+            return await self._send(channel, parent, rendered, once)
 
     async def _thread_for(self, channel: ChannelKey, header_id: int, digest: Digest) -> int:
         """The day's thread, opened from the header on the first item (its id is the header's)."""
@@ -206,6 +255,11 @@ class _HistorySearch:
         self.url = url
         self.since = since
         self.me = me
+        # A sample paper's embed links to a title search, not its id: its footer names it.
+        self.sample_tag = "sample:" + url.split("/abs/", 1)[-1]
+
+    def _names_paper(self, embed: discord.Embed) -> bool:
+        return embed.url == self.url or (embed.footer.text or "").startswith(self.sample_tag)
 
     async def run(self, target: int, in_thread: bool) -> int | None:
         limit = self.poster.history_limit
@@ -217,7 +271,7 @@ class _HistorySearch:
             seen += 1
             if message.author.id != self.me:
                 continue
-            if any(embed.url == self.url for embed in message.embeds):
+            if any(self._names_paper(embed) for embed in message.embeds):
                 return message.id
             if message.flags.has_thread and not in_thread:
                 # A digest header: its papers are in the thread that carries its id.
@@ -242,12 +296,20 @@ async def _as_post_errors(channel: ChannelKey) -> AsyncIterator[None]:
         if exc.code == _UNKNOWN_MESSAGE:
             raise PostError(f"discord: message gone in {where}: {_describe(exc)}") from exc
         raise ChannelUnavailable(f"discord: {where} not found: {_describe(exc)}") from exc
+    except discord.RateLimited as exc:
+        raise PostNotSent(f"discord: rate limited in {where} for {exc.retry_after:.0f}s") from exc
     except discord.HTTPException as exc:
+        if exc.status == 429:
+            raise PostNotSent(f"discord: rate limited in {where}: {_describe(exc)}") from exc
         if exc.status >= 500:
             # Discord may have posted before failing to answer: the core checks before resending.
             raise PostOutcomeUnknown(f"discord: post to {where} failed: {_describe(exc)}") from exc
         raise PostError(f"discord: post to {where} failed: {_describe(exc)}") from exc
+    except _NEVER_CONNECTED as exc:
+        raise PostNotSent(f"discord: {where} unreachable: {type(exc).__name__}") from exc
     except _NETWORK_ERRORS as exc:
+        # A read timeout or a reset after the body went out may have posted: the core asks
+        # Discord first, and a resend carries the same nonce.
         raise PostOutcomeUnknown(f"discord: post to {where} failed: {exc!r}"[:200]) from exc
     except discord.DiscordException as exc:
         raise PostError(f"discord: post to {where} failed: {exc!r}"[:200]) from exc

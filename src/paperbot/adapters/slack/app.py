@@ -29,6 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from paperbot import commands
 from paperbot.adapters.slack.blocks import reply_message
+from paperbot.adapters.slack.oauth import SlackInstalls
 from paperbot.adapters.slack.poster import (
     PLATFORM,
     TRANSPORT_ERRORS,
@@ -36,7 +37,7 @@ from paperbot.adapters.slack.poster import (
     SlackPoster,
     retry_handlers,
 )
-from paperbot.errors import ConfigError
+from paperbot.errors import ChannelUnavailable, ConfigError, PostError
 from paperbot.models import ChannelKey, CommandContext, Reply
 from paperbot.service import Paperbot
 from paperbot.settings import Settings, SlackSettings
@@ -44,6 +45,8 @@ from paperbot.settings import Settings, SlackSettings
 log = logging.getLogger(__name__)
 
 _FAILED = "that did not work on our side; please try again in a minute"
+_NOT_IN_CHANNEL = "I cannot share files here: invite me first (/invite @paperbot), then try again"
+_NO_FILES_SCOPE = "I may not upload files: reinstall the app with the files:write scope"
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
@@ -92,7 +95,8 @@ class AckFirst:
 
 
 class SlackAdapter:
-    """One Slack workspace (one bot token) on the shared core."""
+    """Slack on the shared core: one workspace with one bot token, or (OAuth distribution) any
+    workspace that installs the app, each served with its own token."""
 
     def __init__(
         self,
@@ -104,6 +108,7 @@ class SlackAdapter:
         port: int = 3000,
         pacer: ChannelPacer | None = None,
         max_concurrent_commands: int = 4,
+        installs: SlackInstalls | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot
@@ -117,7 +122,17 @@ class SlackAdapter:
                 "setting slack.signing_secret is needed for HTTP mode "
                 "(or set slack.app_token to use Socket Mode)"
             )
-        self.poster = SlackPoster(client, pacer or ChannelPacer(settings.post_interval_seconds))
+        if installs is not None and self.socket_mode:
+            raise ConfigError(
+                "Slack OAuth distribution needs HTTP mode (Slack sends installers back to "
+                "slack.redirect_uri): unset slack.app_token"
+            )
+        self.installs = installs
+        self.poster = SlackPoster(
+            client,
+            pacer or ChannelPacer(settings.post_interval_seconds),
+            tokens=installs.tokens if installs is not None else None,
+        )
         self.votes = reaction_votes(settings)
         # Everything passed explicitly, so bolt has nothing to read from the environment. With
         # process_before_response the HTTP answer waits for the handler: a vote is stored before
@@ -129,6 +144,7 @@ class SlackAdapter:
             request_verification_enabled=not self.socket_mode,
             process_before_response=True,
             logger=logging.getLogger("paperbot.adapters.slack.bolt"),
+            oauth_settings=installs.oauth_settings() if installs is not None else None,
         )
         self.app.command(settings.command)(self._on_command)
         self.app.event("reaction_added")(self._on_reaction)
@@ -136,6 +152,8 @@ class SlackAdapter:
         self.web_app = web.Application()
         if not self.socket_mode:
             self.web_app.router.add_post(settings.http_path, self._on_http)
+        if installs is not None:
+            installs.register(self.app, self.web_app)
         self._tasks: set[asyncio.Task[None]] = set()
         # Command work waits its turn here, so a burst of commands cannot crowd the event loop
         # (and the GIL, through the store's threads) and delay the acks of commands still
@@ -146,6 +164,9 @@ class SlackAdapter:
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        # A separate connect timeout, so a Slack that cannot be reached is told apart from one
+        # that took the request and did not answer (which may have posted).
+        self.http_timeout = aiohttp.ClientTimeout(total=30, sock_connect=10)
         bot.add_poster(self.poster)
 
     @classmethod
@@ -154,17 +175,30 @@ class SlackAdapter:
     ) -> SlackAdapter:
         """The adapter for `settings.slack`, on `settings.http`'s host and port in HTTP mode."""
         slack = settings.slack
-        if slack.bot_token is None:
+        installs = None
+        if slack.oauth:
+            assert slack.client_id is not None
+            installs = SlackInstalls(slack, bot, slack.client_id)
+            token = None  # each workspace's own, per call
+        elif slack.bot_token is None:
             raise ConfigError("setting slack.bot_token is needed to run on Slack")
+        else:
+            token = slack.bot_token.get_secret_value()
         client = AsyncWebClient(
-            token=slack.bot_token.get_secret_value(),
+            token=token,
             # slack_sdk joins method names onto the base: without the final "/" a base like
             # http://localhost:8080/api would lose its "api".
             base_url=slack.api_base_url.rstrip("/") + "/",
             retry_handlers=retry_handlers(slack.rate_limit_retries),
         )
         return cls(
-            slack, bot, client, host=settings.http.host, port=settings.http.port, pacer=pacer
+            slack,
+            bot,
+            client,
+            host=settings.http.host,
+            port=settings.http.port,
+            pacer=pacer,
+            installs=installs,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -173,7 +207,7 @@ class SlackAdapter:
         """Check the token, then listen: a local port in HTTP mode, a websocket in Socket Mode."""
         # One connection pool for Web API calls and response_url answers, instead of a new
         # session (and TCP/TLS handshake) per call, which is what slack_sdk does without one.
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._http = aiohttp.ClientSession(timeout=self.http_timeout)
         self.client.session = self._http
         try:
             await self._check_token()
@@ -223,6 +257,9 @@ class SlackAdapter:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _check_token(self) -> None:
+        if self.installs is not None:
+            log.info("slack: OAuth distribution, installs at %s", self.settings.install_path)
+            return
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
@@ -250,6 +287,10 @@ class SlackAdapter:
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """POST /slack/events: commands, events and interactivity; bolt checks the signature."""
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not self.socket_mode and not stamp.isdigit():
+            # bolt would fail on int() with a 500 and a traceback; it is just a bad signature.
+            return web.json_response({"error": "invalid request"}, status=401)
         with self._ack_first.acking():
             response = await self.app.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(response)
@@ -258,9 +299,12 @@ class SlackAdapter:
         """Acknowledge at once; the answer follows through response_url, however long it takes."""
         await ack()
         key = ChannelKey(PLATFORM, str(command.get("team_id", "")), str(command["channel_id"]))
-        ctx = CommandContext(key, str(command["user_id"]), can_manage=True)
+        response_url = str(command.get("response_url", ""))
+        ctx = CommandContext(
+            key, str(command["user_id"]), can_manage=True, reply_to=response_url or None
+        )
         text = unescape(str(command.get("text", "")))
-        self._spawn(self._answer(ctx, text, str(command.get("response_url", ""))))
+        self._spawn(self._answer(ctx, text, response_url))
 
     async def _answer(self, ctx: CommandContext, text: str, response_url: str) -> None:
         name = _loggable((text.split(maxsplit=1) or ["help"])[0])
@@ -273,7 +317,23 @@ class SlackAdapter:
                 failure = f"{type(exc).__name__}: {exc}"
                 log.error("slack: /papers %s in %s failed: %s", name, ctx.channel, failure)
                 reply = Reply.error(_FAILED)
+            if reply.attachment is not None:
+                reply = await self._upload(ctx.channel, reply)
             await self._respond(name, response_url, reply)
+
+    async def _upload(self, channel: ChannelKey, reply: Reply) -> Reply:
+        """Share the reply's file in the channel (with the reply as its comment); the command's
+        own answer then says how that went."""
+        assert reply.attachment is not None
+        try:
+            await self.poster.upload(channel, reply.attachment, reply.text)
+        except ChannelUnavailable:
+            return Reply.error(_NOT_IN_CHANNEL)
+        except PostError as exc:
+            if "missing_scope" in str(exc):
+                return Reply.error(_NO_FILES_SCOPE)
+            return Reply.error(_FAILED)
+        return Reply(text=f"Shared {reply.attachment.filename} in this channel.")
 
     async def _respond(self, name: str, response_url: str, reply: Reply) -> None:
         """Answer through the command's response_url (what bolt's respond() does, on our pool)."""

@@ -17,6 +17,7 @@ from typing import Any
 from paperbot.models import Digest, DigestItem, Paper, Reply
 from paperbot.presentation import (
     ALSO_WORTH,
+    item_summary,
     links,
     short_authors,
     stats,
@@ -208,7 +209,7 @@ def item_message(item: DigestItem) -> SlackMessage:
     if byline:
         heading += "\n" + fit(byline, 400)
     blocks = [section(heading)]
-    abstract = summary(paper, 600)
+    abstract = item_summary(item, 600)
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
     extra = [stats(item), why(item.reasons), item.note]
@@ -218,7 +219,7 @@ def item_message(item: DigestItem) -> SlackMessage:
         context([_links(paper), *(fit(one_line(e), MAX_CONTEXT_TEXT // 2) for e in extra if e)])
     )
     blocks.append(context([VOTE_HINT]))
-    text = f"{one_line(paper.title)[:200]} ({paper.arxiv_id})"
+    text = f"{one_line(paper.title)[:200]} ({paper.label if paper.is_sample else paper.arxiv_id})"
     return SlackMessage(_fallback(text), clamp(blocks))
 
 
@@ -228,7 +229,7 @@ def header_message(digest: Digest) -> SlackMessage:
     if digest.missing_sources:
         notes.append(fit(f"⚠️ not fetched this time: {', '.join(digest.missing_sources)}", 500))
     if digest.remaining:
-        notes.append(f"+{digest.remaining} more matched; raise the size: `/papers settings size`")
+        notes.append(f"+{digest.remaining} more matched: `/papers more` posts the next ones here")
     notes.append(f"{VOTE_HINT} on a paper")
     blocks = [header(digest.headline), context(notes)]
     lines = [
@@ -299,7 +300,8 @@ def reply_message(reply: Reply) -> SlackMessage:
     blocks: list[Block] = [header(title)] if title else []
     blocks.extend(_text_blocks(reply.text))
     blocks.extend(_result_block(n, item) for n, item in enumerate(reply.items, start=1))
-    fallback = one_line(f"{title}: {reply.text}" if title else reply.text) or title or "paperbot"
+    joined = f"{title.rstrip(':')}: {reply.text}" if title else reply.text
+    fallback = one_line(joined) or title or "paperbot"
     text = fit_mentions(fallback, MAX_FALLBACK)
     return SlackMessage(text, clamp(blocks or [section(text)], "results"))
 

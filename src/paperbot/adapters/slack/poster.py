@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from paperbot.adapters.slack.blocks import (
     SlackMessage,
@@ -30,8 +31,14 @@ from paperbot.adapters.slack.blocks import (
     item_message,
     reply_message,
 )
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
-from paperbot.models import ChannelKey, Digest, DigestItem, Reply
+from paperbot.errors import (
+    CannotTell,
+    ChannelUnavailable,
+    PostError,
+    PostNotSent,
+    PostOutcomeUnknown,
+)
+from paperbot.models import Attachment, ChannelKey, Digest, DigestItem, Reply
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +60,21 @@ CHANNEL_GONE = frozenset(
 )
 HISTORY_PAGE = 200
 TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, SlackClientError)
+# Failures before the request could reach Slack (refused, DNS, connect timeout, TLS handshake):
+# the post certainly did not happen. Everything else in TRANSPORT_ERRORS may have posted.
+NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 Sleep = Callable[[float], Awaitable[None]]
+# A workspace's bot token (OAuth distribution); raises ChannelUnavailable when it has none.
+TokenSource = Callable[[str], Awaitable[str]]
 
 
 def retry_handlers(rate_limit_retries: int) -> list[AsyncRetryHandler]:
-    """slack_sdk's own retries: 429s wait for `Retry-After`; refused connections retry once."""
+    """slack_sdk's own retries: 429s wait for `Retry-After`; a connection that never opened is
+    tried once more. Not slack_sdk's default connection errors: a reset after the body went out
+    may have posted, and only the core may decide to send that again (after asking Slack)."""
     return [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        AsyncConnectionErrorRetryHandler(max_retry_count=1, error_types=list(NEVER_CONNECTED)),
         AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
     ]
 
@@ -107,11 +121,26 @@ def post_error(exc: SlackApiError) -> PostError:
     if error in CHANNEL_GONE:
         return ChannelUnavailable(error)
     if status == 429:
-        return PostError("rate limited by Slack, retries spent")
+        return PostNotSent("rate limited by Slack, retries spent")
     if status >= 500:
         # Slack may have posted before failing to answer: the core checks before resending.
         return PostOutcomeUnknown(f"Slack answered HTTP {status}")
     return PostError(f"Slack said {error}" if error else f"Slack answered HTTP {status}")
+
+
+def history_error(channel: ChannelKey, exc: SlackApiError) -> PostError | CannotTell:
+    """A failed history read: for now (rate limit, 5xx), the channel lost, or never readable."""
+    error, status = _error_code(exc)
+    if error in CHANNEL_GONE:
+        return ChannelUnavailable(error)
+    if status == 429 or status >= 500:
+        return PostError(f"cannot read {channel} history now: HTTP {status}")
+    return CannotTell(f"cannot read {channel} history: {error or status}")
+
+
+def _header_tag(digest: Digest) -> dict[str, Any]:
+    payload = {"day": digest.day.isoformat(), "digest": digest.ref}
+    return {"event_type": DIGEST_EVENT, "event_payload": payload}
 
 
 class SlackPoster:
@@ -121,15 +150,74 @@ class SlackPoster:
     platform = PLATFORM
 
     def __init__(
-        self, client: AsyncWebClient, pacer: ChannelPacer | None = None, history_pages: int = 20
+        self,
+        client: AsyncWebClient,
+        pacer: ChannelPacer | None = None,
+        history_pages: int = 20,
+        tokens: TokenSource | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.history_pages = history_pages
+        self.tokens = tokens
+
+    async def _auth(self, channel: ChannelKey) -> dict[str, Any]:
+        """Each workspace is served with its own token under OAuth; else the client's one."""
+        if self.tokens is None:
+            return {}
+        return {"token": await self.tokens(channel.workspace)}
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
-        metadata = {"event_type": DIGEST_EVENT, "event_payload": {"day": digest.day.isoformat()}}
-        return await self._post(channel, header_message(digest), metadata=metadata)
+        return await self._post(channel, header_message(digest), metadata=_header_tag(digest))
+
+    async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:
+        """chat.update: the header's list becomes what its thread holds."""
+        message = header_message(digest)
+        await self.pacer.wait(channel.channel)
+        try:
+            await self.client.chat_update(
+                channel=channel.channel,
+                ts=header_id,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=_header_tag(digest),
+            )
+        except SlackApiError as exc:
+            raise post_error(exc) from None
+        except NEVER_CONNECTED as exc:
+            raise PostNotSent(f"Slack unreachable: {type(exc).__name__}") from None
+        except TRANSPORT_ERRORS as exc:
+            # Editing twice is harmless, so "may have arrived" is just "try again".
+            raise PostError(f"Slack did not answer: {type(exc).__name__}") from None
+
+    async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
+        """Our header tagged with the digest's ref, at the top level of the channel."""
+        oldest = f"{since.timestamp():.6f}"
+        try:
+            async for message in self._pages(channel.channel, oldest):
+                if digest.ref and _tagged(message, DIGEST_EVENT, "digest") == digest.ref:
+                    return str(message["ts"])
+        except SlackApiError as exc:
+            raise history_error(channel, exc) from None
+        except TRANSPORT_ERRORS as exc:
+            raise PostError(f"cannot read {channel} history now: {type(exc).__name__}") from None
+        return None
+
+    async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
+        """A late answer on the command's response_url (valid 30 minutes, up to 5 answers)."""
+        message = reply_message(reply)
+        webhook = AsyncWebhookClient(reply_to, session=self.client.session)
+        try:
+            answer = await webhook.send(
+                text=message.text,
+                blocks=message.blocks,
+                response_type=reply.visibility.value,
+                replace_original=False,
+            )
+        except TRANSPORT_ERRORS as exc:
+            log.info("slack: late answer in %s not delivered: %s", channel, type(exc).__name__)
+            return False
+        return answer.status_code == 200
 
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
@@ -140,6 +228,28 @@ class SlackPoster:
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
         return await self._post(channel, reply_message(reply))
 
+    async def upload(self, channel: ChannelKey, attachment: Attachment, comment: str) -> str:
+        """Share a file in the channel through Slack's external upload (files.getUploadURLExternal,
+        the upload itself, files.completeUploadExternal); returns the file id."""
+        auth = await self._auth(channel)
+        try:
+            response = await self.client.files_upload_v2(
+                **auth,
+                channel=channel.channel,
+                content=attachment.content,
+                filename=attachment.filename,
+                title=attachment.title or attachment.filename,
+                initial_comment=comment,
+            )
+        except SlackApiError as exc:
+            error = post_error(exc)
+            log.warning("file upload to %s failed: %s", channel, error)
+            raise error from None
+        except TRANSPORT_ERRORS as exc:
+            raise PostError(f"Slack unreachable: {type(exc).__name__}") from None
+        file = response.get("file") or {}
+        return str(file.get("id", ""))
+
     async def _post(
         self,
         channel: ChannelKey,
@@ -147,9 +257,11 @@ class SlackPoster:
         thread: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str:
+        auth = await self._auth(channel)
         await self.pacer.wait(channel.channel)
         try:
             response = await self.client.chat_postMessage(
+                **auth,
                 channel=channel.channel,
                 text=message.text,
                 blocks=message.blocks,
@@ -162,9 +274,12 @@ class SlackPoster:
             error = post_error(exc)
             log.warning("chat.postMessage to %s failed: %s", channel, error)
             raise error from None
+        except NEVER_CONNECTED as exc:
+            raise PostNotSent(f"Slack unreachable: {type(exc).__name__}") from None
         except TRANSPORT_ERRORS as exc:
-            # A timeout can hide a post that went through: let the core ask before resending.
-            raise PostOutcomeUnknown(f"Slack unreachable: {type(exc).__name__}") from None
+            # A read timeout or a reset after the body went out can hide a post that went
+            # through: the core asks Slack before sending it again.
+            raise PostOutcomeUnknown(f"no answer from Slack: {type(exc).__name__}") from None
         ts = response.get("ts")
         if not isinstance(ts, str):
             raise PostError("Slack accepted the post but returned no ts")
@@ -173,34 +288,39 @@ class SlackPoster:
     async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
         """Look for our tagged post of `paper_id`, at top level or in one of our digest threads.
 
-        Raises CannotTell when the history cannot be read in full, so the core never reposts on
-        a guess.
+        Raises CannotTell when the history can never be read in full (a missing scope, too much
+        of it), so the core never reposts on a guess; PostError when Slack cannot be asked now.
         """
         oldest = f"{since.timestamp():.6f}"
+        auth = await self._auth(channel)
         try:
-            async for message in self._pages(channel.channel, oldest):
+            async for message in self._pages(channel.channel, oldest, auth=auth):
                 if _tagged(message, PAPER_EVENT, "paper_id") == paper_id:
                     return str(message["ts"])
                 if _tagged(message, DIGEST_EVENT, "day") and message.get("reply_count"):
                     thread = str(message["ts"])
-                    async for reply in self._pages(channel.channel, oldest, thread):
+                    async for reply in self._pages(channel.channel, oldest, thread, auth):
                         if _tagged(reply, PAPER_EVENT, "paper_id") == paper_id:
                             return str(reply["ts"])
         except SlackApiError as exc:
-            error, status = _error_code(exc)
-            raise CannotTell(f"cannot read {channel} history: {error or status}") from None
+            raise history_error(channel, exc) from None
         except TRANSPORT_ERRORS as exc:
-            raise CannotTell(f"cannot read {channel} history: {type(exc).__name__}") from None
+            raise PostError(f"cannot read {channel} history now: {type(exc).__name__}") from None
         return None
 
     async def _pages(
-        self, channel: str, oldest: str, thread: str | None = None
+        self,
+        channel: str,
+        oldest: str,
+        thread: str | None = None,
+        auth: dict[str, Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """A channel's history (or one thread of it) since `oldest`, page by page."""
         cursor: str | None = None
         for _ in range(self.history_pages):
             if thread is None:
                 response = await self.client.conversations_history(
+                    **(auth or {}),
                     channel=channel,
                     oldest=oldest,
                     limit=HISTORY_PAGE,
@@ -209,6 +329,7 @@ class SlackPoster:
                 )
             else:
                 response = await self.client.conversations_replies(
+                    **(auth or {}),
                     channel=channel,
                     ts=thread,
                     oldest=oldest,

@@ -1,0 +1,91 @@
+"""Building a channel's digest from its candidates: matched papers not posted there yet, within
+the channel's keep window, ranked together whether they matched today or a few days ago."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from paperbot.digest import build_digest
+from paperbot.models import Channel, Digest, DigestItem, MatchReason, Paper
+from paperbot.store.store import Store
+from paperbot.taste import DigestTaste, Taste
+
+log = logging.getLogger(__name__)
+MissingSources = Callable[[], Awaitable[Sequence[str]]]
+
+
+async def _none() -> Sequence[str]:
+    return ()
+
+
+class DigestBuilder:
+    """Ranks a channel's candidates into a Digest; blocking store calls run in a thread."""
+
+    def __init__(self, store: Store, missing_sources: MissingSources = _none) -> None:
+        self.store = store
+        self.missing_sources = missing_sources
+        # A last step on every digest built (the optional TL;DRs); it must never fail one.
+        self.annotate: Callable[[Digest], Awaitable[Digest]] | None = None
+        # The channel's learned taste: ranking and "also worth a look" (never fails a digest).
+        self.taste: Taste | None = None
+
+    async def build(
+        self,
+        channel: Channel,
+        now: datetime,
+        only: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> Digest:
+        """The digest `channel` would get at `now`; `only` narrows the candidates to those ids
+        (a resumed digest posts its own papers), `limit` overrides the channel's size."""
+        key = channel.key
+        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
+        matched_since = now - timedelta(days=channel.settings.keep_days)
+        stored = await asyncio.to_thread(self.store.digest_candidates, key, matched_since)
+        reasons: dict[str, list[MatchReason]] = defaultdict(list)
+        for match in stored:
+            if only is None or match.paper_id in only:
+                reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
+        papers = await asyncio.to_thread(self.store.get_papers, list(reasons))
+        votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
+        missing = await self.missing_sources()
+        size = channel.settings.max_items if limit is None else limit
+        taste = await self._taste(channel, list(papers.values()), only)
+        digest = build_digest(
+            key,
+            day,
+            reasons,
+            papers,
+            votes,
+            size,
+            missing,
+            learned=taste.learned if taste else None,
+            suggestions=[
+                DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
+                for s in (taste.suggestions if taste else ())
+            ],
+        )
+        return digest if self.annotate is None else await self.annotate(digest)
+
+    async def _taste(
+        self, channel: Channel, matched: list[Paper], only: Collection[str] | None
+    ) -> DigestTaste | None:
+        """The channel's taste for this digest; a model that fails leaves the digest as it was.
+        With `only` (a resumed digest), the suggestions are those it had reserved already."""
+        if self.taste is None:
+            return None
+        try:
+            if only is not None:
+                left = [pid for pid in only if pid not in {p.arxiv_id for p in matched}]
+                return await asyncio.to_thread(self.taste.for_resumed, channel.key, matched, left)
+            return await asyncio.to_thread(
+                self.taste.for_digest, channel.key, matched, channel.last_digest_at
+            )
+        except Exception as exc:
+            log.warning("taste for %s unavailable, digest ranked without it: %r", channel.key, exc)
+            return None

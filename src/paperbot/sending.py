@@ -1,0 +1,161 @@
+"""One post to a platform, retried according to what its failure says about delivery.
+
+- `PostNotSent`: the request never connected, so it certainly did not arrive; it is waited out
+  and sent again like a rate limit, with capped exponential backoff, for up to `outage_budget`
+  seconds of waiting in all.
+- `PostOutcomeUnknown`: the request may have arrived (a read timeout after the body went out, a
+  5xx, a reset mid-response). The platform is asked: found means done; definitely absent means it
+  may be sent again; "cannot ask right now" is asked again after a backoff; a platform that can
+  never tell ends it as `Undecided(final=True)`, and the paper is never resent.
+- any other `PostError` is retried `attempts` times; `ChannelUnavailable` is final at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from paperbot import metrics
+from paperbot.errors import (
+    CannotTell,
+    ChannelUnavailable,
+    PostError,
+    PostNotSent,
+    PostOutcomeUnknown,
+)
+from paperbot.models import ChannelKey
+from paperbot.pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[], Awaitable[str]]
+Lookup = Callable[[], Awaitable[str | None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Undecided(PostError):
+    """A post that may or may not have gone out, and the platform could not settle it (yet).
+
+    `final`: the platform can never tell (the paper is marked uncertain and never resent);
+    otherwise it stays pending and the next digest asks the platform again before anything.
+    """
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    attempts: int = 3  # sends per post for ordinary failures (and confirmed-absent outcomes)
+    backoff: float = 2.0  # seconds before the 2nd attempt; doubles
+    max_backoff: float = 30.0
+    outage_budget: float = 120.0  # seconds of waiting out an unreachable platform, per post
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+class Sender:
+    """Sends one post through the pacer, as the module docstring describes."""
+
+    def __init__(self, pacer: Pacer, policy: RetryPolicy, sleep: Sleep = asyncio.sleep) -> None:
+        self.pacer = pacer
+        self.policy = policy
+        self.sleep = sleep
+
+    async def send(
+        self,
+        key: ChannelKey,
+        post: Post,
+        already_posted: Lookup | None = None,
+        guard: Callable[[], None] = lambda: None,
+    ) -> str:
+        """The message id of the post; raises Undecided, ChannelUnavailable, or a PostError
+        that means "certainly not posted" (the caller queues the paper again)."""
+        failures = 0  # attempts that failed in a way counted against `attempts`
+        outage = _Outage(self.policy)
+        while True:
+            guard()
+            try:
+                async with self.pacer.turn(key):
+                    return await post()
+            except ChannelUnavailable:
+                metrics.post_failed(key.platform)
+                raise
+            except PostNotSent as exc:
+                if not outage.more():
+                    metrics.post_failed(key.platform)
+                    raise
+                await self._wait(key, exc, outage.next_delay())
+            except PostOutcomeUnknown as exc:
+                if already_posted is None:
+                    # Nothing to ask (a notice): treat it as failed; a notice may repeat.
+                    failures += 1
+                    if failures >= self.policy.attempts:
+                        metrics.post_failed(key.platform)
+                        raise
+                    await self._wait(key, exc, self.policy.delay(failures))
+                    continue
+                found = await self.settle(key, already_posted, exc, outage, guard)
+                if found is not None:
+                    return found
+                failures += 1  # the platform confirmed it is absent: sending again is safe
+                if failures >= self.policy.attempts:
+                    metrics.post_failed(key.platform)
+                    raise PostError(f"{exc}; not posted (checked), retries spent") from exc
+                await self._wait(key, exc, self.policy.delay(failures))
+            except PostError as exc:
+                failures += 1
+                if failures >= self.policy.attempts:
+                    metrics.post_failed(key.platform)
+                    raise
+                await self._wait(key, exc, self.policy.delay(failures))
+
+    async def settle(
+        self,
+        key: ChannelKey,
+        already_posted: Lookup,
+        failure: PostError,
+        outage: _Outage | None = None,
+        guard: Callable[[], None] = lambda: None,
+    ) -> str | None:
+        """Ask the platform whether a post that may have arrived did: its id, or None when it
+        is certainly absent. Asking is retried while the platform cannot be reached."""
+        outage = outage or _Outage(self.policy)
+        while True:
+            guard()
+            try:
+                return await already_posted()
+            except CannotTell as exc:
+                raise Undecided(f"{failure}; the platform cannot tell: {exc}", final=True) from exc
+            except ChannelUnavailable:
+                raise
+            except PostError as exc:
+                if not outage.more():
+                    raise Undecided(f"{failure}; asking the platform failed: {exc}") from exc
+                await self._wait(key, exc, outage.next_delay())
+
+    async def _wait(self, key: ChannelKey, exc: PostError, delay: float) -> None:
+        log.info("post to %s failed (%s); trying again in %.1fs", key, exc, delay)
+        await self.sleep(delay)
+
+
+class _Outage:
+    """The waiting budget for a platform that cannot be reached, shared by sending and asking."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.waited = 0.0
+        self.count = 0
+
+    def more(self) -> bool:
+        return self.waited < self.policy.outage_budget
+
+    def next_delay(self) -> float:
+        self.count += 1
+        delay = min(self.policy.delay(self.count), self.policy.outage_budget - self.waited)
+        self.waited += delay
+        return max(delay, 0.0)
