@@ -217,14 +217,12 @@ def digest_for(
         raw = model.decision(day.rows)
         own = zscores(raw[[day.index[pid] for pid in fresh]]) if fresh else np.zeros(0)
         learned = {pid: float(own[n]) for n, pid in enumerate(fresh)}
-        scores = zscores(raw)
-        order = np.argsort(-scores, kind="stable")
-        for i in order:
-            pid = day.papers[int(i)].arxiv_id
-            if scores[i] < SUGGEST_ABOVE or len(suggestions) == ALSO_WORTH:
-                break
-            if pid not in matched and pid not in posted:
-                suggestions.append(pid)
+        pool = [i for i, p in enumerate(day.papers) if p.arxiv_id not in matched]
+        pool = [i for i in pool if day.papers[i].arxiv_id not in posted]
+        scores = zscores(raw[pool])
+        for n in np.argsort(-scores, kind="stable")[:ALSO_WORTH]:
+            if scores[n] >= SUGGEST_ABOVE:
+                suggestions.append(day.papers[pool[int(n)]].arxiv_id)
     ranked = rank_items(fresh, papers, {}, today, learned)
     return [item.paper.arxiv_id for item in ranked[:DIGEST_SIZE]], suggestions
 
@@ -377,10 +375,17 @@ def scale(days: list[Day], count: int, seed: int) -> None:
     day = days[-1]
     vectorize_seconds = timed(lambda: vectorize(day.papers))
 
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for n, paper in enumerate(pool):
+        by_category[paper.categories[0]].append(n)
+    categories = sorted(c for c, found in by_category.items() if len(found) >= 40)
+
     def one_channel() -> TasteModel:
-        chosen = rng.sample(range(len(pool)), 100)
-        ups, downs = chosen[:40], chosen[40:]
-        rows = pool_rows[chosen]
+        # 40 votes up on papers of one category, 60 down on others: a channel with a taste.
+        liked = rng.choice(categories)
+        ups = rng.sample(by_category[liked], 40)
+        downs = [n for n in rng.sample(range(len(pool)), 80) if n not in set(ups)][:60]
+        rows = pool_rows[ups + downs]
         return train([pool[i] for i in ups], [pool[i] for i in downs], rows)
 
     single: list[TasteModel] = []
