@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from paperbot.models import ChannelKey, Paper
 from paperbot.store.ledger import PostState
+from paperbot.store.matches import channel_matches
 from paperbot.store.papers import paper_from_row
 from paperbot.store.store import Store
-from paperbot.store.tables import channel_taste, matches, papers, posts, votes
+from paperbot.store.tables import channel_taste, papers, posts, votes
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +159,17 @@ class TasteStore:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
-            matched = select(matches.c.paper_id).where(matches.c.channel_id == channel_id)
+            # Matches are recorded when a paper is first seen, so these are all that can count.
+            matched = {paper_id for paper_id, _ in channel_matches(conn, channel_id, since)}
             in_ledger = select(posts.c.paper_id).where(posts.c.channel_id == channel_id)
             rows = conn.execute(
                 select(papers)
-                .where(
-                    papers.c.first_seen_at > since,
-                    papers.c.arxiv_id.not_in(matched),
-                    papers.c.arxiv_id.not_in(in_ledger),
-                )
+                .where(papers.c.first_seen_at > since, papers.c.arxiv_id.not_in(in_ledger))
                 .order_by(papers.c.first_seen_at.desc(), papers.c.arxiv_id)
-                .limit(limit)
+                .limit(limit + len(matched))
             ).mappings()
-            return [paper_from_row(row) for row in rows]
+            found = [paper_from_row(row) for row in rows]
+        return [paper for paper in found if paper.arxiv_id not in matched][:limit]
 
     def latest_digest(self, key: ChannelKey) -> list[str]:
         """The papers of the channel's latest digest in the order they were posted: a digest
