@@ -17,6 +17,7 @@ from paperbot.errors import InvalidInput
 from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.report_text import digest_answer
+from paperbot.roundup import roundup_setting, roundup_status
 from paperbot.service import Paperbot
 from paperbot.taste.learner import MAX_ALSO_WORTH
 from paperbot.taste.replies import like_reply, taste_reply
@@ -55,6 +56,7 @@ HELP = """\
 /papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
                               keep (days a matched paper waits for room in a digest),
+                              roundup (a weekly roundup: roundup fri 16, roundup off)
                               also (how many "also worth a look" papers, 0 turns them off)
 /papers help                  this text"""
 
@@ -213,13 +215,15 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
                 f"empty {'on' if s.post_when_empty else 'off'} · keep {s.keep_days} days · "
-                f"also {also} · {state}"
+                f"also {also} · {await roundup_status(bot, ctx)} · {state}"
             ),
         )
     _require_manage(ctx)
     name, _, value = argument.partition(" ")
     if "=" in name and not value:
         name, _, value = name.partition("=")
+    if name.lower() == "roundup":
+        return await roundup_setting(bot, ctx, value)
     if name.lower() == "also":
         return await _set_also(bot, ctx, value.strip())
     changes = parse_setting(name.lower(), value.strip())
@@ -276,7 +280,7 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"keep_days": _int_in(value.removesuffix("d"), 1, 60, "keep (days)")}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, keep, also, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, keep, roundup, also, pause, resume)"
     )
 
 

@@ -274,9 +274,10 @@ class TldrSettings(Section):
     max_wait_seconds: float = Field(
         default=20.0,
         ge=0,
-        le=300,
-        description="The longest a digest waits for TL;DRs; papers without one by then show "
-        "their summary (late answers are kept for later digests).",
+        le=25,
+        description="The longest the digests of one hour wait for TL;DRs, together (under the "
+        "30 s a digest is prepared ahead of its hour); papers without one by then show their "
+        "summary, and late answers serve later digests.",
     )
     daily_papers: int = Field(
         default=200, ge=0, description="At most this many papers summarised per UTC day."

@@ -133,7 +133,7 @@ async def test_each_paper_is_summarised_once_for_every_channel(
         "content": SYSTEM_PROMPT,
     }
     assert llm.headers[0]["authorization"] == f"Bearer {API_KEY}"
-    assert store.summary_usage(store.clock().replace(hour=0)).tokens == 300
+    assert store.summaries.usage(store.clock().replace(hour=0)).tokens == 300
 
 
 async def test_a_slow_endpoint_never_holds_the_digest_back(
@@ -151,11 +151,34 @@ async def test_a_slow_endpoint_never_holds_the_digest_back(
     llm.gate.set()
     for _ in range(100):  # the late answers are still stored for the next digest
         await asyncio.sleep(0.01)
-        if len(store.get_summaries(report.posted)) == 2:
+        if len(store.summaries.get(report.posted)) == 2:
             break
     await bot.deliver_digest(OTHER)
     assert out.getvalue().count("TL;DR: Diffusion trick") == 2
     assert len(llm.requests) == 2
+
+
+async def test_the_digests_of_one_hour_share_one_wait(
+    bot: Paperbot, store: Store, llm: FakeLLM
+) -> None:
+    now = [0.0]
+    tldr = writer(store, llm, max_wait=0.05, monotonic=lambda: now[0])
+    bot.tldr_writer = tldr
+    await papers_for_two_channels(bot, count=2)
+    llm.gate = asyncio.Event()  # the endpoint is slow today
+    assert len((await bot.deliver_digest(KEY)).posted) == 2
+    assert tldr.last_wait == pytest.approx(0.05)
+    now[0] = 10.0  # the next channel of the same hour: the burst's wait is spent
+    assert len((await bot.deliver_digest(OTHER)).posted) == 2
+    assert tldr.last_wait == 0.0
+    assert len(llm.requests) == 2  # the second digest joined the requests under way
+    third = ChannelKey("console", "local", "later")
+    await bot.subscribe(third, "diffusion", "U1")
+    now[0] = 100.0  # an hour with no digest for a while: a new burst, a new wait
+    await bot.deliver_digest(third)
+    assert tldr.last_wait == pytest.approx(0.05)
+    llm.gate.set()
+    await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +240,7 @@ async def test_the_daily_budget_caps_papers_and_tokens(
     await bot.deliver_digest(KEY)
     # Each request books ~200 tokens (its most) and spends 100: a third would pass 350.
     assert len(llm.requests) == 4
-    assert store.summary_usage(clock().replace(hour=0)).tokens == 200
+    assert store.summaries.usage(clock().replace(hour=0)).tokens == 200
 
 
 async def test_the_text_sent_is_bounded(bot: Paperbot, store: Store, llm: FakeLLM) -> None:

@@ -17,12 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from paperbot.models import Channel, ChannelKey, ChannelSettings, Paper, Subscription
 from paperbot.store import channels as channel_rows
 from paperbot.store import digests as digest_rows
-from paperbot.store import history as history_rows
 from paperbot.store import ledger as ledger_rows
 from paperbot.store import matches as match_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
-from paperbot.store import summaries as summary_rows
 from paperbot.store import votes as vote_rows
 from paperbot.store.channels import StoredSubscription
 from paperbot.store.database import create_db_engine, migrate
@@ -30,6 +28,7 @@ from paperbot.store.digests import DigestPost, DigestRecord, DigestState
 from paperbot.store.ledger import LedgerEntry, PostState
 from paperbot.store.matches import PackedMatches, StoredMatch
 from paperbot.store.papers import UpsertPlan
+from paperbot.store.sections import History, Roundups, Summaries
 from paperbot.store.sources import SourceStatus
 from paperbot.store.tables import papers as papers_table
 
@@ -74,6 +73,10 @@ class Store:
         self.engine = engine
         self.clock = clock
         self._channel_ids: dict[ChannelKey, int] = {}
+        parts = (engine, self.transaction, self._channel_id_or_none, lambda: self.clock())
+        self.history = History(*parts)
+        self.summaries = Summaries(*parts)
+        self.roundups = Roundups(*parts)
         self._paper_cache = paper_rows.PaperCache()
 
     @classmethod
@@ -425,40 +428,6 @@ class Store:
             if channel_id is None:
                 return []
             return vote_rows.top_voted(conn, channel_id, since, limit)
-
-    # --- history (exports, roundups) ------------------------------------------------------
-
-    def posted_papers(self, key: ChannelKey, since: datetime | None) -> list[str]:
-        with self.engine.connect() as conn:
-            channel_id = self._channel_id_or_none(conn, key)
-            return [] if channel_id is None else history_rows.posted_papers(conn, channel_id, since)
-
-    def subscription_matches(
-        self, subscription_id: int, since: datetime | None, limit: int
-    ) -> list[str]:
-        with self.engine.connect() as conn:
-            return history_rows.subscription_matches(conn, subscription_id, since, limit)
-
-    def most_matched(self, key: ChannelKey, since: datetime, limit: int) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
-            channel_id = self._channel_id_or_none(conn, key)
-            if channel_id is None:
-                return []
-            return history_rows.most_matched(conn, channel_id, since, limit)
-
-    # --- TL;DRs ----------------------------------------------------------------------------
-
-    def get_summaries(self, paper_ids: Sequence[str]) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            return summary_rows.get_summaries(conn, paper_ids)
-
-    def add_summary(self, paper_id: str, text: str, model: str, tokens: int) -> bool:
-        with self.transaction() as conn:
-            return summary_rows.add_summary(conn, paper_id, text, model, tokens, self.clock())
-
-    def summary_usage(self, since: datetime) -> summary_rows.Usage:
-        with self.engine.connect() as conn:
-            return summary_rows.usage_since(conn, since)
 
     # --- sources --------------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # After a round in which every request failed, the endpoint is left alone this long, so a dead
 # endpoint costs each digest nothing rather than a timeout.
 COOL_OFF_SECONDS = 300.0
+# Digests built within this many seconds of each other are one burst (channels sharing an
+# hour): together they wait at most `max_wait`, not `max_wait` each, or a thousand channels
+# prepared a few at a time would go out long after their hour.
+BURST_GAP_SECONDS = 60.0
 
 
 class TldrWriter:
@@ -55,6 +59,9 @@ class TldrWriter:
         self._in_flight: dict[str, asyncio.Task[str | None]] = {}
         self._booked_tokens = 0  # by requests under way, not yet in the database
         self._quiet_until = 0.0
+        self._burst_deadline = 0.0
+        self._last_call = float("-inf")
+        self.last_wait = 0.0  # what the latest digest could wait, in seconds (observability)
 
     async def annotate(self, digest: Digest) -> Digest:
         """The digest with a TL;DR on each item that got one in time."""
@@ -71,7 +78,7 @@ class TldrWriter:
     async def tldrs(self, papers: Sequence[Paper]) -> dict[str, str]:
         """TL;DRs by paper id, for those that have one or get one within `max_wait`."""
         ids = [paper.arxiv_id for paper in papers]
-        known = await asyncio.to_thread(self.store.get_summaries, ids)
+        known = await asyncio.to_thread(self.store.summaries.get, ids)
         # An empty text records a paper the model gave nothing usable for: not asked again.
         found = {paper_id: text for paper_id, text in known.items() if text}
         missing = [p for p in papers if p.arxiv_id not in known and p.abstract.strip()]
@@ -80,14 +87,15 @@ class TldrWriter:
         tasks = await self._start(missing)
         if not tasks:
             return found
-        done, _ = await asyncio.wait(tasks.values(), timeout=self.max_wait)
+        self.last_wait = self._wait_allowed()
+        done, _ = await asyncio.wait(tasks.values(), timeout=self.last_wait)
         # Pending requests keep running (their answers are stored for the next digest); this
         # digest just does not wait for them.
         failures: Counter[str] = Counter()
         spent = endpoint_failures = 0
         for paper_id, task in tasks.items():
             if task not in done:
-                failures[f"not answered within {self.max_wait:g} s"] += 1
+                failures[f"not answered within {self.last_wait:.3g} s"] += 1
                 continue
             error = task.exception()
             if isinstance(error, BudgetSpent):
@@ -115,10 +123,18 @@ class TldrWriter:
             )
         return found
 
+    def _wait_allowed(self) -> float:
+        """Seconds this digest may wait: what is left of its burst's `max_wait`."""
+        now = self.monotonic()
+        if now - self._last_call > BURST_GAP_SECONDS:
+            self._burst_deadline = now + self.max_wait
+        self._last_call = now
+        return max(0.0, self._burst_deadline - now)
+
     async def _start(self, papers: Sequence[Paper]) -> dict[str, asyncio.Task[str | None]]:
         """Tasks for the papers the day's paper budget still allows (joining requests under
         way); the token budget is checked by each request before it goes out."""
-        usage = await asyncio.to_thread(self.store.summary_usage, self._midnight())
+        usage = await asyncio.to_thread(self.store.summaries.usage, self._midnight())
         tasks: dict[str, asyncio.Task[str | None]] = {}
         room = self.daily_papers - usage.papers - len(self._in_flight)
         skipped = 0
@@ -155,7 +171,7 @@ class TldrWriter:
         # longest answer allowed), so requests running side by side cannot overshoot the budget.
         estimate = sum(len(m["content"]) for m in messages) // 4 + MAX_OUTPUT_TOKENS
         async with self._gate:
-            used = (await asyncio.to_thread(self.store.summary_usage, self._midnight())).tokens
+            used = (await asyncio.to_thread(self.store.summaries.usage, self._midnight())).tokens
             if used + self._booked_tokens + estimate > self.daily_tokens:
                 raise BudgetSpent
             self._booked_tokens += estimate
@@ -163,7 +179,7 @@ class TldrWriter:
                 completion = await self.completions.complete(messages)
                 text = clean_tldr(completion.text)
                 await asyncio.to_thread(
-                    self.store.add_summary,
+                    self.store.summaries.add,
                     paper.arxiv_id,
                     text or "",
                     self.completions.model,
