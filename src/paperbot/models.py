@@ -222,6 +222,8 @@ class DigestItem:
     note: str = ""
     # In the digest's "also worth a look" section: matched no subscription, taste picked it.
     suggested: bool = False
+    # A search hit's best abstract sentence as (text, matched) pieces; renderers bold matches.
+    highlight: tuple[tuple[str, bool], ...] = ()
     tldr: str | None = None  # a language model's one sentence, when TL;DRs are on
 
 
