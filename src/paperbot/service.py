@@ -66,6 +66,7 @@ def analyze_paper(paper: Paper) -> AnalyzedPaper:
 class IngestReport:
     fetched: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     inserted: int = 0
     updated: int = 0
@@ -73,12 +74,23 @@ class IngestReport:
 
     @property
     def summary(self) -> str:
-        parts = [f"{name} {count}" for name, count in self.fetched.items()]
+        parts = [
+            f"{name} {count}{_dropped(self.skipped.get(name, 0), self.duplicates.get(name, 0))}"
+            for name, count in self.fetched.items()
+        ]
         parts += [f"{name} FAILED ({reason})" for name, reason in self.failed.items()]
         return (
             f"ingest: {', '.join(parts) or 'no sources'}; {self.inserted} new, "
             f"{self.updated} updated, {self.matched} matches"
         )
+
+
+def _dropped(skipped: int, duplicates: int) -> str:
+    """` (3 skipped, 1 duplicate)`: what a source sent that did not become a paper."""
+    counts = [f"{skipped} skipped"] if skipped else []
+    if duplicates:
+        counts.append(f"{duplicates} duplicate{'s' if duplicates > 1 else ''}")
+    return f" ({', '.join(counts)})" if counts else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +167,7 @@ class Paperbot:
             if isinstance(result, FetchResult):
                 report.fetched[source.name] = len(result.papers)
                 report.skipped[source.name] = result.skipped
+                report.duplicates[source.name] = result.duplicates
                 batch.extend(result.papers)
                 await self.blocking(
                     self.store.record_source_result, source.name, len(result.papers), None
