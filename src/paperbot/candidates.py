@@ -31,6 +31,8 @@ class DigestBuilder:
         self.missing_sources = missing_sources
         # A last step on every digest built (the optional TL;DRs); it must never fail one.
         self.annotate: Callable[[Digest], Awaitable[Digest]] | None = None
+        # Says how each match was made ("MoE as 'mixture of experts'"), editing the reasons.
+        self.explain: Callable[[dict[str, list[MatchReason]], dict[str, Paper]], None] | None = None
         # The channel's learned taste: ranking and "also worth a look" (never fails a digest).
         self.taste: Taste | None = None
 
@@ -52,6 +54,8 @@ class DigestBuilder:
             if only is None or match.paper_id in only:
                 reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
         papers = await asyncio.to_thread(self.store.get_papers, list(reasons))
+        if self.explain is not None:
+            await asyncio.to_thread(self.explain, reasons, papers)
         votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit

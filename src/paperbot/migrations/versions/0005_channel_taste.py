@@ -1,7 +1,7 @@
 """channel_taste: each channel's "also worth a look" size and the model learned from its votes
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0004
 Create Date: 2026-12-01 21:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0007"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
