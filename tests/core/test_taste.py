@@ -19,7 +19,7 @@ from paperbot.testing import FixedClock, RecordingPoster
 
 KEY = ChannelKey("console", "local", "rl-lab")
 OTHER = ChannelKey("console", "local", "nlp-lab")
-SUBSCRIPTION = 'reinforcement OR graph OR image OR "language model"'
+SUBSCRIPTIONS = ("reinforcement", "graph", "image", '"language model"')
 
 
 def liked(paper: Paper) -> bool:
@@ -36,7 +36,8 @@ async def first_day_with_votes(bot: Paperbot, clock: FixedClock, poster: Recordi
     """Day one: subscribe, ingest, post the digest, vote 👍 on RL papers and 👎 on the others."""
     day_one, _ = halves()
     for key in (KEY, OTHER):
-        await bot.subscribe(key, SUBSCRIPTION, "U1")
+        for query in SUBSCRIPTIONS:
+            await bot.subscribe(key, query, "U1")
         await bot.update_settings(key, max_items=30)
     await bot.blocking(bot.ingest_papers, day_one)
     clock.advance(hours=1)
