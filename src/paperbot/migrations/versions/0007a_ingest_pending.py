@@ -1,7 +1,7 @@
 """ingest pending: stored papers whose matches an ingest has not recorded yet
 
 Revision ID: 0007a
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 22:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007a"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
