@@ -45,7 +45,7 @@ from corpus import synthetic_papers, synthetic_subscriptions
 from paperbot.matching import SubscriptionIndex, subscription_rows
 from paperbot.models import ChannelKey, ChannelSettings, MatchField, Paper, Subscription
 from paperbot.search import SearchIndex
-from paperbot.service import Paperbot, analyze_paper
+from paperbot.service import Paperbot
 from paperbot.store import papers as paper_rows
 from paperbot.store.inserts import bind_value, insert_rows_counting_new
 from paperbot.store.matches import StoredMatch
@@ -246,11 +246,11 @@ class SubscriptionRows:
     """The former ingest: reload every subscription, then upsert the day and record one row per
     subscriber in one transaction; digests read a channel's rows."""
 
-    def __init__(self, store: Store, channel_ids: dict[Any, int]) -> None:
-        self.store, self.channel_ids = store, channel_ids
+    def __init__(self, bot: Paperbot, channel_ids: dict[Any, int]) -> None:
+        self.bot, self.store, self.channel_ids = bot, bot.store, channel_ids
         self.index = SubscriptionIndex()
-        timestamp = "TIMESTAMP WITH TIME ZONE" if store.dialect == "postgresql" else "DATETIME"
-        with store.transaction() as conn:
+        timestamp = "TIMESTAMP WITH TIME ZONE" if self.store.dialect == "postgresql" else "DATETIME"
+        with self.store.transaction() as conn:
             conn.exec_driver_sql(_LEGACY_TABLE.format(timestamp=timestamp))
             conn.exec_driver_sql(
                 "CREATE INDEX ix_legacy_matches_channel ON legacy_matches (channel_id, matched_at)"
@@ -262,12 +262,13 @@ class SubscriptionRows:
         return time.perf_counter() - started
 
     def ingest(self, papers: list[Paper]) -> tuple[dict[str, float], int]:
+        self.bot.learn_acronyms(papers)  # the same analysis as the bot's, learned acronyms too
         stages: dict[str, float] = {"sync subscriptions": self.sync()}
         started = time.perf_counter()
         with self.store.transaction() as conn:
             result = paper_rows.upsert_papers(conn, papers, self.store.clock())
             stored = time.perf_counter()
-            groups = self.index.match_groups(map(analyze_paper, result.changed))
+            groups = self.index.match_groups(map(self.bot.analyze, result.changed))
             matched = time.perf_counter()
             live = set(conn.execute(select(subscriptions.c.id)).scalars())
             at = bind_value(conn, posts.c.created_at, self.store.clock())
@@ -317,7 +318,7 @@ def run_subscription_rows(
         ids = load_subscriptions(store, subs, store.clock())
         keys = sorted({s.channel for s in subs}, key=str)
         messages = seed_posts(store, keys[:VOTED_PAPERS])
-        legacy = SubscriptionRows(store, ids)
+        legacy = SubscriptionRows(bot, ids)
         progress("subscription rows: ingesting")
         with Commands(bot, messages, keys[-50:]) as commands:
             started = time.perf_counter()
