@@ -234,6 +234,14 @@ class DigestDelivery:
                 report.skipped_reason = "lost the channel's lease to another worker"
         return report
 
+    async def resume_interrupted(self) -> list[DeliveryReport]:
+        """On start and on every sweep: finish the digests a crash interrupted (under their own
+        headers), so their requesters hear back while their answer channels are still open."""
+        keys = await asyncio.to_thread(self.store.channels_with_open_digests)
+        keys = [key for key in keys if key.platform in self.posters]
+        reports = await asyncio.gather(*(self.deliver_safely(key, None) for key in keys))
+        return [report for report in reports if report.resumed]
+
     async def deliver_many(
         self, keys: Iterable[ChannelKey], due: Mapping[ChannelKey, datetime] | None = None
     ) -> list[DeliveryReport]:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, RowMapping, func, select, update
 
-from paperbot.store.tables import digests, papers, posts
+from paperbot.store.tables import channels, digests, papers, posts
 
 
 class DigestState:
@@ -86,6 +86,16 @@ def open_digests(conn: Connection, channel_id: int) -> list[DigestRecord]:
         .order_by(digests.c.id)
     )
     return [_record(row) for row in conn.execute(query).mappings()]
+
+
+def channels_with_open_digests(conn: Connection) -> list[tuple[str, str, str]]:
+    query = (
+        select(channels.c.platform, channels.c.workspace, channels.c.channel)
+        .join(digests, digests.c.channel_id == channels.c.id)
+        .where(digests.c.state == DigestState.OPEN)
+        .distinct()
+    )
+    return [(row.platform, row.workspace, row.channel) for row in conn.execute(query)]
 
 
 def latest_digest(conn: Connection, channel_id: int, day: date) -> DigestRecord | None:
