@@ -457,7 +457,8 @@ class SlackSender:
 
     def command_body(self, text: str, **overrides: str) -> str:
         form = fixture("slack_command.json")
-        form.update(text=text, response_url=self.fake.response_url(), **overrides)
+        form.update(text=text, response_url=self.fake.response_url())
+        form.update(overrides)
         return urlencode(form)
 
     async def post(
