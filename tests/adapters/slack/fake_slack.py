@@ -78,6 +78,8 @@ class FakeSlack:
     rate_limited_attempts: set[int] = field(default_factory=set)
     retry_after: int = 0
     first_ts: int = FIRST_TS
+    real_time_ts: bool = False
+    _last_ts: float = 0.0
     channel_errors: dict[str, str] = field(default_factory=dict)
     history_error: str | None = None
     history_page_size: int | None = None
@@ -263,7 +265,7 @@ class FakeSlack:
         channel = str(call.body.get("channel", ""))
         if channel in self.channel_errors:
             return self._error(call, self.channel_errors[channel])
-        ts = f"{self.first_ts}.{next(self._ts) * 100:06d}"
+        ts = self._next_ts()
         message = {
             "type": "message",
             "user": BOT_USER,
@@ -300,6 +302,14 @@ class FakeSlack:
             message["metadata"] = call.body["metadata"]
         message["edited"] = {"user": BOT_USER, "ts": ts}
         return web.json_response({"ok": True, "channel": channel, "ts": ts})
+
+    def _next_ts(self) -> str:
+        """Message timestamps: from `first_ts` on, or Slack's own wall clock (`real_time_ts`,
+        for runs longer than the bot's 10-minute look-back margin)."""
+        if not self.real_time_ts:
+            return f"{self.first_ts}.{next(self._ts) * 100:06d}"
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
 
     def _conversations_history(self, call: Call) -> web.Response:
         if self.history_error:
