@@ -33,8 +33,8 @@ def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
         parts[0] = f"Finished an interrupted digest: posted {_plural(len(report.posted))}."
     if report.failed:
         parts.append(
-            f"{_plural(len(report.failed))} could not be posted; they stay queued and go out "
-            "with the next digest."
+            f"{_plural(len(report.failed))} could not be posted; they stay queued for the "
+            "coming digests (and /papers more)."
         )
     if report.checking:
         parts.append(

@@ -110,3 +110,24 @@ async def test_unanswered_posts_are_settled_without_doubles(
     assert {e.state for e in bot.store.ledger(KEY)} == {"posted"}
     history_reads = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/messages")]
     assert history_reads, "the ambiguous posts were settled by asking Discord"
+
+
+async def test_more_posts_the_overflow_into_the_days_thread_and_edits_the_header(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    # Issue 11 item 2 on Discord: what did not fit waits; /papers more posts it in the thread.
+    ids = await ready(bot, 5)
+    await bot.update_settings(KEY, max_items=3)
+    first = await bot.deliver_digest(KEY)
+    assert len(first.posted) == 3 and first.remaining == 2
+    [header] = fake.messages[KEY.channel]  # the items went into its thread
+    assert "+2 more matched: /papers more posts the next ones" in str(header["embeds"])
+    more = await bot.deliver_more(KEY)
+    assert len(more.posted) == 2
+    assert Counter(posted_papers(fake)) == Counter(ids)
+    assert set(fake.messages) == {KEY.channel, header["id"]}  # the channel and its thread
+    assert len(fake.messages[header["id"]]) == 5
+    [(_, edited, body)] = [e for e in fake.edits if e[1] == header["id"]]
+    listed = [line for line in body["embeds"][0]["description"].splitlines() if "/abs/" in line]
+    assert len(listed) == 5
+    assert (await bot.deliver_more(KEY)).posted == []
