@@ -127,7 +127,7 @@ async def test_more_posts_the_overflow_into_the_days_thread_and_edits_the_header
     assert Counter(posted_papers(fake)) == Counter(ids)
     assert set(fake.messages) == {KEY.channel, header["id"]}  # the channel and its thread
     assert len(fake.messages[header["id"]]) == 5
-    [(_, edited, body)] = [e for e in fake.edits if e[1] == header["id"]]
+    [(_, _, body)] = [e for e in fake.edits if e[1] == header["id"]]
     listed = [line for line in body["embeds"][0]["description"].splitlines() if "/abs/" in line]
     assert len(listed) == 5
     assert (await bot.deliver_more(KEY)).posted == []
