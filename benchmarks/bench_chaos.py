@@ -57,6 +57,7 @@ def one_run(args: argparse.Namespace, kills: int, papers_per_channel: int) -> Ch
                 digest_size=args.size,
                 seed=args.seed,
                 backend=backend,
+                progress=True,
             )
             return asyncio.run(run.run())
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import re
@@ -192,7 +193,9 @@ class ChaosRun:
         digest_size: int = 6,
         seed: int = 11,
         backend: str = "sqlite",
+        progress: bool = False,
     ) -> None:
+        self.progress = progress
         self.workdir = workdir
         self.db_url = db_url
         self.kills = kills
@@ -240,6 +243,8 @@ class ChaosRun:
 
     async def run(self) -> ChaosReport:
         started = time.monotonic()
+        # The fake drops connections on purpose; aiohttp's server would log each as an error.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         await self.fake.start()
         try:
             await self.prepare()
@@ -251,6 +256,13 @@ class ChaosRun:
                 await instance.start()
             for number in range(self.kills):
                 await self.round(number)
+                if self.progress and (number + 1) % 10 == 0:
+                    print(
+                        f"  ... {number + 1} kills, {time.monotonic() - started:.0f} s, "
+                        f"{len(self.fake.posted_papers())} paper posts so far",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             await self.drain()
             await self.check()
         finally:
