@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paperbot.models import DeliveryReport, Reply
+from paperbot.models import DeliveryReport, Digest, Reply, Visibility
 
 MAX_NAMED = 5
 
@@ -54,3 +54,15 @@ def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
             "scheduled digests are back on."
         )
     return Reply(text=" ".join(parts))
+
+
+def name_papers(report: DeliveryReport, digest: Digest) -> None:
+    """Remember the titles of a digest's papers, so an answer can name any of them."""
+    report.titles.update({item.paper.arxiv_id: item.paper.title for item in digest.items})
+
+
+def empty_digest_reply(digest: Digest) -> Reply:
+    text = f"No new matching papers for {digest.day:%a %d %b}."
+    if digest.missing_sources:
+        text += f" (Not fetched: {', '.join(digest.missing_sources)}.)"
+    return Reply(text=text, visibility=Visibility.IN_CHANNEL)

@@ -35,6 +35,10 @@ Lookup = Callable[[], Awaitable[str | None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class LeaseLost(Exception):
+    """The channel's lease went to another worker: stop posting; it settles what is pending."""
+
+
 class Undecided(PostError):
     """A post that may or may not have gone out, and the platform could not settle it (yet).
 
