@@ -111,6 +111,10 @@ class DigestDelivery:
     def retry_backoff(self, seconds: float) -> None:
         self.policy.backoff = seconds
 
+    def stop_waiting(self) -> None:
+        """On shutdown: posts waiting out an outage give up at once (see Sender.stop_waiting)."""
+        self.sender.stop_waiting()
+
     @property
     def coordination(self) -> Coordination:
         return self.leases.coordination

@@ -126,6 +126,7 @@ class BotProcess:
                 task.cancel()
 
     async def stop(self) -> None:
+        self.core.bot.delivery.stop_waiting()  # no digest waits out an outage past SIGTERM
         if self._schedule is not None:
             await self._schedule.aclose()
         if self.discord is not None:

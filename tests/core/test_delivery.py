@@ -15,7 +15,13 @@ from datetime import date, timedelta
 import pytest
 
 from paperbot.delivery import Pacer, PaceRule
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
+from paperbot.errors import (
+    CannotTell,
+    ChannelUnavailable,
+    PostError,
+    PostNotSent,
+    PostOutcomeUnknown,
+)
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
 from paperbot.store.coordination import Coordination
@@ -469,3 +475,68 @@ async def test_when_the_platform_cannot_tell_the_paper_is_uncertain_not_resent(
     assert states(bot)[ids[1]] == "uncertain"
     await bot.deliver_digest(KEY, force_post=True)
     assert sorted(poster.items()) == sorted(ids)  # the uncertain one was never sent again
+
+
+# --- issue 11: never-connected posts, asked-about posts, shutdown ----------------------------
+
+
+async def test_a_platform_that_refuses_connections_is_waited_out_like_a_rate_limit(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot)
+    refused: list[str] = []
+
+    def outage(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and len(refused) < 6:
+            refused.append(posted.paper_id or "")
+            return PostNotSent("connection refused")
+        return None
+
+    poster.fail = outage
+    bot.delivery.sleep = sleeps = Sleeps()
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == ids and report.failed == [] and report.uncertain == []
+    assert len(refused) == 6 > bot.delivery.retry_attempts  # not limited to the 3 attempts
+    assert sleeps.delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # capped exponential backoff
+    assert sorted(poster.items()) == ids
+
+
+async def test_a_post_that_may_have_arrived_is_asked_about_and_sent_again_only_if_absent(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    sent: list[str] = []
+
+    def lost_answer(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id not in sent:
+            sent.append(posted.paper_id or "")
+            if posted.paper_id == ids[0]:
+                poster.posts.append(posted)  # it did arrive; the answer was lost
+            return PostOutcomeUnknown("read timeout")
+        return None
+
+    poster.fail = lost_answer
+    bot.delivery.sleep = Sleeps()
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == ids
+    assert sorted(poster.items()) == ids  # the first found, the second sent again: once each
+
+
+async def test_shutting_down_ends_an_outage_wait_and_queues_the_paper_again(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    poster.fail = lambda posted: PostNotSent("refused") if posted.kind == "item" else None
+    forever = asyncio.get_running_loop().create_future()
+
+    async def never_wakes(seconds: float) -> None:
+        await forever  # only stop_waiting can end this wait
+
+    bot.delivery.sleep = never_wakes
+    task = asyncio.create_task(bot.deliver_digest(KEY))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    bot.delivery.stop_waiting()
+    report = await asyncio.wait_for(task, 30)
+    assert sorted(report.failed) == ids and report.posted == []
+    assert set(states(bot).values()) == {"retry"}  # certainly not posted: queued again
