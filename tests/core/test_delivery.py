@@ -540,3 +540,53 @@ async def test_shutting_down_ends_an_outage_wait_and_queues_the_paper_again(
     report = await asyncio.wait_for(task, 30)
     assert sorted(report.failed) == ids and report.posted == []
     assert set(states(bot).values()) == {"retry"}  # certainly not posted: queued again
+
+
+async def test_a_header_edit_that_fails_for_now_is_done_by_the_next_delivery(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=3)
+    bot.delivery.sleep = Sleeps()
+    bot.delivery.retry_attempts = 1
+
+    def second_fails_and_edits_are_refused(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id == ids[1]:
+            return PostError("HTTP 400")  # certainly not posted: queued again
+        if posted.kind == "edit":
+            return PostNotSent("connection refused")
+        return None
+
+    poster.fail = second_fails_and_edits_are_refused
+    bot.delivery.policy.outage_budget = 0
+    first = await bot.deliver_digest(KEY)
+    assert sorted(first.posted) == [ids[0], ids[2]] and first.failed == [ids[1]]
+    assert poster.edits == [] and len(bot.store.open_digests(KEY)) == 1  # list still wrong
+
+    poster.fail = None
+    [resumed] = await bot.delivery.resume_interrupted()
+    assert resumed.posted == [ids[1]]  # into the same thread
+    [header] = [p for p in poster.posts if p.kind == "header"]
+    assert {p.thread for p in poster.posts if p.kind == "item"} == {header.message_id}
+    assert poster.edits == [(header.message_id, [ids[0], ids[2], ids[1]])]
+    assert bot.store.open_digests(KEY) == []
+    assert any("Resumed" in p.text for p in poster.posts if p.kind == "reply")
+
+
+async def test_a_header_that_cannot_be_edited_for_good_is_left_alone(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    bot.delivery.sleep = Sleeps()
+    bot.delivery.retry_attempts = 1
+
+    def refused(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id == ids[1]:
+            return PostError("HTTP 400")
+        if posted.kind == "edit":
+            return PostError("Slack said message_not_found")  # someone deleted the header
+        return None
+
+    poster.fail = refused
+    await bot.deliver_digest(KEY)
+    assert bot.store.open_digests(KEY) == []  # not retried every sweep
+    assert await bot.delivery.resume_interrupted() == []
