@@ -215,6 +215,7 @@ class DigestDelivery:
                 return report
             if digest.is_empty:
                 return report
+            report.remaining = digest.remaining
             try:
                 await self.records.reopen(latest.id)
                 digest = await self.papers.reserve(channel, digest, latest.id)

@@ -47,7 +47,9 @@ def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
             f"again (check the channel): {_titles(report, report.uncertain)}."
         )
     if report.remaining:
-        parts.append(f"{_plural(report.remaining, 'more paper')} matched: /papers more posts them.")
+        parts.append(
+            f"{_plural(report.remaining, 'more paper')} matched: /papers more posts the next ones."
+        )
     if report.unpaused:
         parts.append(
             f"The channel had been paused ({report.unpaused}); posting works again, so "
