@@ -26,6 +26,8 @@ class DigestBuilder:
     def __init__(self, store: Store, missing_sources: MissingSources = _none) -> None:
         self.store = store
         self.missing_sources = missing_sources
+        # A last step on every digest built (the optional TL;DRs); it must never fail one.
+        self.annotate: Callable[[Digest], Awaitable[Digest]] | None = None
 
     async def build(
         self,
@@ -48,4 +50,5 @@ class DigestBuilder:
         votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
-        return build_digest(key, day, reasons, papers, votes, size, missing)
+        digest = build_digest(key, day, reasons, papers, votes, size, missing)
+        return digest if self.annotate is None else await self.annotate(digest)

@@ -17,6 +17,7 @@ from paperbot.errors import InvalidInput
 from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.report_text import digest_answer
+from paperbot.roundup import roundup_setting, roundup_status
 from paperbot.service import Paperbot
 from paperbot.text import has_control_characters
 
@@ -48,7 +49,8 @@ HELP = """\
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
 /papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
-                              keep (days a matched paper waits for room in a digest)
+                              keep (days a matched paper waits for room in a digest),
+                              roundup (a weekly roundup: roundup fri 16, roundup off)
 /papers help                  this text"""
 
 
@@ -205,13 +207,15 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
                 f"empty {'on' if s.post_when_empty else 'off'} · keep {s.keep_days} days · "
-                f"{state}"
+                f"{await roundup_status(bot, ctx)} · {state}"
             ),
         )
     _require_manage(ctx)
     name, _, value = argument.partition(" ")
     if "=" in name and not value:
         name, _, value = name.partition("=")
+    if name.lower() == "roundup":
+        return await roundup_setting(bot, ctx, value)
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
     shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
@@ -266,7 +270,7 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"keep_days": _int_in(value.removesuffix("d"), 1, 60, "keep (days)")}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, keep, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, keep, roundup, pause, resume)"
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import paperbot
 from paperbot.errors import ConfigError
+from paperbot.oauth_checks import Finding, oauth_findings, verify_oauth
 from paperbot.settings import Settings, load_settings
 from paperbot.store.database import current_revision, head_revision
 from paperbot.token_shapes import (
@@ -93,6 +94,7 @@ def check(
     """Every check on loaded settings: storage, tokens and, with `network`, the platforms."""
     checks = [check_data_dir(settings.data_dir), check_database(settings.database_url)]
     slack, discord = check_slack_shapes(settings), check_discord_shapes(settings)
+    slack += [_as_check(finding) for finding in oauth_findings(settings)]
     checks += slack + discord
     if not settings.platforms:
         checks.append(
@@ -111,9 +113,16 @@ def check(
     with httpx.Client(timeout=NETWORK_TIMEOUT, transport=transport) as client:
         if not _failed(slack):
             checks += verify_slack(settings, client)
+            if settings.slack.oauth:
+                checks.append(_as_check(verify_oauth(settings, client)))
         if not _failed(discord):
             checks += verify_discord(settings, client)
     return checks
+
+
+def _as_check(finding: Finding) -> Check:
+    status = {"ok": Status.OK, "warn": Status.WARN, "skip": Status.SKIP}.get(finding.level)
+    return Check(finding.name, status or Status.FAIL, finding.message)
 
 
 def _failed(checks: Iterable[Check]) -> bool:
@@ -233,6 +242,8 @@ _WHERE_APP = "Basic Information → App-Level Tokens (scope connections:write)"
 
 def check_slack_shapes(settings: Settings) -> list[Check]:
     slack = settings.slack
+    if slack.oauth:
+        return []  # oauth_checks covers every Slack setting of a distributed app
     bot, app, signing = map(_secret, (slack.bot_token, slack.app_token, slack.signing_secret))
     if bot is None:
         if app is None and signing is None:

@@ -143,7 +143,9 @@ def secret_values(settings: Settings) -> list[str]:
         settings.slack.bot_token,
         settings.slack.app_token,
         settings.slack.signing_secret,
+        settings.slack.client_secret,
         settings.discord.token,
+        settings.tldr.api_key,
     ]
     found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
     if settings.database.url and "@" in settings.database.url:

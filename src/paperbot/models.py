@@ -218,6 +218,7 @@ class DigestItem:
     reasons: tuple[MatchReason, ...] = ()
     score: float = 0.0
     team_votes: int = 0
+    tldr: str | None = None  # a language model's one sentence, when TL;DRs are on
 
 
 @dataclass(frozen=True, slots=True)

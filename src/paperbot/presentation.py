@@ -30,6 +30,13 @@ def summary(paper: Paper, max_chars: int = 320) -> str:
     return truncate(chosen, max_chars)
 
 
+def item_summary(item: DigestItem, max_chars: int = 320) -> str:
+    """A digest item's text: its TL;DR when one was written, else the paper's summary."""
+    if item.tldr:
+        return truncate(f"TL;DR: {item.tldr}", max_chars)
+    return summary(item.paper, max_chars)
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut at a word boundary and mark the cut; never returns more than `limit` characters."""
     if len(text) <= limit:

@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from paperbot.errors import ConfigError
 from paperbot.models import Channel, ChannelKey, ChannelSettings, DeliveryReport
+from paperbot.roundup import WeeklyRoundups
 from paperbot.slots import next_slot, previous_slot
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
+ROUNDUP_INTERVAL = timedelta(minutes=5)
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]
@@ -182,6 +184,7 @@ class DigestScheduler:
         self._running: set[asyncio.Task[Any]] = set()
         self._beyond_grace: set[tuple[ChannelKey, datetime]] = set()
         self.startup: asyncio.Task[Any] | None = None  # the catch-up run by `start`
+        self.roundups = WeeklyRoundups(bot)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -200,6 +203,14 @@ class DigestScheduler:
             self._sweep_job,
             IntervalTrigger(seconds=self.sweep_interval.total_seconds()),
             id=_SWEEP_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
+        # Weekly roundups: a pass every few minutes posts those due (each claimed once).
+        self.aps.add_job(
+            self._roundup_job,
+            IntervalTrigger(seconds=ROUNDUP_INTERVAL.total_seconds()),
+            id="roundups",
             coalesce=True,
             max_instances=1,
         )
@@ -247,6 +258,9 @@ class DigestScheduler:
 
     async def _sweep_job(self) -> None:
         await self._spawn(self.sweep())
+
+    async def _roundup_job(self) -> None:
+        await self._spawn(self.roundups.post_due())
 
     # --- channels -------------------------------------------------------------------------
 

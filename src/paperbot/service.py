@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -16,7 +16,8 @@ from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
-from paperbot.matching import SubscriptionIndex, subscription_rows
+from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
+from paperbot.matching import SubscriptionIndex
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -32,7 +33,9 @@ from paperbot.models import (
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
 from paperbot.search import SearchIndex, parse_search
+from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import TldrWriter
 from paperbot.text import AnalyzedPaper, analyze
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 # A new subscription also looks back this far, so the next digest is not empty for a new channel.
-SUBSCRIBE_LOOKBACK = timedelta(days=3)
+SUBSCRIBE_LOOKBACK = LOOKBACK
 PREVIEW_WINDOW = timedelta(days=7)
 
 
@@ -105,15 +108,27 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.digests = DigestBuilder(store, self.missing_sources)
+        self._tldr_writer: TldrWriter | None = None
         self.delivery = DigestDelivery(
             store, self.posters, self.digests, clock, self.channel_defaults
         )
-        # Kept across ingests and synced with the store: rebuilding it for 100,000
-        # subscriptions each time costs more than matching a day (benchmarks/bench_matching.py).
-        self._subscription_index = SubscriptionIndex()
-        self._subscription_lock = threading.Lock()
+        # Kept across ingests and synced with the store by its change counter: rebuilding it
+        # for 100,000 subscriptions costs more than matching a day (benchmarks/bench_day.py).
+        self.live_subscriptions = LiveSubscriptions()
+        self.last_sync: SyncReport | None = None
+        self.last_ingest: IngestStats | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
+
+    @property
+    def tldr_writer(self) -> TldrWriter | None:
+        """Writes TL;DRs onto every digest built, when the optional language model is on."""
+        return self._tldr_writer
+
+    @tldr_writer.setter
+    def tldr_writer(self, writer: TldrWriter | None) -> None:
+        self._tldr_writer = writer
+        self.digests.annotate = writer.annotate if writer is not None else None
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking store call off the event loop."""
@@ -152,19 +167,16 @@ class Paperbot:
 
     def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
         """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
-        Papers and their matches are stored together (see Store.upsert_papers_with_matches)."""
-
-        def find_matches(changed: list[Paper]) -> Iterator[tuple[Subscription, str, MatchField]]:
-            subscriptions = self.store.all_subscriptions()  # only when something changed
-            with self._subscription_lock:
-                self._subscription_index.sync(subscriptions)
-                found = self._subscription_index.match_groups(map(analyze_paper, changed))
-            return subscription_rows(found)
-
-        result, matched = self.store.upsert_papers_with_matches(batch, find_matches)
+        Papers and their matches are stored together, chunk by chunk (paperbot.ingest)."""
+        self.last_sync = self.live_subscriptions.sync(self.store)
+        result, matched, self.last_ingest = ingest_in_chunks(
+            self.store, self.live_subscriptions, batch, analyze_paper
+        )
         if not result.changed:
             return 0, 0, 0
+        started = time.perf_counter()
         self.search_index.catch_up(self.store)
+        self.last_ingest.index_seconds = time.perf_counter() - started
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 
@@ -195,14 +207,24 @@ class Paperbot:
         return SubscribeResult(subscription, canonical, recent)
 
     def _match_recent(self, subscription: Subscription) -> int:
-        index = SubscriptionIndex([subscription])
+        """Match the new subscription's query against the last few days' papers, dated from the
+        start of that look back: only its own channel's digest (which looks back as far for a
+        new subscription) counts them, not those of channels that follow the query already.
+        A query another channel has followed all that time has its matches stored already."""
         since = self.clock() - SUBSCRIBE_LOOKBACK
+        stored = self.store.followed_query_matches(subscription, since)
+        if stored is not None:
+            return stored
+        index = SubscriptionIndex([subscription])
         found = [
-            (m.subscription, m.arxiv_id, m.field)
+            pack(m.arxiv_id, m.field)
             for paper in self.store.papers_seen_since(since)
             for m in index.match(analyze_paper(paper))
         ]
-        return self.store.record_matches(found)
+        if not found:
+            return 0
+        query_id = self.store.query_ids([subscription.query])[subscription.query]
+        return self.store.record_query_matches({query_id: found}, since)
 
     async def unsubscribe(self, key: ChannelKey, query: str) -> str | None:
         """Remove a subscription given as typed, by its canonical form, or as `#N` from `list`;
@@ -238,6 +260,27 @@ class Paperbot:
                 by_id[paper.arxiv_id] = paper
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
+
+    async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
+        """Pause every channel of one workspace (the app was removed there); returns how many
+        were running. Other workspaces are not touched."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        paused = 0
+        for channel in channels:
+            if channel.key.workspace == workspace:
+                paused += await self.blocking(self.store.pause_channel, channel.key, reason)
+        return paused
+
+    async def resume_workspace(self, platform: str, workspace: str, reasons: Sequence[str]) -> int:
+        """Resume a workspace's channels paused for one of `reasons` (the app is back)."""
+        channels = await self.blocking(self.store.list_channels, platform)
+        resumed = 0
+        for channel in channels:
+            key, reason = channel.key, channel.pause_reason
+            if key.workspace == workspace and channel.settings.paused and reason in reasons:
+                await self.blocking(self.store.resume_channel, key)
+                resumed += 1
+        return resumed
 
     async def update_settings(self, key: ChannelKey, **changes: Any) -> Channel:
         channel = await self.channel(key)

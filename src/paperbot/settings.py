@@ -140,10 +140,48 @@ class SlackSettings(Section):
         default_factory=lambda: ["-1", "thumbsdown", "arrow_down", "heavy_minus_sign"],
         description="Reaction names that vote a paper down.",
     )
+    client_id: str | None = Field(
+        default=None,
+        description="OAuth distribution (any workspace installs the app at install_path): the "
+        "app's Client ID. With client_secret set, bot_token is not needed.",
+    )
+    client_secret: SecretStr | None = Field(default=None, description="OAuth: Client Secret.")
+    redirect_uri: str | None = Field(
+        default=None,
+        description="OAuth: the public URL of redirect_path, as listed under the app's "
+        "Redirect URLs, e.g. https://paperbot.example.org/slack/oauth_redirect",
+    )
+    install_path: str = Field(default="/slack/install", description="OAuth: 'Add to Slack' page.")
+    redirect_path: str = Field(
+        default="/slack/oauth_redirect", description="OAuth: where Slack sends the installer back."
+    )
+    authorize_url: str = Field(
+        default="https://slack.com/oauth/v2/authorize",
+        description="OAuth: Slack's authorize page the install page links to.",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: [
+            "commands",
+            "chat:write",
+            "reactions:read",
+            "channels:history",
+            "groups:history",
+            "files:write",
+        ],
+        description="OAuth: bot scopes asked for (the manifest's).",
+    )
+    oauth_state_seconds: int = Field(
+        default=600, ge=60, le=3600, description="OAuth: how long an install link stays valid."
+    )
+
+    @property
+    def oauth(self) -> bool:
+        """Distributed: workspaces install the app through OAuth, each with its own token."""
+        return self.client_id is not None and self.client_secret is not None
 
     @property
     def configured(self) -> bool:
-        return self.bot_token is not None
+        return self.bot_token is not None or self.oauth
 
 
 class DiscordSettings(Section):
@@ -199,6 +237,42 @@ class SearchSettings(Section):
     )
 
 
+class TldrSettings(Section):
+    enabled: bool = Field(
+        default=False,
+        description="Write a one-sentence TL;DR of each paper about to be posted, with a "
+        "language model behind an OpenAI-compatible chat-completions API.",
+    )
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="Chat-completions base URL (/chat/completions is added); a local server "
+        "works too, e.g. http://localhost:11434/v1 (Ollama) or http://localhost:8000/v1 (vLLM).",
+    )
+    model: str = Field(default="gpt-4o-mini", description="Model name the endpoint knows.")
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer key; leave empty for a local server that needs none."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Per-request timeout.")
+    max_wait_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=25,
+        description="The longest the digests of one hour wait for TL;DRs, together (under the "
+        "30 s a digest is prepared ahead of its hour); papers without one by then show their "
+        "summary, and late answers serve later digests.",
+    )
+    daily_papers: int = Field(
+        default=200, ge=0, description="At most this many papers summarised per UTC day."
+    )
+    daily_tokens: int = Field(
+        default=200_000, ge=0, description="At most about this many tokens spent per UTC day."
+    )
+    max_input_chars: int = Field(
+        default=3000, ge=200, le=20_000, description="Title and abstract sent, in characters."
+    )
+    concurrency: int = Field(default=4, ge=1, le=16, description="Requests at once.")
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level logged."
@@ -226,6 +300,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    tldr: TldrSettings = Field(default_factory=TldrSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod

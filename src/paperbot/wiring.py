@@ -18,6 +18,7 @@ from paperbot.sources.arxiv import ArxivSource
 from paperbot.sources.hf_daily import HFDailySource
 from paperbot.sources.sample import SampleSource
 from paperbot.store.store import Store, utc_now
+from paperbot.summaries import ChatCompletions, TldrWriter
 
 
 def channel_defaults(settings: Settings) -> ChannelSettings:
@@ -91,4 +92,26 @@ def build_core(
         clock=clock,
         worker_id=socket.gethostname()[:40],
     )
+    bot.tldr_writer = build_tldr_writer(settings, store, http)
     return Core(settings, store, search, bot, http)
+
+
+def build_tldr_writer(
+    settings: Settings, store: Store, http: httpx.AsyncClient
+) -> TldrWriter | None:
+    """The TL;DR writer when settings turn it on; it shares the sources' HTTP pool."""
+    tldr = settings.tldr
+    if not tldr.enabled:
+        return None
+    completions = ChatCompletions(
+        http, tldr.base_url, tldr.model, tldr.api_key, timeout=tldr.timeout_seconds
+    )
+    return TldrWriter(
+        store,
+        completions,
+        daily_papers=tldr.daily_papers,
+        daily_tokens=tldr.daily_tokens,
+        max_wait=tldr.max_wait_seconds,
+        max_input_chars=tldr.max_input_chars,
+        concurrency=tldr.concurrency,
+    )

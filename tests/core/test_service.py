@@ -200,11 +200,12 @@ async def test_an_unsubscribe_racing_an_ingest_drops_only_its_matches(
 ) -> None:
     await bot.subscribe(KEY, "diffusion", "alice")
     await bot.subscribe(KEY, "robots", "bob")
-    loaded = bot.store.all_subscriptions()  # the ingest loaded them just before bob left
+    bot.live_subscriptions.sync(bot.store)  # the ingest synced just before bob left
     assert await bot.unsubscribe(KEY, "robots") == "robots"
-    monkeypatch.setattr(bot.store, "all_subscriptions", lambda: loaded)
+    monkeypatch.setattr(bot.live_subscriptions, "sync", lambda store: None)
     inserted, _, matched = bot.ingest_papers(day_papers())
-    assert (inserted, matched) == (4, 3)  # diffusion: 00001, 00002 (abstract), 00004
+    # diffusion: 00001, 00002 (abstract), 00004; robots: 00002, recorded for the query alone
+    assert (inserted, matched) == (4, 4)
     assert [m.subscription for m in bot.store.digest_candidates(KEY, EPOCH)] == ["diffusion"] * 3
 
 
@@ -216,7 +217,7 @@ async def test_papers_are_stored_with_their_matches_or_not_at_all(
     def broken(docs: object) -> list[object]:
         raise MemoryError("matching ran out of memory")
 
-    monkeypatch.setattr(bot._subscription_index, "match_groups", broken)
+    monkeypatch.setattr(bot.live_subscriptions.index, "match_groups", broken)
     with pytest.raises(MemoryError):
         bot.ingest_papers(day_papers())
     assert bot.store.get_paper("2611.00001") is None  # not stored unmatched

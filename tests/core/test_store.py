@@ -6,7 +6,8 @@ from sqlalchemy import inspect
 
 from paperbot.models import ChannelKey, ChannelSettings, MatchField
 from paperbot.store.database import current_revision, head_revision
-from paperbot.store.store import PostState, Store
+from paperbot.store.matches import pack
+from paperbot.store.store import PostState, Store, StoredMatch
 from paperbot.testing import FixedClock, make_paper
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -16,7 +17,7 @@ KEY = ChannelKey("slack", "T1", "C1")
 def test_migrations_run_on_open_and_again_harmlessly(store: Store, db_url: str) -> None:
     assert current_revision(store.engine) == head_revision()
     tables = set(inspect(store.engine).get_table_names())
-    assert {"papers", "channels", "subscriptions", "matches", "posts", "votes"} <= tables
+    assert {"papers", "channels", "subscriptions", "query_matches", "posts", "votes"} <= tables
     again = Store.open(db_url)
     assert current_revision(again.engine) == head_revision()
     again.close()
@@ -138,16 +139,40 @@ def test_votes_count_once_and_retract(store: Store, clock: FixedClock) -> None:
     assert store.top_voted(KEY, clock() - timedelta(days=7), 10) == []
 
 
-def test_matches_exclude_posted_papers(store: Store) -> None:
-    store.ensure_channel(KEY, ChannelSettings())
-    sub = store.add_subscription(KEY, "diffusion", "U1")
-    assert sub is not None
-    store.upsert_papers([make_paper(arxiv_id="2401.00040"), make_paper(arxiv_id="2401.00041")])
-    found = [(sub, "2401.00040", MatchField.TITLE), (sub, "2401.00041", MatchField.ABSTRACT)]
-    assert store.record_matches(found) == 2
-    assert store.record_matches(found) == 0
+def test_digest_candidates_fan_query_rows_out_and_exclude_posted_papers(
+    store: Store, clock: FixedClock
+) -> None:
+    other = ChannelKey("slack", "T1", "C2")
+    for key in (KEY, other):
+        store.ensure_channel(key, ChannelSettings())
+        store.add_subscription(key, "diffusion", "U1")
+    store.add_subscription(KEY, "robots", "U1")
+    store.upsert_papers([make_paper(arxiv_id=f"2401.0004{n}") for n in range(3)])
+    ids = store.query_ids(["diffusion", "robots"])
+    packed = {
+        ids["diffusion"]: [
+            pack("2401.00040", MatchField.TITLE),
+            pack("2401.00041", MatchField.ABSTRACT),
+        ],
+        ids["robots"]: [pack("2401.00041", MatchField.TITLE)],
+    }
+    assert store.record_query_matches(packed, clock()) == 3
     store.reserve_posts(KEY, ["2401.00040"], date(2026, 11, 20))
-    assert [m.paper_id for m in store.digest_candidates(KEY, EPOCH)] == ["2401.00041"]
+    assert store.digest_candidates(KEY, EPOCH) == [
+        StoredMatch("2401.00041", "diffusion", MatchField.ABSTRACT),
+        StoredMatch("2401.00041", "robots", MatchField.TITLE),
+    ]
+    # The other channel shares the diffusion row; nothing was posted there.
+    assert [m.paper_id for m in store.digest_candidates(other, EPOCH)] == [
+        "2401.00040",
+        "2401.00041",
+    ]
+    clock.advance(hours=1)
+    assert store.digest_candidates(other, clock()) == []  # all before its keep window
+    store.release_post(KEY, "2401.00040")  # a failed post: eligible again within the window
+    assert {m.paper_id for m in store.digest_candidates(KEY, EPOCH)} == {"2401.00040", "2401.00041"}
+    assert store.remove_subscription(other, "diffusion")
+    assert store.digest_candidates(other, EPOCH) == []
 
 
 def test_source_status(store: Store, clock: FixedClock) -> None:

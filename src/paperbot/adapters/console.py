@@ -21,7 +21,7 @@ from rich.text import Text
 
 from paperbot import commands
 from paperbot.models import Attachment, ChannelKey, CommandContext, Digest, DigestItem, Reply
-from paperbot.presentation import links, short_authors, stats, summary, why
+from paperbot.presentation import item_summary, links, short_authors, stats, why
 from paperbot.service import Paperbot
 
 PLATFORM = "console"
@@ -43,7 +43,7 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     )
     if byline:
         text.append(f"  {byline}\n", style="italic")
-    text.append(f"  {summary(paper)}\n")
+    text.append(f"  {item_summary(item)}\n")
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )

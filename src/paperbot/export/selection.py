@@ -26,7 +26,7 @@ async def select_papers(bot: Paperbot, key: ChannelKey, argument: str) -> Select
     choice = argument.strip().lower() or "week"
     if choice in _WINDOWS:
         since = bot.clock() - _WINDOWS[choice]
-        ids = await bot.blocking(bot.store.posted_papers, key, since)
+        ids = await bot.blocking(bot.store.history.posted_papers, key, since)
         description = f"posted here in the last {_WINDOWS[choice].days} days"
         return await _selection(bot, choice, description, ids[-MAX_EXPORTED:])
     if choice == "top":
@@ -39,7 +39,7 @@ async def select_papers(bot: Paperbot, key: ChannelKey, argument: str) -> Select
             raise InvalidInput(f"there is no subscription #{number}; see /papers list")
         subscription = subscriptions[number - 1]
         ids = await bot.blocking(
-            bot.store.subscription_matches, subscription.id, None, MAX_EXPORTED
+            bot.store.history.subscription_matches, subscription.id, None, MAX_EXPORTED
         )
         return await _selection(bot, f"sub{number}", f"matched by {subscription.query}", ids)
     raise InvalidInput(USAGE)

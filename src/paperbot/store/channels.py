@@ -4,13 +4,25 @@ channel's row id: `Store` resolves (and caches) it from the `ChannelKey`."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, delete, select, update
 
 from paperbot.models import Channel, ChannelKey, ChannelSettings, Subscription
-from paperbot.store.tables import channels, matches, subscriptions
+from paperbot.store import matches as match_rows
+from paperbot.store.tables import (
+    UTCDateTime,
+    channels,
+    meta,
+    queries,
+    subscription_changes,
+    subscriptions,
+)
+
+SUBSCRIPTION_REV = "subscription_rev"  # the meta counter that numbers subscription changes
 
 # --- channels -----------------------------------------------------------------------------
 
@@ -50,14 +62,14 @@ def list_channels(conn: Connection, platform: str | None = None) -> list[Channel
     return [_channel_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def update_settings(conn: Connection, channel_id: int, settings: ChannelSettings) -> None:
+def update_settings(
+    conn: Connection, channel_id: int, settings: ChannelSettings, now: datetime
+) -> None:
+    resumed = {} if settings.paused else {"pause_reason": None, "resumed_at": _resumed_at(now)}
     conn.execute(
         update(channels)
         .where(channels.c.id == channel_id)
-        .values(
-            **_settings_values(settings),
-            **({} if settings.paused else {"pause_reason": None}),
-        )
+        .values(**_settings_values(settings), **resumed)
     )
 
 
@@ -71,9 +83,19 @@ def pause(conn: Connection, channel_id: int, reason: str) -> bool:
     return result.rowcount > 0
 
 
-def resume(conn: Connection, channel_id: int) -> None:
+def resume(conn: Connection, channel_id: int, now: datetime) -> None:
     conn.execute(
-        update(channels).where(channels.c.id == channel_id).values(paused=False, pause_reason=None)
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(paused=False, pause_reason=None, resumed_at=_resumed_at(now))
+    )
+
+
+def _resumed_at(now: datetime) -> Any:
+    """`now` if the channel is paused (it is being resumed), else its resumed_at unchanged."""
+    return case(
+        (channels.c.paused.is_(True), bindparam("now", now, type_=UTCDateTime)),
+        else_=channels.c.resumed_at,
     )
 
 
@@ -133,21 +155,23 @@ def add_subscription(
         .values(channel_id=channel_id, query=query, created_by=user, created_at=now)
         .returning(subscriptions.c.id)
     ).scalar_one()
+    match_rows.query_ids(conn, [query])  # the row its matches are stored under
+    log_change(conn, channel_id)
     return Subscription(int(new_id), key, query)
 
 
 def remove_subscription(conn: Connection, channel_id: int, query: str) -> bool:
-    """Remove a subscription and the matches recorded for it; True if there was one."""
-    sub_ids = select(subscriptions.c.id).where(
-        subscriptions.c.channel_id == channel_id, subscriptions.c.query == query
-    )
-    conn.execute(delete(matches).where(matches.c.subscription_id.in_(sub_ids)))
+    """Remove a subscription; True if there was one. Its matches are the query's, which other
+    channels may share: a digest only ever reads those of subscriptions that exist."""
     result = conn.execute(
         delete(subscriptions).where(
             subscriptions.c.channel_id == channel_id, subscriptions.c.query == query
         )
     )
-    return result.rowcount > 0
+    if result.rowcount > 0:
+        log_change(conn, channel_id)
+        return True
+    return False
 
 
 def list_subscriptions(conn: Connection, channel_id: int, key: ChannelKey) -> list[Subscription]:
@@ -160,8 +184,7 @@ def list_subscriptions(conn: Connection, channel_id: int, key: ChannelKey) -> li
 
 
 def active_subscriptions(conn: Connection) -> list[Subscription]:
-    """Every subscription of every channel that is not paused: what an ingest matches new
-    papers against."""
+    """Every subscription of every channel that is not paused."""
     query = (
         select(
             subscriptions.c.id,
@@ -178,3 +201,81 @@ def active_subscriptions(conn: Connection) -> list[Subscription]:
         Subscription(row.id, ChannelKey(row.platform, row.workspace, row.channel), row.query)
         for row in conn.execute(query)
     ]
+
+
+# --- the change log an ingest syncs its subscriptions by ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscription:
+    """A subscription as the ingest matches it: with its channel's row id and its query's."""
+
+    channel_id: int
+    subscription: Subscription
+    query_id: int | None  # None only for a query stored before its row existed
+
+
+def log_change(conn: Connection, channel_id: int) -> None:
+    """Number a change to the channel's subscriptions. The counter row's update lock is held to
+    commit, so changes commit in the order of their numbers on PostgreSQL: a reader that saw
+    change n has seen every change before it."""
+    rev = conn.execute(
+        update(meta)
+        .where(meta.c.key == SUBSCRIPTION_REV)
+        .values(value=meta.c.value + 1)
+        .returning(meta.c.value)
+    ).scalar_one()
+    conn.execute(subscription_changes.insert().values(rev=rev, channel_id=channel_id))
+
+
+def subscription_rev(conn: Connection) -> int:
+    found = conn.execute(
+        select(meta.c.value).where(meta.c.key == SUBSCRIPTION_REV)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def changed_channels(conn: Connection, since_rev: int) -> set[int]:
+    """The channels whose subscriptions changed after revision `since_rev`."""
+    rows = conn.execute(
+        select(subscription_changes.c.channel_id).where(subscription_changes.c.rev > since_rev)
+    )
+    return set(rows.scalars())
+
+
+def stored_subscriptions(
+    conn: Connection, channel_ids: Collection[int] | None = None
+) -> list[StoredSubscription]:
+    """Every subscription (of paused channels too: their matches wait for them), or those of
+    `channel_ids`, with the ids matching needs."""
+    query = (
+        select(
+            subscriptions.c.id,
+            subscriptions.c.query,
+            subscriptions.c.channel_id,
+            channels.c.platform,
+            channels.c.workspace,
+            channels.c.channel,
+            queries.c.id.label("query_id"),
+        )
+        .join(channels, channels.c.id == subscriptions.c.channel_id)
+        .outerjoin(queries, queries.c.text == subscriptions.c.query)
+        .order_by(subscriptions.c.id)
+    )
+    if channel_ids is None:
+        rows = list(conn.execute(query))
+    else:
+        ids, rows = sorted(channel_ids), []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows.extend(conn.execute(query.where(subscriptions.c.channel_id.in_(chunk))))
+    keys: dict[int, ChannelKey] = {}
+    found = []
+    for row in rows:
+        key = keys.get(row.channel_id)
+        if key is None:
+            key = keys[row.channel_id] = ChannelKey(row.platform, row.workspace, row.channel)
+        found.append(
+            StoredSubscription(row.channel_id, Subscription(row.id, key, row.query), row.query_id)
+        )
+    return found

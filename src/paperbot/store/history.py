@@ -4,12 +4,14 @@ Functions take the channel's row id: `Store` resolves (and caches) it from the `
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
+from paperbot.store import matches as match_rows
 from paperbot.store.ledger import PostState
-from paperbot.store.tables import matches, posts
+from paperbot.store.tables import posts, subscriptions
 
 
 def posted_papers(conn: Connection, channel_id: int, since: datetime | None) -> list[str]:
@@ -28,27 +30,23 @@ def subscription_matches(
     conn: Connection, subscription_id: int, since: datetime | None, limit: int
 ) -> list[str]:
     """Papers one subscription matched since `since`, newest first."""
-    query = (
-        select(matches.c.paper_id)
-        .where(matches.c.subscription_id == subscription_id)
-        .order_by(matches.c.matched_at.desc(), matches.c.paper_id)
-        .limit(limit)
-    )
-    if since is not None:
-        query = query.where(matches.c.matched_at >= since)
-    return [str(row[0]) for row in conn.execute(query)]
+    sub = conn.execute(
+        select(subscriptions.c.query, subscriptions.c.created_at).where(
+            subscriptions.c.id == subscription_id
+        )
+    ).first()
+    if sub is None:
+        return []
+    start = sub.created_at - match_rows.LOOKBACK  # its query's older rows are not its own
+    return match_rows.query_papers(conn, sub.query, max(start, since or start), limit)
 
 
 def most_matched(
     conn: Connection, channel_id: int, since: datetime, limit: int
 ) -> list[tuple[str, int]]:
     """Papers matched since `since` by the most of the channel's subscriptions: (id, count)."""
-    count = func.count().label("count")
-    query = (
-        select(matches.c.paper_id, count)
-        .where(matches.c.channel_id == channel_id, matches.c.matched_at >= since)
-        .group_by(matches.c.paper_id)
-        .order_by(count.desc(), matches.c.paper_id)
-        .limit(limit)
+    counts = Counter(
+        paper_id for paper_id, _ in match_rows.channel_matches(conn, channel_id, since)
     )
-    return [(str(row[0]), int(row[1])) for row in conn.execute(query)]
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ranked[:limit]

@@ -56,7 +56,9 @@ def insert_rows_counting_new(
 def bind_value(conn: Connection, column: Column[Any], value: Any) -> Any:
     """`value` as SQLAlchemy would hand it to the driver for `column` (a UTC datetime as
     SQLite's text, say): computed once for a value many plain rows share."""
-    processor = column.type.bind_processor(conn.dialect)
+    # The dialect's own implementation: SQLite's text format for datetimes, say, which the
+    # generic type leaves to the driver (whose format drops zero microseconds).
+    processor = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return processor(value) if processor is not None else value
 
 

@@ -1,18 +1,17 @@
-"""Matches and the posted ledger: which papers matched a channel's subscriptions (`matches`),
-and which of them were reserved, posted or failed there (`posts`). Functions take the channel's
-row id: `Store` resolves (and caches) it from the `ChannelKey`."""
+"""The posted ledger: which papers were reserved, posted or failed in a channel (`posts`).
+Functions take the channel's row id: `Store` resolves (and caches) it from the `ChannelKey`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, RowMapping, select, update
 
-from paperbot.models import ChannelKey, MatchField, Subscription
-from paperbot.store.inserts import bind_value, insert_returning_new, insert_rows_counting_new
-from paperbot.store.tables import channels, matches, papers, posts, subscriptions
+from paperbot.models import ChannelKey
+from paperbot.store.inserts import insert_returning_new
+from paperbot.store.tables import channels, papers, posts
 
 
 class PostState:
@@ -20,13 +19,6 @@ class PostState:
     POSTED = "posted"
     UNCERTAIN = "uncertain"  # crashed mid-post and the platform could not tell: never resend
     RETRY = "retry"  # the post certainly failed: the next digest takes it up again
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMatch:
-    paper_id: str
-    subscription: str
-    field: MatchField
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,51 +30,6 @@ class LedgerEntry:
     digest_day: date
     created_at: datetime
     digest_id: int | None = None
-
-
-# --- matches ------------------------------------------------------------------------------
-
-
-def record_matches(
-    conn: Connection,
-    found: Iterable[tuple[Subscription, str, MatchField]],
-    channel_id: Callable[[ChannelKey], int],
-    now: datetime,
-) -> int:
-    """Store (subscription, paper, field) matches; returns how many were new. A match already
-    stored stays as it was; one of a subscription deleted since it was matched is dropped, so
-    an unsubscribe racing an ingest does not fail it. `channel_id` gives a channel's row id."""
-    live = set(conn.execute(select(subscriptions.c.id)).scalars())
-    at = bind_value(conn, matches.c.matched_at, now)
-    rows = [
-        (sub.id, paper_id, channel_id(sub.channel), field.value, at)
-        for sub, paper_id, field in found
-        if sub.id in live
-    ]
-    columns = ("subscription_id", "paper_id", "channel_id", "field", "matched_at")
-    return insert_rows_counting_new(conn, matches, columns, rows)
-
-
-def digest_candidates(
-    conn: Connection, channel_id: int, matched_since: datetime
-) -> list[StoredMatch]:
-    """What a digest may post: every match recorded since `matched_since` (the channel's keep
-    window) of a paper not posted to, reserved for, or left uncertain in the channel, including
-    papers an earlier digest had no room for and papers whose post certainly failed."""
-    settled = select(posts.c.paper_id).where(
-        posts.c.channel_id == channel_id, posts.c.state != PostState.RETRY
-    )
-    query = (
-        select(matches.c.paper_id, matches.c.field, subscriptions.c.query)
-        .join(subscriptions, subscriptions.c.id == matches.c.subscription_id)
-        .where(
-            matches.c.channel_id == channel_id,
-            matches.c.matched_at >= matched_since,
-            matches.c.paper_id.not_in(settled),
-        )
-    )
-    rows = conn.execute(query.order_by(matches.c.paper_id)).all()
-    return [StoredMatch(row.paper_id, row.query, MatchField(row.field)) for row in rows]
 
 
 # --- the posted ledger --------------------------------------------------------------------

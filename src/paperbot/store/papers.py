@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
 
 from paperbot.models import Paper
 from paperbot.store.tables import meta, papers
@@ -95,6 +95,19 @@ def merge_batch(batch: Iterable[Paper]) -> dict[str, Paper]:
     return merged
 
 
+@dataclass(slots=True)
+class UpsertPlan:
+    """What an upsert will write: new papers, and known papers that changed, each with the
+    version stored until now (so an ingest can tell which matches are new)."""
+
+    inserted: list[Paper] = field(default_factory=list)
+    updated: list[tuple[Paper, Paper]] = field(default_factory=list)  # (stored, merged)
+
+    @property
+    def changed(self) -> list[Paper]:
+        return self.inserted + [merged for _, merged in self.updated]
+
+
 def upsert_papers(
     conn: Connection,
     batch: Iterable[Paper],
@@ -104,8 +117,13 @@ def upsert_papers(
     """Insert new papers and merge changes into known ones; an unchanged paper is not touched,
     so ingesting the same day twice writes nothing. `first_seen` dates a new paper (default:
     now; a backfill gives history its own dates, so old papers never look new)."""
+    return write_plan(conn, plan_upsert(conn, batch), now, first_seen)
+
+
+def plan_upsert(conn: Connection, batch: Iterable[Paper]) -> UpsertPlan:
+    """Read what an upsert of `batch` would change; writes nothing."""
     incoming = merge_batch(batch)
-    result = UpsertResult()
+    plan = UpsertPlan()
     ids = list(incoming)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -115,11 +133,23 @@ def upsert_papers(
             new = incoming[arxiv_id]
             old = known.get(arxiv_id)
             if old is None:
-                result.inserted.append(new)
+                plan.inserted.append(new)
             else:
                 combined = old.merged_with(new)
                 if combined != old:
-                    result.updated.append(combined)
+                    plan.updated.append((old, combined))
+    return plan
+
+
+def write_plan(
+    conn: Connection,
+    plan: UpsertPlan,
+    now: datetime,
+    first_seen: Callable[[Paper], datetime | None] | None = None,
+) -> UpsertResult:
+    """Write what `plan_upsert` found (read in the same transaction, or just before it by the
+    only writer: the ingest runs under a lease)."""
+    result = UpsertResult(inserted=plan.inserted, updated=[merged for _, merged in plan.updated])
     if not result.changed:
         return result
     rev = _next_revisions(conn, len(result.changed))
@@ -229,16 +259,19 @@ def write_meta(conn: Connection, values: Mapping[str, int]) -> None:
 
 
 def _next_revisions(conn: Connection, count: int) -> int:
-    """Reserve `count` revision numbers; the row lock keeps two writers from sharing one."""
-    row = conn.execute(
-        select(meta.c.value).where(meta.c.key == "paper_rev").with_for_update()
+    """Reserve `count` revision numbers in one statement: its row lock (held to commit) keeps
+    two writers from sharing one, on SQLite too, where a read before the write would not."""
+    last = conn.execute(
+        update(meta)
+        .where(meta.c.key == "paper_rev")
+        .values(value=meta.c.value + count)
+        .returning(meta.c.value)
     ).scalar_one_or_none()
-    if row is None:
+    if last is None:
         start = (conn.execute(select(func.max(papers.c.rev))).scalar_one_or_none() or 0) + 1
         conn.execute(meta.insert().values(key="paper_rev", value=start + count - 1))
         return int(start)
-    conn.execute(update(meta).where(meta.c.key == "paper_rev").values(value=row + count))
-    return int(row) + 1
+    return int(last) - count + 1
 
 
 def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
@@ -248,6 +281,45 @@ def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
         for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
             found[row["arxiv_id"]] = paper_from_row(row)
     return found
+
+
+# One expanding parameter for the ids, not a SQL literal coerced per id on every call.
+_REVISIONS = select(papers.c.arxiv_id, papers.c.rev).where(
+    papers.c.arxiv_id.in_(bindparam("ids", expanding=True))
+)
+
+
+class PaperCache:
+    """Recently read papers by id with the revision they were read at: a thousand digests of one
+    day read the same few thousand papers, and a revision check is much cheaper than decoding
+    a row again. A paper changed by any process has a new revision, so it is never stale."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._papers: dict[str, tuple[int, Paper]] = {}
+
+    def get_papers(self, conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        missing: list[str] = []
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            revs = conn.execute(_REVISIONS, {"ids": chunk})
+            for arxiv_id, rev in revs:
+                cached = self._papers.get(arxiv_id)
+                if cached is not None and cached[0] == rev:
+                    found[arxiv_id] = cached[1]
+                else:
+                    missing.append(arxiv_id)
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
+                paper = found[row["arxiv_id"]] = paper_from_row(row)
+                self._papers.pop(paper.arxiv_id, None)
+                self._papers[paper.arxiv_id] = (row["rev"], paper)
+        while len(self._papers) > self.size:  # dicts keep insertion order: oldest first
+            del self._papers[next(iter(self._papers))]
+        return found
 
 
 def papers_changed_since(conn: Connection, rev: int, limit: int) -> list[tuple[int, Paper]]:

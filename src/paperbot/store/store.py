@@ -5,37 +5,47 @@ subscriptions), ledger (matches and posts), votes and sources."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from paperbot.models import Channel, ChannelKey, ChannelSettings, MatchField, Paper, Subscription
+from paperbot.models import Channel, ChannelKey, ChannelSettings, Paper, Subscription
 from paperbot.store import channels as channel_rows
 from paperbot.store import digests as digest_rows
-from paperbot.store import history as history_rows
 from paperbot.store import ledger as ledger_rows
+from paperbot.store import matches as match_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
 from paperbot.store import votes as vote_rows
+from paperbot.store.channels import StoredSubscription
 from paperbot.store.database import create_db_engine, migrate
 from paperbot.store.digests import DigestPost, DigestRecord, DigestState
-from paperbot.store.ledger import LedgerEntry, PostState, StoredMatch
+from paperbot.store.ledger import LedgerEntry, PostState
+from paperbot.store.matches import PackedMatches, StoredMatch
+from paperbot.store.papers import UpsertPlan
+from paperbot.store.sections import History, Roundups, Summaries
 from paperbot.store.sources import SourceStatus
 from paperbot.store.tables import papers as papers_table
 
 __all__ = [
+    "ChunkResult",
     "Clock",
     "DigestPost",
     "DigestRecord",
     "DigestState",
     "LedgerEntry",
+    "PackedMatches",
     "PostState",
     "SourceStatus",
     "Store",
     "StoredMatch",
+    "StoredSubscription",
+    "UpsertPlan",
     "utc_now",
 ]
 
@@ -46,11 +56,28 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """One ingest chunk: what it stored, how many (query, paper) matches, and where the time
+    went; `write_seconds` (first write to commit) is how long the chunk held the write lock."""
+
+    upsert: paper_rows.UpsertResult
+    matched: int
+    read_seconds: float = 0.0
+    match_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
 class Store:
     def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
         self.engine = engine
         self.clock = clock
         self._channel_ids: dict[ChannelKey, int] = {}
+        parts = (engine, self.transaction, self._channel_id_or_none, lambda: self.clock())
+        self.history = History(*parts)
+        self.summaries = Summaries(*parts)
+        self.roundups = Roundups(*parts)
+        self._paper_cache = paper_rows.PaperCache()
 
     @classmethod
     def open(cls, url: str, clock: Clock = utc_now, echo: bool = False) -> Store:
@@ -81,26 +108,32 @@ class Store:
         with self.transaction() as conn:
             return paper_rows.upsert_papers(conn, batch, self.clock())
 
-    def upsert_papers_with_matches(
-        self,
-        batch: Iterable[Paper],
-        find_matches: Callable[[list[Paper]], Iterable[tuple[Subscription, str, MatchField]]],
-    ) -> tuple[paper_rows.UpsertResult, int]:
-        """Upsert papers and record the matches `find_matches` gives for the changed ones, in
-        one transaction: if matching or recording fails (a database error, say), neither is
-        stored, and the next ingest finds the papers changed and matches them again. Stored
-        papers are never left unmatched. Returns the upsert and how many matches were new."""
+    def ingest_chunk(
+        self, batch: Iterable[Paper], find_matches: Callable[[UpsertPlan], PackedMatches]
+    ) -> ChunkResult:
+        """Upsert a chunk of papers and record the matches `find_matches` gives for what the
+        upsert changes, in one transaction: stored papers are never left unmatched, and a
+        failure stores neither (the next ingest finds the papers changed and matches them
+        again). Matching runs after the reads and before the first write, so the write lock
+        (SQLite's, or PostgreSQL's revision counter row) is held only for the writes."""
+        started = time.perf_counter()
         with self.transaction() as conn:
-            result = paper_rows.upsert_papers(conn, batch, self.clock())
-            if not result.changed:
-                return result, 0
-            matched = ledger_rows.record_matches(
-                conn,
-                find_matches(result.changed),
-                lambda key: self._channel_id(conn, key),
-                self.clock(),
-            )
-            return result, matched
+            plan = paper_rows.plan_upsert(conn, batch)
+            if not plan.changed:
+                return ChunkResult(paper_rows.UpsertResult(), 0, time.perf_counter() - started)
+            planned = time.perf_counter()
+            packed = find_matches(plan)
+            writing = time.perf_counter()
+            result = paper_rows.write_plan(conn, plan, self.clock())
+            matched = match_rows.record(conn, packed, self.clock(), result.first_rev)
+        done = time.perf_counter()
+        return ChunkResult(
+            result,
+            matched,
+            read_seconds=planned - started,
+            match_seconds=writing - planned,
+            write_seconds=done - writing,
+        )
 
     def import_papers(
         self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None
@@ -122,7 +155,7 @@ class Store:
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         with self.engine.connect() as conn:
-            return paper_rows.get_papers(conn, ids)
+            return self._paper_cache.get_papers(conn, ids)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         return self.get_papers([arxiv_id]).get(arxiv_id)
@@ -169,7 +202,7 @@ class Store:
 
     def update_channel(self, key: ChannelKey, settings: ChannelSettings) -> Channel:
         with self.transaction() as conn:
-            channel_rows.update_settings(conn, self._channel_id(conn, key), settings)
+            channel_rows.update_settings(conn, self._channel_id(conn, key), settings, self.clock())
         found = self.get_channel(key)
         assert found is not None
         return found
@@ -181,7 +214,7 @@ class Store:
 
     def resume_channel(self, key: ChannelKey) -> None:
         with self.transaction() as conn:
-            channel_rows.resume(conn, self._channel_id(conn, key))
+            channel_rows.resume(conn, self._channel_id(conn, key), self.clock())
 
     def set_last_digest(self, key: ChannelKey, at: datetime) -> None:
         with self.transaction() as conn:
@@ -229,21 +262,51 @@ class Store:
         with self.engine.connect() as conn:
             return channel_rows.active_subscriptions(conn)
 
+    def stored_subscriptions(
+        self, channel_ids: Collection[int] | None = None
+    ) -> tuple[int, list[StoredSubscription]]:
+        """The subscription revision, then every subscription (or those of `channel_ids`) as
+        of it or later: an ingest syncing from that revision on misses nothing."""
+        with self.engine.connect() as conn:
+            rev = channel_rows.subscription_rev(conn)
+            return rev, channel_rows.stored_subscriptions(conn, channel_ids)
+
+    def subscription_changes(self, since_rev: int) -> tuple[int, set[int]]:
+        """The newest subscription revision, and the channels that changed after `since_rev`:
+        one small read when nothing changed."""
+        with self.engine.connect() as conn:
+            rev = channel_rows.subscription_rev(conn)
+            if rev == since_rev:
+                return rev, set()
+            return rev, channel_rows.changed_channels(conn, since_rev)
+
+    def query_ids(self, texts: Iterable[str]) -> dict[str, int]:
+        """The row id matches of each query text are stored under (created if missing)."""
+        with self.transaction() as conn:
+            return match_rows.query_ids(conn, texts)
+
     # --- matches --------------------------------------------------------------------------
 
-    def record_matches(self, found: Iterable[tuple[Subscription, str, MatchField]]) -> int:
-        """Store (subscription, paper, field) matches; a match already stored stays as it was."""
+    def record_query_matches(self, packed: PackedMatches, matched_at: datetime) -> int:
+        """Store matches outside an ingest (a new subscription's look back): dated
+        `matched_at`, so they count for digests as if recorded then."""
         with self.transaction() as conn:
-            return ledger_rows.record_matches(
-                conn, found, lambda key: self._channel_id(conn, key), self.clock()
+            return match_rows.record(conn, packed, matched_at, batch=0)
+
+    def followed_query_matches(self, subscription: Subscription, since: datetime) -> int | None:
+        """How many papers the subscription's query matched since `since`, if another channel
+        followed that query all along (so the ingests stored its matches); None otherwise."""
+        with self.engine.connect() as conn:
+            return match_rows.followed_query_matches(
+                conn, subscription.query, self._channel_id(conn, subscription.channel), since
             )
 
     def digest_candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
         """What the channel's next digest may post: matches since `matched_since` (its keep
-        window) of papers not posted, reserved or uncertain there. The one place a digest's
-        candidates are chosen."""
+        window) of papers not posted, reserved or uncertain there, counted for a subscription
+        from a few days before it was added. The one place a digest's candidates are chosen."""
         with self.engine.connect() as conn:
-            return ledger_rows.digest_candidates(conn, self._channel_id(conn, key), matched_since)
+            return match_rows.digest_candidates(conn, self._channel_id(conn, key), matched_since)
 
     # --- the posted ledger ----------------------------------------------------------------
 
@@ -370,26 +433,6 @@ class Store:
             if channel_id is None:
                 return []
             return vote_rows.top_voted(conn, channel_id, since, limit)
-
-    # --- history (exports, roundups) ------------------------------------------------------
-
-    def posted_papers(self, key: ChannelKey, since: datetime | None) -> list[str]:
-        with self.engine.connect() as conn:
-            channel_id = self._channel_id_or_none(conn, key)
-            return [] if channel_id is None else history_rows.posted_papers(conn, channel_id, since)
-
-    def subscription_matches(
-        self, subscription_id: int, since: datetime | None, limit: int
-    ) -> list[str]:
-        with self.engine.connect() as conn:
-            return history_rows.subscription_matches(conn, subscription_id, since, limit)
-
-    def most_matched(self, key: ChannelKey, since: datetime, limit: int) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
-            channel_id = self._channel_id_or_none(conn, key)
-            if channel_id is None:
-                return []
-            return history_rows.most_matched(conn, channel_id, since, limit)
 
     # --- sources --------------------------------------------------------------------------
 

@@ -101,6 +101,9 @@ channels = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Days a matched paper that was not posted yet stays eligible for the next digests.
     Column("keep_days", Integer, nullable=False, server_default="7"),
+    # When the channel was last resumed: matches (shared with channels that follow the same
+    # queries) recorded while it was paused are not its own.
+    Column("resumed_at", UTCDateTime),
     UniqueConstraint("platform", "workspace", "channel"),
 )
 
@@ -115,20 +118,41 @@ subscriptions = Table(
     UniqueConstraint("channel_id", "query"),
 )
 
-matches = Table(
-    "matches",
+# Subscription matches, one row per distinct query (not per subscriber) and ingest chunk: the
+# papers it matched there, packed as "paper_id=field" words. A digest fans them out to the
+# channel's subscriptions by query text. A busy day at 100,000 subscriptions is ~70,000 rows
+# here instead of ~790,000 per-subscription rows (benchmarks/bench_day.py measures both).
+queries = Table(
+    "queries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("text", String(200), nullable=False, unique=True),
+)
+
+query_matches = Table(
+    "query_matches",
     metadata,
     Column(
-        "subscription_id",
+        "query_id",
         Integer,
-        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        ForeignKey("queries.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
-    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
-    Column("field", String(16), nullable=False),
-    Column("matched_at", UTCDateTime, nullable=False),
-    Index("ix_matches_channel_id_matched_at", "channel_id", "matched_at"),
+    # A digest reads a query's rows newer than its window, so they are clustered that way.
+    Column("matched_at", UTCDateTime, primary_key=True),
+    # The first paper revision of the chunk that recorded the row (0: a subscribe's lookback).
+    Column("batch", BigInteger, primary_key=True),
+    Column("papers", Text, nullable=False),
+)
+
+# One row per change to a channel's subscriptions, numbered by the `subscription_rev` meta
+# counter: an ingest applies the changes since the revision it last saw, instead of reloading
+# every subscription, and sees the changes other instances made.
+subscription_changes = Table(
+    "subscription_changes",
+    metadata,
+    Column("rev", BigInteger, primary_key=True, autoincrement=False),
+    Column("channel_id", Integer, nullable=False),
 )
 
 # The posted ledger: one row per (channel, paper), ever. A row is written as an intent before
@@ -205,4 +229,28 @@ leases = Table(
     Column("owner", String(64), nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# One-sentence TL;DRs a language model wrote, one per paper however many channels post it; the
+# rows of a day are also that day's spent budget (papers and tokens).
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("paper_id", String(32), ForeignKey("papers.arxiv_id"), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_summaries_created_at", "created_at"),
+)
+
+# A channel's weekly roundup, when it asked for one: the weekday and hour (channel time), and
+# when the last one went out, so a week's roundup is posted once.
+roundups = Table(
+    "roundups",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("weekday", String(3), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("last_posted_at", UTCDateTime),
 )

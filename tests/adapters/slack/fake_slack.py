@@ -11,6 +11,7 @@ points to.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import itertools
 import json
@@ -54,6 +55,45 @@ class Call:
 
 
 @dataclass
+class Workspace:
+    """A Slack workspace that installs the app through OAuth, with its own bot token."""
+
+    team_id: str
+    name: str
+    token: str
+    bot_user: str = "U0PAPERBOT"
+    bot_id: str = "B0PAPERBOT"
+    installer: str = "U0INSTALLER"
+
+    def oauth_access(self, client_id: str) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "app_id": "A0PAPERBOT",
+            "authed_user": {"id": self.installer},
+            "scope": "commands,chat:write,reactions:read,channels:history,groups:history,"
+            "files:write",
+            "token_type": "bot",
+            "access_token": self.token,
+            "bot_user_id": self.bot_user,
+            "team": {"id": self.team_id, "name": self.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def auth_test(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{self.name.lower()}.slack.com/",
+            "team": self.name,
+            "user": "paperbot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+
+@dataclass
 class Fault:
     """A failure the fake Web API plays on chat.postMessage attempts (1-based, all channels).
 
@@ -90,6 +130,12 @@ class FakeSlack:
     refused_windows: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
     # Files shared through the external upload: file id -> name, bytes, and where it was shared.
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # OAuth distribution: the app's credentials, the codes Slack would hand installers (code ->
+    # workspace), and the workspaces installed so far, by their bot token.
+    client_id: str = "1234567890.0987654321"
+    client_secret: str = "0123456789abcdef0123456789abcdef"
+    oauth_codes: dict[str, Workspace] = field(default_factory=dict)
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
     _post_attempts: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -203,7 +249,8 @@ class FakeSlack:
         call = Call(method, body, token=auth.removeprefix("Bearer ") or None)
         self.calls.append(call)
         try:
-            if call.token not in (BOT_TOKEN, APP_TOKEN):
+            known = call.token in (BOT_TOKEN, APP_TOKEN) or call.token in self.workspaces
+            if method != "oauth.v2.access" and not known:
                 return self._error(call, "invalid_auth")
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
@@ -246,7 +293,28 @@ class FakeSlack:
         return web.json_response({"ok": False, "error": error}, status=status)
 
     def _auth_test(self, call: Call) -> web.Response:
+        workspace = self.workspaces.get(call.token or "")
+        if workspace is not None:
+            return web.json_response(workspace.auth_test())
         return web.json_response(fixture("slack_auth_test.json"))
+
+    def _oauth_v2_access(self, call: Call) -> web.Response:
+        """Trade an installer's code for the workspace's bot token: once per code, and only
+        for this app's client id and secret (sent as HTTP Basic auth, as slack_sdk does)."""
+        basic = (call.token or "").removeprefix("Basic ")
+        try:
+            client_id, _, secret = base64.b64decode(basic).decode().partition(":")
+        except ValueError:
+            client_id = secret = ""
+        if client_id != self.client_id:
+            return self._error(call, "invalid_client_id")
+        if secret != self.client_secret:
+            return self._error(call, "bad_client_secret")
+        workspace = self.oauth_codes.pop(str(call.body.get("code", "")), None)
+        if workspace is None:
+            return self._error(call, "invalid_code")
+        self.workspaces[workspace.token] = workspace
+        return web.json_response(workspace.oauth_access(self.client_id))
 
     def _apps_connections_open(self, call: Call) -> web.Response:
         if call.token != APP_TOKEN:

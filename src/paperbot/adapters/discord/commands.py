@@ -35,7 +35,7 @@ CHOICE_TEXT_LIMIT = 100
 ARGUMENT_LIMIT = core_commands.MAX_ARGUMENT
 
 SettingName = Literal[
-    "timezone", "hour", "size", "days", "threaded", "empty", "keep", "pause", "resume"
+    "timezone", "hour", "size", "days", "threaded", "empty", "keep", "roundup", "pause", "resume"
 ]
 Period = Literal["week", "month", "all"]
 ExportChoice = Literal["week", "month", "top"]

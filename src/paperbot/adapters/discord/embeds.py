@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import discord
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import item_summary, links, short_authors, stats, summary, truncate, why
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -154,7 +154,7 @@ def item_message(item: DigestItem, votes: VoteEmoji | None = None) -> Rendered:
     """One paper, one message: a reaction on it names exactly this paper."""
     votes = votes or VoteEmoji()
     paper = item.paper
-    embed = _paper_embed(paper, description=fit(summary(paper), DESCRIPTION_LIMIT))
+    embed = _paper_embed(paper, description=fit(item_summary(item), DESCRIPTION_LIMIT))
     link_line = _links(paper)
     if link_line:
         embed.add_field(name="Links", value=link_line, inline=False)

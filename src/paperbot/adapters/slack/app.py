@@ -29,6 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from paperbot import commands
 from paperbot.adapters.slack.blocks import reply_message
+from paperbot.adapters.slack.oauth import SlackInstalls
 from paperbot.adapters.slack.poster import (
     PLATFORM,
     TRANSPORT_ERRORS,
@@ -94,7 +95,8 @@ class AckFirst:
 
 
 class SlackAdapter:
-    """One Slack workspace (one bot token) on the shared core."""
+    """Slack on the shared core: one workspace with one bot token, or (OAuth distribution) any
+    workspace that installs the app, each served with its own token."""
 
     def __init__(
         self,
@@ -106,6 +108,7 @@ class SlackAdapter:
         port: int = 3000,
         pacer: ChannelPacer | None = None,
         max_concurrent_commands: int = 4,
+        installs: SlackInstalls | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot
@@ -119,7 +122,17 @@ class SlackAdapter:
                 "setting slack.signing_secret is needed for HTTP mode "
                 "(or set slack.app_token to use Socket Mode)"
             )
-        self.poster = SlackPoster(client, pacer or ChannelPacer(settings.post_interval_seconds))
+        if installs is not None and self.socket_mode:
+            raise ConfigError(
+                "Slack OAuth distribution needs HTTP mode (Slack sends installers back to "
+                "slack.redirect_uri): unset slack.app_token"
+            )
+        self.installs = installs
+        self.poster = SlackPoster(
+            client,
+            pacer or ChannelPacer(settings.post_interval_seconds),
+            tokens=installs.tokens if installs is not None else None,
+        )
         self.votes = reaction_votes(settings)
         # Everything passed explicitly, so bolt has nothing to read from the environment. With
         # process_before_response the HTTP answer waits for the handler: a vote is stored before
@@ -131,6 +144,7 @@ class SlackAdapter:
             request_verification_enabled=not self.socket_mode,
             process_before_response=True,
             logger=logging.getLogger("paperbot.adapters.slack.bolt"),
+            oauth_settings=installs.oauth_settings() if installs is not None else None,
         )
         self.app.command(settings.command)(self._on_command)
         self.app.event("reaction_added")(self._on_reaction)
@@ -138,6 +152,8 @@ class SlackAdapter:
         self.web_app = web.Application()
         if not self.socket_mode:
             self.web_app.router.add_post(settings.http_path, self._on_http)
+        if installs is not None:
+            installs.register(self.app, self.web_app)
         self._tasks: set[asyncio.Task[None]] = set()
         # Command work waits its turn here, so a burst of commands cannot crowd the event loop
         # (and the GIL, through the store's threads) and delay the acks of commands still
@@ -159,17 +175,30 @@ class SlackAdapter:
     ) -> SlackAdapter:
         """The adapter for `settings.slack`, on `settings.http`'s host and port in HTTP mode."""
         slack = settings.slack
-        if slack.bot_token is None:
+        installs = None
+        if slack.oauth:
+            assert slack.client_id is not None
+            installs = SlackInstalls(slack, bot, slack.client_id)
+            token = None  # each workspace's own, per call
+        elif slack.bot_token is None:
             raise ConfigError("setting slack.bot_token is needed to run on Slack")
+        else:
+            token = slack.bot_token.get_secret_value()
         client = AsyncWebClient(
-            token=slack.bot_token.get_secret_value(),
+            token=token,
             # slack_sdk joins method names onto the base: without the final "/" a base like
             # http://localhost:8080/api would lose its "api".
             base_url=slack.api_base_url.rstrip("/") + "/",
             retry_handlers=retry_handlers(slack.rate_limit_retries),
         )
         return cls(
-            slack, bot, client, host=settings.http.host, port=settings.http.port, pacer=pacer
+            slack,
+            bot,
+            client,
+            host=settings.http.host,
+            port=settings.http.port,
+            pacer=pacer,
+            installs=installs,
         )
 
     # --- life cycle -----------------------------------------------------------------------
@@ -228,6 +257,9 @@ class SlackAdapter:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _check_token(self) -> None:
+        if self.installs is not None:
+            log.info("slack: OAuth distribution, installs at %s", self.settings.install_path)
+            return
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:

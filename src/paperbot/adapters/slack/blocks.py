@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import item_summary, links, short_authors, stats, summary, truncate, why
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -200,7 +200,7 @@ def item_message(item: DigestItem) -> SlackMessage:
     if byline:
         heading += "\n" + fit(byline, 400)
     blocks = [section(heading)]
-    abstract = summary(paper, 600)
+    abstract = item_summary(item, 600)
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
     extra = [stats(item), why(item.reasons)]

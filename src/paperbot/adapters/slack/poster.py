@@ -65,6 +65,8 @@ TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, SlackClientError)
 NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 Sleep = Callable[[float], Awaitable[None]]
+# A workspace's bot token (OAuth distribution); raises ChannelUnavailable when it has none.
+TokenSource = Callable[[str], Awaitable[str]]
 
 
 def retry_handlers(rate_limit_retries: int) -> list[AsyncRetryHandler]:
@@ -148,11 +150,22 @@ class SlackPoster:
     platform = PLATFORM
 
     def __init__(
-        self, client: AsyncWebClient, pacer: ChannelPacer | None = None, history_pages: int = 20
+        self,
+        client: AsyncWebClient,
+        pacer: ChannelPacer | None = None,
+        history_pages: int = 20,
+        tokens: TokenSource | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.history_pages = history_pages
+        self.tokens = tokens
+
+    async def _auth(self, channel: ChannelKey) -> dict[str, Any]:
+        """Each workspace is served with its own token under OAuth; else the client's one."""
+        if self.tokens is None:
+            return {}
+        return {"token": await self.tokens(channel.workspace)}
 
     async def post_header(self, channel: ChannelKey, digest: Digest) -> str:
         return await self._post(channel, header_message(digest), metadata=_header_tag(digest))
@@ -218,8 +231,10 @@ class SlackPoster:
     async def upload(self, channel: ChannelKey, attachment: Attachment, comment: str) -> str:
         """Share a file in the channel through Slack's external upload (files.getUploadURLExternal,
         the upload itself, files.completeUploadExternal); returns the file id."""
+        auth = await self._auth(channel)
         try:
             response = await self.client.files_upload_v2(
+                **auth,
                 channel=channel.channel,
                 content=attachment.content,
                 filename=attachment.filename,
@@ -242,9 +257,11 @@ class SlackPoster:
         thread: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str:
+        auth = await self._auth(channel)
         await self.pacer.wait(channel.channel)
         try:
             response = await self.client.chat_postMessage(
+                **auth,
                 channel=channel.channel,
                 text=message.text,
                 blocks=message.blocks,
@@ -275,13 +292,14 @@ class SlackPoster:
         of it), so the core never reposts on a guess; PostError when Slack cannot be asked now.
         """
         oldest = f"{since.timestamp():.6f}"
+        auth = await self._auth(channel)
         try:
-            async for message in self._pages(channel.channel, oldest):
+            async for message in self._pages(channel.channel, oldest, auth=auth):
                 if _tagged(message, PAPER_EVENT, "paper_id") == paper_id:
                     return str(message["ts"])
                 if _tagged(message, DIGEST_EVENT, "day") and message.get("reply_count"):
                     thread = str(message["ts"])
-                    async for reply in self._pages(channel.channel, oldest, thread):
+                    async for reply in self._pages(channel.channel, oldest, thread, auth):
                         if _tagged(reply, PAPER_EVENT, "paper_id") == paper_id:
                             return str(reply["ts"])
         except SlackApiError as exc:
@@ -291,13 +309,18 @@ class SlackPoster:
         return None
 
     async def _pages(
-        self, channel: str, oldest: str, thread: str | None = None
+        self,
+        channel: str,
+        oldest: str,
+        thread: str | None = None,
+        auth: dict[str, Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """A channel's history (or one thread of it) since `oldest`, page by page."""
         cursor: str | None = None
         for _ in range(self.history_pages):
             if thread is None:
                 response = await self.client.conversations_history(
+                    **(auth or {}),
                     channel=channel,
                     oldest=oldest,
                     limit=HISTORY_PAGE,
@@ -306,6 +329,7 @@ class SlackPoster:
                 )
             else:
                 response = await self.client.conversations_replies(
+                    **(auth or {}),
                     channel=channel,
                     ts=thread,
                     oldest=oldest,

@@ -1,0 +1,324 @@
+"""The ingest at scale: chunked, crash-safe, synced by the change counter, and its stored query
+rows fanned out to exactly what evaluating every (subscription, paper) pair finds."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperbot.errors import InvalidInput
+from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
+from paperbot.models import ChannelKey, ChannelSettings, MatchField, Paper
+from paperbot.query import evaluate, parse
+from paperbot.service import Paperbot, analyze_paper
+from paperbot.store.store import Store
+from paperbot.testing import FixedClock, make_paper
+
+KEY = ChannelKey("slack", "T1", "C1")
+OTHER = ChannelKey("slack", "T1", "C2")
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+WORDS = ["diffusion", "model", "robot", "graph", "video", "sparse", "agent", "reward"]
+
+
+def paper(n: int, title: str, abstract: str = "Nothing else.", **fields: object) -> Paper:
+    return make_paper(title, abstract, arxiv_id=f"2611.{n:05d}", **fields)
+
+
+def candidates(store: Store, key: ChannelKey) -> set[tuple[str, str, MatchField]]:
+    return {(m.paper_id, m.subscription, m.field) for m in store.digest_candidates(key, EPOCH)}
+
+
+def naive(papers: list[Paper], query: str) -> set[tuple[str, str, MatchField]]:
+    found = set()
+    for p in papers:
+        verdict = evaluate(parse(query), analyze_paper(p))
+        if verdict.matched:
+            found.add((p.arxiv_id, query, verdict.field or MatchField.ABSTRACT))
+    return found
+
+
+def test_a_crash_mid_ingest_keeps_whole_chunks_and_the_next_ingest_does_the_rest(
+    store: Store,
+) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    store.add_subscription(KEY, "diffusion", "U1")
+    day = [paper(n, f"Diffusion {n}") for n in range(1, 13)]
+    live = LiveSubscriptions()
+    live.sync(store)
+
+    def analyze_until_crash(p: Paper):  # type: ignore[no-untyped-def]
+        if p.arxiv_id == "2611.00008":  # in the fourth chunk (chunks of 1, 2, 4, 8)
+            raise MemoryError("killed mid-ingest")
+        return analyze_paper(p)
+
+    with pytest.raises(MemoryError):
+        ingest_in_chunks(store, live, day, analyze_until_crash, first_chunk=1)
+    stored = [p.arxiv_id for p in day if store.get_paper(p.arxiv_id) is not None]
+    assert stored == [p.arxiv_id for p in day[:7]]  # three whole chunks, nothing of the fourth
+    assert {m[0] for m in candidates(store, KEY)} == set(stored)  # each with its matches
+    result, matched, stats = ingest_in_chunks(store, live, day, analyze_paper, first_chunk=1)
+    assert (len(result.inserted), matched) == (5, 5)
+    assert candidates(store, KEY) == naive(day, "diffusion")
+    assert len(stats.chunk_writes) == 3  # chunks of 1, 2 and the last 2
+    again, matched, _ = ingest_in_chunks(store, live, day, analyze_paper)
+    assert (again.changed, matched) == ([], 0)  # the same day twice writes nothing
+
+
+def test_an_updated_paper_records_only_its_new_matches(store: Store, clock: FixedClock) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    for query in ("diffusion", "upvotes:20"):
+        store.add_subscription(KEY, query, "U1")
+    live = LiveSubscriptions()
+    live.sync(store)
+    ingest_in_chunks(store, live, [paper(1, "Diffusion", upvotes=3)], analyze_paper)
+    clock.advance(hours=1)
+    since = clock()
+    clock.advance(hours=1)
+    _, matched, _ = ingest_in_chunks(
+        store, live, [paper(1, "Diffusion", upvotes=25)], analyze_paper
+    )
+    assert matched == 1  # the upvote filter is new; the diffusion match was recorded already
+    fresh = store.digest_candidates(KEY, since)
+    assert [(m.paper_id, m.subscription) for m in fresh] == [("2611.00001", "upvotes:20")]
+
+
+def test_instances_sync_each_others_subscriptions_by_the_change_counter(db_url: str) -> None:
+    clock = FixedClock()
+    first, second = Store.open(db_url, clock=clock), Store.open(db_url, clock=clock)
+    try:
+        for key in (KEY, OTHER):
+            first.ensure_channel(key, ChannelSettings())
+        first.add_subscription(KEY, "diffusion", "U1")
+        live = LiveSubscriptions()
+        assert live.sync(first).full
+        nothing = live.sync(first)
+        assert (nothing.full, nothing.channels) == (False, 0)
+        # Another instance changes the other channel's subscriptions.
+        second.add_subscription(OTHER, "robot", "U2")
+        second.add_subscription(OTHER, "graph", "U2")
+        assert second.remove_subscription(OTHER, "graph")
+        synced = live.sync(first)
+        assert (synced.full, synced.channels) == (False, 1)
+        assert sorted(s.query for s in live.index._members) == ["diffusion", "robot"]
+        day = [paper(1, "Robot Diffusion"), paper(2, "Graph Robots")]
+        ingest_in_chunks(first, live, day, analyze_paper)
+        assert candidates(second, OTHER) == naive(day, "robot")
+        assert candidates(second, KEY) == naive(day, "diffusion")
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_the_service_ingests_in_chunks_and_digests_from_query_rows(bot: Paperbot) -> None:
+    await bot.subscribe(KEY, "diffusion", "alice")
+    await bot.subscribe(OTHER, "Diffusion", "bob")  # the same query: one row for both
+    day = [paper(n, f"Diffusion {n}" if n % 2 else f"Graphs {n}") for n in range(1, 9)]
+    inserted, _, matched = bot.ingest_papers(day)
+    assert (inserted, matched) == (8, 4)
+    assert bot.last_sync is not None and bot.last_ingest is not None
+    assert bot.last_ingest.max_write_seconds > 0
+    for key in (KEY, OTHER):
+        digest = await bot.build_digest(key)
+        assert sorted(i.paper.arxiv_id for i in digest.items) == [
+            f"2611.{n:05d}" for n in (1, 3, 5, 7)
+        ]
+
+
+# --- the property: stored query rows, fanned out, equal the naive evaluation -----------------
+
+leaf = st.one_of(
+    st.sampled_from(WORDS),
+    st.tuples(st.sampled_from(WORDS), st.sampled_from(WORDS)).map(lambda p: f'"{p[0]} {p[1]}"'),
+    st.sampled_from(["cs.LG", "cs.RO"]).map(lambda c: f"cat:{c}"),
+    st.sampled_from(WORDS).map(lambda w: f"title:{w}"),
+    st.integers(0, 30).map(lambda n: f"upvotes:{n}"),
+)
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse(text)
+    except InvalidInput:  # "upvotes:0" alone would match anything: refused as a subscription
+        return False
+    return True
+
+
+query = st.one_of(
+    leaf,
+    st.tuples(leaf, leaf).map(lambda p: f"{p[0]} OR {p[1]}"),
+    st.tuples(leaf, leaf).map(lambda p: f"{p[0]} {p[1]}"),
+    st.tuples(leaf, leaf).map(lambda p: f"{p[0]} -{p[1]}"),
+).filter(_parses)
+channel = st.sampled_from([ChannelKey("slack", "T", f"C{i}") for i in range(3)])
+text = st.lists(st.sampled_from([*WORDS, "the", "of", "models", "robots"]), max_size=8).map(
+    " ".join
+)
+papers = st.lists(
+    st.tuples(
+        text, text, st.sampled_from([(), ("cs.LG",), ("cs.RO", "cs.LG")]), st.integers(0, 30)
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(query, channel), min_size=1, max_size=10),
+    st.lists(st.tuples(query, channel), max_size=5),
+    papers,
+    papers,
+    st.integers(1, 5),
+)
+def test_stored_query_rows_fan_out_to_what_every_pair_would_match(
+    before: list[tuple[str, ChannelKey]],
+    added: list[tuple[str, ChannelKey]],
+    first_day: list[tuple[str, str, tuple[str, ...], int]],
+    second_day: list[tuple[str, str, tuple[str, ...], int]],
+    first_chunk: int,
+) -> None:
+    day1 = [
+        paper(n, t or "Untitled", a or "Empty.", categories=c, upvotes=u)
+        for n, (t, a, c, u) in enumerate(first_day, start=1)
+    ]
+    day2 = [
+        paper(100 + n, t or "Untitled", a or "Empty.", categories=c, upvotes=u)
+        for n, (t, a, c, u) in enumerate(second_day, start=1)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{Path(tmp) / 'p.sqlite'}", clock=FixedClock())
+        try:
+            for key in {ch for _, ch in before + added}:
+                store.ensure_channel(key, ChannelSettings())
+            for q, ch in before:
+                store.add_subscription(ch, str(parse(q)), "U")
+            live = LiveSubscriptions()
+            live.sync(store)
+            ingest_in_chunks(store, live, day1, analyze_paper, first_chunk=first_chunk)
+            texts_day1 = {s.query for s in live.index._members}
+            # Between the days: every other channel drops its first subscription, others join.
+            for key in sorted({ch for _, ch in before}, key=str)[::2]:
+                subs = store.list_subscriptions(key)
+                store.remove_subscription(key, subs[0].query)
+            for q, ch in added:
+                store.add_subscription(ch, str(parse(q)), "U")
+            live.sync(store)
+            ingest_in_chunks(store, live, day2, analyze_paper, first_chunk=first_chunk)
+            for key in {ch for _, ch in before + added}:
+                expected: set[tuple[str, str, MatchField]] = set()
+                for sub in store.list_subscriptions(key):
+                    expected |= naive(day2, sub.query)
+                    if sub.query in texts_day1:  # the query's day-one rows are shared
+                        expected |= naive(day1, sub.query)
+                assert candidates(store, key) == expected
+        finally:
+            store.close()
+
+
+async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
+    bot: Paperbot, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.subscribe(KEY, "diffusion", "U1")
+    bot.ingest_papers([paper(1, "Diffusion Old")])
+    clock.advance(days=5)
+    bot.ingest_papers([paper(2, "Diffusion New"), paper(3, "Graphs")])
+    clock.advance(hours=1)
+
+    def no_matching(since: object) -> list[Paper]:
+        raise AssertionError("the query's matches are stored: nothing to match again")
+
+    monkeypatch.setattr(bot.store, "papers_seen_since", no_matching)
+    joined = await bot.subscribe(OTHER, "Diffusion", "U2")
+    assert joined.recent_matches == 1
+    found = bot.store.digest_candidates(OTHER, EPOCH)
+    assert [m.paper_id for m in found] == ["2611.00002"]  # in the look back; the old one is not
+    monkeypatch.undo()
+    novel = await bot.subscribe(OTHER, "graphs", "U2")  # nobody followed it: matched now
+    assert novel.recent_matches == 1
+
+
+def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text as sql
+
+    from paperbot.store.database import _MIGRATIONS, create_db_engine
+
+    engine = create_db_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+    Store(engine, FixedClock()).upsert_papers([paper(1, "Diffusion"), paper(2, "Robots")])
+    at = FixedClock()()
+    with engine.begin() as conn:  # the channels and per-subscription rows of the old schema
+        for key in (KEY, OTHER):
+            conn.execute(
+                sql(
+                    "INSERT INTO channels (platform, workspace, channel, timezone, digest_hour, "
+                    "max_items, digest_days, threaded, post_when_empty, paused, created_at) "
+                    "VALUES (:p, :w, :c, 'UTC', 9, 10, 'mon', true, false, false, :at)"
+                ),
+                {"p": key.platform, "w": key.workspace, "c": key.channel, "at": at},
+            )
+        ids = {}
+        for channel_id, query in ((1, "diffusion"), (2, "diffusion"), (2, "robot")):
+            ids[channel_id, query] = conn.execute(
+                sql(
+                    "INSERT INTO subscriptions (channel_id, query, created_by, created_at) "
+                    "VALUES (:c, :q, 'U', :at) RETURNING id"
+                ),
+                {"c": channel_id, "q": query, "at": at},
+            ).scalar_one()
+        for channel_id, query, paper_id in (
+            (1, "diffusion", "2611.00001"),
+            (2, "diffusion", "2611.00001"),
+            (2, "robot", "2611.00002"),
+        ):
+            conn.execute(
+                sql(
+                    "INSERT INTO matches (subscription_id, paper_id, channel_id, field, matched_at)"
+                    " VALUES (:s, :p, :c, 'title', :at)"
+                ),
+                {"s": ids[channel_id, query], "p": paper_id, "c": channel_id, "at": at},
+            )
+    engine.dispose()
+    migrated = Store.open(db_url, clock=FixedClock())
+    try:
+        title = MatchField.TITLE
+        assert candidates(migrated, KEY) == {("2611.00001", "diffusion", title)}
+        assert candidates(migrated, OTHER) == {
+            ("2611.00001", "diffusion", title),
+            ("2611.00002", "robot", title),
+        }
+        migrated.add_subscription(KEY, "graph", "U")  # the change counter exists and counts
+        assert LiveSubscriptions().sync(migrated).full
+        assert migrated.subscription_changes(0)[0] == 1
+    finally:
+        migrated.close()
+
+
+async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(
+    bot: Paperbot, clock: FixedClock
+) -> None:
+    for key in (KEY, OTHER):
+        await bot.subscribe(key, "diffusion", "U1")  # one shared query row
+    bot.store.pause_channel(KEY, "channel_not_found")
+    clock.advance(minutes=5)
+    bot.ingest_papers([paper(1, "Diffusion While Paused")])
+    clock.advance(minutes=5)
+    bot.store.resume_channel(KEY)
+    clock.advance(minutes=5)
+    bot.ingest_papers([paper(2, "Diffusion After")])
+    assert {m[0] for m in candidates(bot.store, OTHER)} == {"2611.00001", "2611.00002"}
+    assert {m[0] for m in candidates(bot.store, KEY)} == {"2611.00002"}
+    await bot.update_settings(OTHER, paused=True)
+    clock.advance(minutes=5)
+    await bot.update_settings(OTHER, paused=False)  # resumed from settings: the same
+    assert candidates(bot.store, OTHER) == set()
