@@ -131,7 +131,7 @@ async def test_an_empty_digest_is_answered_to_the_requester_only(
 
 
 async def test_a_post_that_works_lifts_a_pause_for_lost_access(
-    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, clock: FixedClock
 ) -> None:
     # Issue 11 item 7: paused after a 403, fixed, a forced digest worked, scheduled ones stayed
     # paused and nothing said `resume`.
@@ -149,6 +149,7 @@ async def test_a_post_that_works_lifts_a_pause_for_lost_access(
     assert "scheduled digests are back on" in answer
     channel = await bot.channel(KEY)
     assert not channel.settings.paused and channel.pause_reason is None
+    clock.advance(minutes=5)  # (what matched while it was paused is not the channel's)
     bot.ingest_papers(papers(2, start=50))
     [scheduled] = await bot.delivery.deliver_many([KEY])
     assert sorted(scheduled.posted) == ["2611.00050", "2611.00051"]
