@@ -438,24 +438,15 @@ def _thread(header: dict[str, Any]) -> list[str]:
 
 def _matched_pairs(store: Store, keys: list[ChannelKey]) -> dict[ChannelKey, set[str]]:
     """Every paper that matched each channel within its keep window (all of them, here)."""
+    from paperbot.store import matches as match_rows
+    from paperbot.store.channels import find_channel_id
+
     since = datetime.now(UTC) - timedelta(days=7)
-    return {key: {m.paper_id for m in _all_matches(store, key, since)} for key in keys}
-
-
-def _all_matches(store: Store, key: ChannelKey, since: datetime) -> list[Any]:
-    from sqlalchemy import select
-
-    from paperbot.store.tables import channels, matches
-
+    found: dict[ChannelKey, set[str]] = {}
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(matches.c.paper_id)
-            .join(channels, channels.c.id == matches.c.channel_id)
-            .where(
-                channels.c.platform == key.platform,
-                channels.c.workspace == key.workspace,
-                channels.c.channel == key.channel,
-                matches.c.matched_at >= since,
-            )
-        ).all()
-    return list(rows)
+        for key in keys:
+            channel_id = find_channel_id(conn, key)
+            assert channel_id is not None
+            matched = match_rows.channel_matches(conn, channel_id, since)
+            found[key] = {paper_id for paper_id, _ in matched}
+    return found
