@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
+# Papers another process stores (`paperbot ingest`, a second instance) become searchable within
+# this long even when nobody searches (a search itself catches up first).
+_SEARCH_REFRESH_JOB, SEARCH_REFRESH_SECONDS = "search-refresh", 30
 ROUNDUP_INTERVAL = timedelta(minutes=5)
 
 
@@ -206,6 +209,13 @@ class DigestScheduler:
             coalesce=True,
             max_instances=1,
         )
+        self.aps.add_job(
+            self._search_refresh_job,
+            IntervalTrigger(seconds=SEARCH_REFRESH_SECONDS),
+            id=_SEARCH_REFRESH_JOB,
+            coalesce=True,
+            max_instances=1,
+        )
         # Weekly roundups: a pass every few minutes posts those due (each claimed once).
         self.aps.add_job(
             self._roundup_job,
@@ -258,6 +268,9 @@ class DigestScheduler:
 
     async def _sweep_job(self) -> None:
         await self._spawn(self.sweep())
+
+    async def _search_refresh_job(self) -> None:
+        await self._spawn(self.bot.refresh_search())
 
     async def _roundup_job(self) -> None:
         await self._spawn(self.roundups.post_due())

@@ -32,7 +32,8 @@ from paperbot.models import (
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
-from paperbot.search import SearchIndex, parse_search
+from paperbot.search import SearchIndex
+from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
 from paperbot.summaries import TldrWriter
@@ -356,12 +357,16 @@ class Paperbot:
 
     # --- search ---------------------------------------------------------------------------
 
+    async def refresh_search(self) -> None:
+        """Index what other processes stored; a failure (database outage) waits for the next."""
+        try:
+            await self.blocking(self.search_index.refresh, self.store)
+        except Exception as error:  # the periodic job logs and carries on
+            log.warning("search refresh failed: %s", str(error)[:200])
+
     async def search(self, text: str, limit: int = 10) -> list[DigestItem]:
-        request = parse_search(text)
-        hits = await self.blocking(self.search_index.search, request, limit)
-        papers = await self.blocking(self.store.get_papers, [hit.arxiv_id for hit in hits])
-        return [
-            DigestItem(papers[hit.arxiv_id], score=hit.score)
-            for hit in hits
-            if hit.arxiv_id in papers
-        ]
+        return list((await self.find_papers(text, limit)).items)
+
+    async def find_papers(self, text: str, limit: int = 10) -> SearchOutcome:
+        """`/papers search`: a pasted id or link, or words (see paperbot.search.lookup)."""
+        return await self.blocking(find_papers, self.store, self.search_index, text, limit)

@@ -43,7 +43,13 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     )
     if byline:
         text.append(f"  {byline}\n", style="italic")
-    text.append(f"  {item_summary(item)}\n")
+    if item.highlight:  # a search hit: the sentence that matched, matched words in bold
+        text.append("  ")
+        for fragment, matched in item.highlight:
+            text.append(fragment, style="bold" if matched else None)
+        text.append("\n")
+    else:
+        text.append(f"  {item_summary(item)}\n")
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )
