@@ -67,7 +67,7 @@ class PaperPosts:
                     message_id = await self.sender.send(
                         key,
                         partial(poster.post_item, key, digest, item, thread),
-                        partial(poster.find_posted, key, paper_id, since),
+                        partial(poster.find_posted, key, paper_id, since, thread),
                         guard,
                     )
                 except ChannelUnavailable:

@@ -50,11 +50,19 @@ class Settler:
         digest posts it. The platform cannot tell: 'uncertain', never resent automatically.
         """
         report = ReconcileReport(key)
+        threads: dict[int, str | None] = {}
         for entry in await asyncio.to_thread(self.coordination.pending_posts, key):
             paper_id = entry.paper_id
+            thread = None
+            if entry.digest_id is not None:
+                if entry.digest_id not in threads:
+                    threads[entry.digest_id] = await asyncio.to_thread(
+                        self.store.digest_thread, entry.digest_id
+                    )
+                thread = threads[entry.digest_id]
             try:
                 found = await poster.find_posted(
-                    key, paper_id, entry.created_at - FIND_POSTED_MARGIN
+                    key, paper_id, entry.created_at - FIND_POSTED_MARGIN, thread
                 )
             except CannotTell as exc:
                 log.warning("%s: cannot tell whether %s was posted (%s)", key, paper_id, exc)

@@ -226,7 +226,9 @@ async def test_reconcile_completes_what_the_platform_has_and_retries_what_it_has
 class BlindPoster(RecordingPoster):
     """A platform that cannot list its history."""
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         raise CannotTell("no history access")
 
 
@@ -243,7 +245,9 @@ async def test_when_the_platform_cannot_tell_nothing_is_resent(bot: Paperbot) ->
 
 
 class DownPoster(RecordingPoster):
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         raise PostError("HTTP 503")
 
 
@@ -446,7 +450,9 @@ class LosesTheAnswer(RecordingPoster):
             raise PostOutcomeUnknown("read timeout")
         return message_id
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         if not self.can_tell:
             raise CannotTell("history unreadable")
         return await super().find_posted(channel, paper_id, since)  # type: ignore[arg-type]

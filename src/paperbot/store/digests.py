@@ -117,6 +117,14 @@ def latest_digest(conn: Connection, channel_id: int, day: date) -> DigestRecord 
     return None if row is None else _record(row)
 
 
+def digest_thread(conn: Connection, digest_id: int) -> str | None:
+    """Where a digest's papers went: its thread (the header's id), None when top level."""
+    found = conn.execute(
+        select(digests.c.thread_id).where(digests.c.id == digest_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
 def digest_posts(conn: Connection, digest_id: int) -> list[DigestPost]:
     """The papers reserved for a digest, in the order they reached its thread."""
     query = (

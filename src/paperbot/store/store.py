@@ -398,6 +398,10 @@ class Store:
         with self.engine.connect() as conn:
             return digest_rows.latest_digest(conn, self._channel_id(conn, key), day)
 
+    def digest_thread(self, digest_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return digest_rows.digest_thread(conn, digest_id)
+
     def digest_posts(self, digest_id: int) -> list[DigestPost]:
         with self.engine.connect() as conn:
             return digest_rows.digest_posts(conn, digest_id)

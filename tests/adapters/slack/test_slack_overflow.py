@@ -218,3 +218,26 @@ async def test_an_interrupted_digest_resumes_under_its_header_and_answers_its_re
     assert listed(header) == thread(header)
     [answer] = [r for r in fake_slack.responses if r["_url"] == first_url]
     assert "Finished an interrupted digest" in text(answer)
+
+
+async def test_an_unanswered_post_into_an_old_thread_is_found_there_not_sent_twice(
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, clock: FixedClock
+) -> None:
+    # Found by the chaos run: /papers more posts into the morning's thread; a header older than
+    # the look-back window hid its thread from the history search, and a lost answer doubled.
+    from fake_slack import Fault
+
+    bot.delivery.retry_backoff = 0
+    await slack.ask("subscribe diffusion")
+    await slack.ask("settings size 2")
+    bot.ingest_papers(papers(4))
+    fake_slack.first_ts = int(clock.now.timestamp())
+    await slack.ask("digest")
+    clock.advance(hours=3)
+    fake_slack.first_ts = int(clock.now.timestamp())
+    attempts = len(fake_slack.api("chat.postMessage"))
+    fake_slack.faults = [Fault({attempts + 1}, "reset", applied=True)]
+    assert text(await slack.ask("more")).startswith("Posted 2 papers.")
+    [header] = headers(fake_slack)
+    assert Counter(thread(header)) == Counter(p.arxiv_id for p in papers(4))  # once each
+    assert listed(header) == thread(header)
