@@ -36,11 +36,12 @@ from paperbot.models import (
     Reply,
 )
 from paperbot.pacing import PACE_RULES, Pacer, PaceRule
-from paperbot.paper_posts import PaperPosts
+from paperbot.paper_posts import PaperPosts, Stopped
 from paperbot.ports import ChatPoster
 from paperbot.report_text import empty_digest_reply, name_papers
 from paperbot.sending import LeaseLost, RetryPolicy, Sender
 from paperbot.settling import ReconcileReport, Settler
+from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
 from paperbot.store.store import Clock, DigestRecord, Store, utc_now
 
@@ -69,9 +70,13 @@ class DigestDelivery:
         self.channel_defaults = channel_defaults or ChannelSettings()
         self.leases = LeaseKeeper(store)
         self.policy = RetryPolicy()
-        self.sender = Sender(Pacer(), self.policy)
+        # Set when the process stops: no digest starts, one posting stops after its post in
+        # flight, and no post waits out an outage (see shutdown.py for what is logged and left
+        # to the next lease holder).
+        self.stopping = asyncio.Event()
+        self.sender = Sender(Pacer(), self.policy, stopping=self.stopping)
         self.records = DigestRecords(store, self.sender)
-        self.papers = PaperPosts(store, self.sender, clock, self.leases.owner)
+        self.papers = PaperPosts(store, self.sender, clock, self.leases.owner, self.stopping)
         self.settler = Settler(store, self.leases.coordination, self._pause)
         # One digest at a time per channel within a process; the lease guards across processes.
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -112,8 +117,8 @@ class DigestDelivery:
         self.policy.backoff = seconds
 
     def stop_waiting(self) -> None:
-        """On shutdown: posts waiting out an outage give up at once (see Sender.stop_waiting)."""
-        self.sender.stop_waiting()
+        """On shutdown: no digest starts, posts waiting out an outage give up at once."""
+        self.stopping.set()
 
     @property
     def coordination(self) -> Coordination:
@@ -144,6 +149,8 @@ class DigestDelivery:
         if poster is None:
             report.skipped_reason = f"no {key.platform} connection in this process"
             return report
+        if self.stopping.is_set():
+            return not_started(report)
         async with self._digests, self._locks[key], AsyncExitStack() as stack:
             # Preparing (lease, settling, building, reserving) is database work: a few channels
             # at a time, so the first digests start posting while later ones still prepare.
@@ -174,6 +181,8 @@ class DigestDelivery:
                 if post_at is not None:  # prepared ahead of the hour; post on the hour
                     await self._until(post_at)
                 assert digest is not None
+                if self.stopping.is_set():  # stopped before its hour: nothing was sent
+                    return await self._not_posted(digest, record, report)
                 if record is None:
                     # Empty: a scheduled digest says so when the channel asked for it; a
                     # requested one is answered to the requester alone.
@@ -186,6 +195,8 @@ class DigestDelivery:
                 await asyncio.to_thread(self.store.set_last_digest, key, now)
                 metrics.digest_posted(key.platform, len(report.posted))
                 log.info("digest %s", report.summary)
+            except Stopped:
+                pass  # the digest's record stays open: the next holder resumes it
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
             except LeaseLost:
@@ -223,6 +234,8 @@ class DigestDelivery:
                     poster, channel, digest, latest.thread_id, self._guard(lease), report
                 )
                 await self.records.finish(poster, channel, latest.id, latest.header_id, digest)
+            except Stopped:
+                pass
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
             except LeaseLost:
@@ -359,9 +372,22 @@ class DigestDelivery:
             await self.records.announce(poster, channel, interrupted, report, reply_to)
 
     async def _until(self, moment: datetime) -> None:
+        """Sleep until `moment`, or until the process stops."""
         delay = (moment - self.clock()).total_seconds()
         if delay > 0:
-            await self.sender.sleep(delay)
+            await until_stopped(self.stopping, self.sender.sleep(delay))
+
+    async def _not_posted(
+        self, digest: Digest, record: int | None, report: DeliveryReport
+    ) -> DeliveryReport:
+        """A digest prepared for its hour and stopped before it: nothing was sent, so its papers
+        are released and its record dropped, as if it had never been prepared."""
+        if record is None:
+            return not_started(report)
+        left = [item.paper.arxiv_id for item in digest.items]
+        await self.papers.release(digest.channel, left)
+        await self.records.abandon(record)
+        return interrupted(report, digest, left, before_hour=True)
 
     async def _pause(
         self, key: ChannelKey, reason: str, report: DeliveryReport | None = None

@@ -15,17 +15,30 @@ from paperbot.ports import ChatPoster
 from paperbot.report_text import name_papers
 from paperbot.sending import LeaseLost, Sender, Undecided
 from paperbot.settling import FIND_POSTED_MARGIN
+from paperbot.shutdown import interrupted
 from paperbot.store.store import Clock, Store
 
 log = logging.getLogger(__name__)
 
 
+class Stopped(Exception):
+    """The process stops: the digest ends after the post in flight (and said what is left)."""
+
+
 class PaperPosts:
-    def __init__(self, store: Store, sender: Sender, clock: Clock, owner: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        clock: Clock,
+        owner: str,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.store = store
         self.sender = sender
         self.clock = clock
         self.owner = owner
+        self.stopping = stopping or asyncio.Event()
 
     async def reserve(self, channel: Channel, digest: Digest, record: int) -> Digest:
         """Record the intent to post each paper (for digest `record`); the digest narrowed to
@@ -63,6 +76,10 @@ class PaperPosts:
         try:
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
+                if self.stopping.is_set():
+                    await self.release(key, ids[position:])
+                    interrupted(report, digest, ids[position:])
+                    raise Stopped
                 try:
                     message_id = await self.sender.send(
                         key,
@@ -99,6 +116,7 @@ class PaperPosts:
             # Shutting down: what was never sent may go out again; the post in flight stays
             # pending, to be settled by asking the platform.
             self.release_now(key, ids[position + 1 :])
+            interrupted(report, digest, ids[max(position, 0) :])
             raise
 
     async def release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:

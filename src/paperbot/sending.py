@@ -65,11 +65,17 @@ class RetryPolicy:
 class Sender:
     """Sends one post through the pacer, as the module docstring describes."""
 
-    def __init__(self, pacer: Pacer, policy: RetryPolicy, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        pacer: Pacer,
+        policy: RetryPolicy,
+        sleep: Sleep = asyncio.sleep,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.pacer = pacer
         self.policy = policy
         self.sleep = sleep
-        self._stopping = asyncio.Event()
+        self._stopping = stopping or asyncio.Event()
 
     async def send(
         self,

@@ -110,6 +110,7 @@ class FakeDiscord:
     refused_windows: list[tuple[float, float]] = field(default_factory=list)
     duplicates_refused: int = 0  # Create Message calls answered from an earlier nonce
     edits: list[tuple[str, str, Json]] = field(default_factory=list)  # channel, message, body
+    sync_faults: list[str] = field(default_factory=list)  # next syncs: "not-json" or "reset"
     base_url: str = ""
     _create_attempts: int = 0
     _nonces: dict[tuple[str, str], Json] = field(default_factory=dict)
@@ -269,6 +270,11 @@ class FakeDiscord:
         return _json(fixture("discord_application_me.json"))
 
     async def _sync(self, request: web.Request) -> web.Response:
+        if self.sync_faults:
+            fault = self.sync_faults.pop(0)
+            if fault == "reset" and request.transport is not None:
+                request.transport.close()  # the connection drops mid-request
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
         commands = copy.deepcopy(request[BODY] or [])
         for command in commands:
             command.update(id=self.snowflake(), application_id=BOT_ID, version=self.snowflake())
