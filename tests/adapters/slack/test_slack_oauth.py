@@ -195,6 +195,13 @@ async def test_two_workspaces_install_are_served_apart_and_leave_apart(
         assert tokens == {CHANNEL_A: {LAB_A.token}, CHANNEL_B: {LAB_B.token}}
         transcript.append("core: digests delivered to both channels")
 
+        # An export from Lab B is uploaded with Lab B's token, into Lab B's channel.
+        shared = await slack.ask("export week", **where(LAB_B, CHANNEL_B))
+        assert "Shared paperbot-week-" in str(shared["blocks"])
+        [upload] = fake_slack.uploads.values()
+        assert (upload["shared_in"], upload["token"]) == (CHANNEL_B, LAB_B.token)
+        transcript.append("slack  -> bot   POST /slack/events  /papers export week (Lab B)")
+
         # Signed votes from both workspaces land in each workspace's channel.
         for team, key in ((LAB_A, KEY_A), (LAB_B, KEY_B)):
             ts = next(e.message_id for e in bot.store.ledger(key))
