@@ -1,5 +1,6 @@
-"""Ingest throughput: parse + upsert + search-index a large arXiv metadata dump (DESIGN §6: over
-20,000 papers/s), through `paperbot.backfill.backfill` into a SQLite file and the tantivy index.
+"""Ingest throughput: parse + upsert + search-index a large arXiv metadata dump through
+`paperbot.backfill.backfill` into a SQLite file and the tantivy index (DESIGN §6: at least 80 % of
+the search index's own rate, measured in the same run on the same papers).
 
     .venv/bin/python benchmarks/bench_ingest.py [--papers 200000] [--workdir DIR] [--gzip]
 
@@ -30,7 +31,8 @@ from paperbot.backfill import BATCH_SIZE, backfill, paper_from_record
 from paperbot.search import SearchIndex
 from paperbot.store.store import Store
 
-TARGET = 20_000  # papers per second
+TARGET = 20_000  # papers per second: the former target, still printed for comparison
+TARGET_SHARE = 0.80  # of the index-alone rate on the same papers, measured in the same run
 
 
 class Peak:
@@ -97,6 +99,9 @@ def main() -> None:
     search.close()
     store.close()
 
+    progress(f"the search index alone on the same {args.papers:,} papers (parsed untimed)")
+    alone_rate, alone_seconds = _index_alone(dump, workdir, args.papers)
+
     progress(f"stages on the first {args.stage_papers:,} papers")
     parse_rate, parse_cpu = _parse_rate(dump, args.stage_papers)
     store_rate, store_cpu = _store_rate(dump, workdir, args.stage_papers)
@@ -109,10 +114,14 @@ def main() -> None:
     print()
     kind = " (gzip)" if args.gzip else ""
     print(f"ingest: {args.papers:,} papers from a {size_mb:,.0f} MB dump{kind}")
-    verdict = "MET" if full_rate > TARGET else "MISSED"
+    share = full_rate / alone_rate
+    verdict = "MET" if share >= TARGET_SHARE else "MISSED"
     print(
-        f"  backfill (parse + upsert + index): {full_rate:,.0f} papers/s "
-        f"({result.seconds:.1f} s)  target > {TARGET:,}/s -> {verdict}"
+        f"  backfill (parse + upsert + index): {full_rate:,.0f} papers/s ({result.seconds:.1f} s);"
+        f" the search index alone on the same papers: {alone_rate:,.0f} papers/s "
+        f"({alone_seconds:.1f} s) -> backfill at {share:.0%} of it, target >= "
+        f"{TARGET_SHARE:.0%} -> {verdict} (the former {TARGET:,}/s: "
+        f"{'met' if full_rate > TARGET else 'not met'})"
     )
     print(
         f"  stages: parse alone {parse_rate:,.0f}/s; parse + store (no index) {store_rate:,.0f}/s;"
@@ -181,6 +190,34 @@ def _index_rate(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
     search.close()
     seconds = time.perf_counter() - started
     return len(papers) / seconds, (_cpu_seconds() - cpu) / len(papers) * 1e6
+
+
+def _index_alone(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
+    """(papers/s, seconds) of the search index alone on `count` papers in backfill's batches:
+    parsing is done first and not timed; commits and the final merges are."""
+    target = workdir / "alone-search"
+    shutil.rmtree(target, ignore_errors=True)
+    search = SearchIndex.open(target)
+    seconds = 0.0
+    opener = gzip.open if dump.suffix == ".gz" else open
+    with opener(dump, "rb") as handle:  # type: ignore[operator]
+        done = 0
+        while done < count:
+            lines = [
+                line for _, line in zip(range(min(BATCH_SIZE, count - done)), handle, strict=False)
+            ]
+            if not lines:
+                break
+            papers = [paper_from_record(json.loads(line)) for line in lines]
+            started = time.perf_counter()
+            search.index_papers(papers, rev=done + len(papers))
+            seconds += time.perf_counter() - started
+            done += len(papers)
+    started = time.perf_counter()
+    search.close()
+    seconds += time.perf_counter() - started
+    shutil.rmtree(target, ignore_errors=True)
+    return done / seconds, seconds
 
 
 def _baseline_rate(dump: Path, workdir: Path, count: int) -> float:

@@ -18,6 +18,7 @@ from paperbot.export import export_reply
 from paperbot.models import WEEKDAYS, CommandContext, Reply, Visibility
 from paperbot.report_text import digest_answer
 from paperbot.roundup import roundup_setting, roundup_status
+from paperbot.search.wording import search_wording
 from paperbot.service import Paperbot
 from paperbot.text import has_control_characters
 
@@ -158,10 +159,11 @@ async def _list(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
 
 async def _search(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     query = _require_argument(argument, "search")
-    items = await bot.search(query)
-    if not items:
-        return Reply(text=f"No papers found for {query}.")
-    return Reply(text=f"Top {len(items)} for {query}", title="Search results", items=tuple(items))
+    outcome = await bot.find_papers(query)
+    text = search_wording(query, outcome)
+    if not outcome.items:
+        return Reply(text=text)
+    return Reply(text=text, title="Search results", items=outcome.items)
 
 
 async def _digest(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:

@@ -218,6 +218,8 @@ class DigestItem:
     reasons: tuple[MatchReason, ...] = ()
     score: float = 0.0
     team_votes: int = 0
+    # A search hit's best abstract sentence as (text, matched) pieces; renderers bold matches.
+    highlight: tuple[tuple[str, bool], ...] = ()
     tldr: str | None = None  # a language model's one sentence, when TL;DRs are on
 
 

@@ -32,7 +32,8 @@ from paperbot.models import (
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import evaluate, parse
-from paperbot.search import SearchIndex, parse_search
+from paperbot.search import SearchIndex
+from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
 from paperbot.summaries import TldrWriter
@@ -63,6 +64,7 @@ def analyze_paper(paper: Paper) -> AnalyzedPaper:
 class IngestReport:
     fetched: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     inserted: int = 0
     updated: int = 0
@@ -70,12 +72,23 @@ class IngestReport:
 
     @property
     def summary(self) -> str:
-        parts = [f"{name} {count}" for name, count in self.fetched.items()]
+        parts = [
+            f"{name} {count}{_dropped(self.skipped.get(name, 0), self.duplicates.get(name, 0))}"
+            for name, count in self.fetched.items()
+        ]
         parts += [f"{name} FAILED ({reason})" for name, reason in self.failed.items()]
         return (
             f"ingest: {', '.join(parts) or 'no sources'}; {self.inserted} new, "
             f"{self.updated} updated, {self.matched} matches"
         )
+
+
+def _dropped(skipped: int, duplicates: int) -> str:
+    """` (3 skipped, 1 duplicate)`: what a source sent that did not become a paper."""
+    counts = [f"{skipped} skipped"] if skipped else []
+    if duplicates:
+        counts.append(f"{duplicates} duplicate{'s' if duplicates > 1 else ''}")
+    return f" ({', '.join(counts)})" if counts else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +163,7 @@ class Paperbot:
             if isinstance(result, FetchResult):
                 report.fetched[source.name] = len(result.papers)
                 report.skipped[source.name] = result.skipped
+                report.duplicates[source.name] = result.duplicates
                 batch.extend(result.papers)
                 await self.blocking(
                     self.store.record_source_result, source.name, len(result.papers), None
@@ -356,12 +370,16 @@ class Paperbot:
 
     # --- search ---------------------------------------------------------------------------
 
+    async def refresh_search(self) -> None:
+        """Index what other processes stored; a failure (database outage) waits for the next."""
+        try:
+            await self.blocking(self.search_index.refresh, self.store)
+        except Exception as error:  # the periodic job logs and carries on
+            log.warning("search refresh failed: %s", str(error)[:200])
+
     async def search(self, text: str, limit: int = 10) -> list[DigestItem]:
-        request = parse_search(text)
-        hits = await self.blocking(self.search_index.search, request, limit)
-        papers = await self.blocking(self.store.get_papers, [hit.arxiv_id for hit in hits])
-        return [
-            DigestItem(papers[hit.arxiv_id], score=hit.score)
-            for hit in hits
-            if hit.arxiv_id in papers
-        ]
+        return list((await self.find_papers(text, limit)).items)
+
+    async def find_papers(self, text: str, limit: int = 10) -> SearchOutcome:
+        """`/papers search`: a pasted id or link, or words (see paperbot.search.lookup)."""
+        return await self.blocking(find_papers, self.store, self.search_index, text, limit)

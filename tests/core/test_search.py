@@ -21,7 +21,7 @@ from paperbot.search import (
     parse_search,
 )
 from paperbot.search import analysis as search_analysis
-from paperbot.search import index as search_index
+from paperbot.search import retrieval as search_retrieval
 from paperbot.sources.sample import sample_papers
 from paperbot.store.store import Store
 from paperbot.text import stems
@@ -298,7 +298,7 @@ def test_a_selective_filter_finds_papers_beyond_the_window(
     index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Four papers say "transformer"; with a window of two, the cs.AI one is outside it.
-    monkeypatch.setattr(search_index, "WINDOW", 2)
+    monkeypatch.setattr(search_retrieval, "WINDOW", 2)
     assert ids(index, "transformer cat:cs.AI") == ["2312.00752"]
     assert ids(index, '"sequence transduction" transformer') == ["1706.03762"]
 

@@ -7,8 +7,10 @@ them the way a reaction would in Slack or Discord, and `unvote m3` takes it back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +45,13 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     )
     if byline:
         text.append(f"  {byline}\n", style="italic")
-    text.append(f"  {item_summary(item)}\n")
+    if item.highlight:  # a search hit: the sentence that matched, matched words in bold
+        text.append("  ")
+        for fragment, matched in item.highlight:
+            text.append(fragment, style="bold" if matched else None)
+        text.append("\n")
+    else:
+        text.append(f"  {item_summary(item)}\n")
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )
@@ -206,5 +214,21 @@ def _is_message_id(text: str) -> bool:
 
 
 async def read_stdin_line(stream: TextIO = sys.stdin) -> str | None:
-    line = await asyncio.to_thread(stream.readline)
+    """The next line typed, None at end of input. Read in a daemon thread of its own: a thread
+    of the default executor blocked in readline would hold the process after a SIGTERM."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        line = stream.readline()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(_settle, answer, line)
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    line = await answer
     return line if line else None
+
+
+def _settle(answer: asyncio.Future[str], line: str) -> None:
+    if not answer.done():
+        answer.set_result(line)

@@ -7,6 +7,7 @@ from paperbot.search.index import (
     PaperFeed,
     SearchHit,
     SearchIndex,
+    SearchResult,
 )
 from paperbot.search.request import MAX_TERMS, SearchRequest, parse_search
 
@@ -18,6 +19,7 @@ __all__ = [
     "SearchHit",
     "SearchIndex",
     "SearchRequest",
+    "SearchResult",
     "english_analyzer",
     "parse_search",
 ]

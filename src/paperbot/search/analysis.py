@@ -25,7 +25,7 @@ from paperbot.text import fold_name, normalize, stems
 # A character that is neither ASCII nor part of a word (\w): never inside a word of text.stems.
 _NON_WORD = re.compile(r"[^\x00-\x7f\w]")
 # Bump when the schema or the analysis changes: an index built the old way is wiped and rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def new_schema() -> tantivy.Schema:
@@ -34,7 +34,9 @@ def new_schema() -> tantivy.Schema:
     # keeps the index, and the page cache it needs, small.
     builder.add_text_field("arxiv_id", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("title", tokenizer_name="paperbot_en")
-    builder.add_text_field("abstract", tokenizer_name="paperbot_en")
+    # Title, abstract and keywords as one field, so a word scores once over all of them (see
+    # search.plan); the title field beside it only adds the title's boost.
+    builder.add_text_field("text", tokenizer_name="paperbot_en")
     builder.add_text_field("authors", tokenizer_name="paperbot_name")
     builder.add_text_field("categories", tokenizer_name="raw", index_option="basic")
     builder.add_date_field("day", indexed=True, fast=True)
@@ -80,8 +82,8 @@ def document(paper: Paper) -> str | tantivy.Document:
         "arxiv_id": paper.arxiv_id,
         "key": paper_key(paper.arxiv_id),
         "title": title,
-        # Keywords are extra abstract values: tantivy keeps a position gap between values.
-        "abstract": abstract,
+        # One value each: tantivy keeps a position gap between values, so no phrase spans two.
+        "text": [title, *abstract],
         # One value per author, so a name phrase never spans two.
         "authors": authors,
         "categories": [category.lower() for category in paper.categories],
@@ -125,8 +127,9 @@ def _tokenized_document(
     doc.add_text("arxiv_id", paper.arxiv_id)
     doc.add_unsigned("key", paper_key(paper.arxiv_id))
     _add_text(doc, "title", paper.title, title, stems)
-    for text, plain in zip((paper.abstract, *paper.ai_keywords), abstract, strict=True):
-        _add_text(doc, "abstract", text, plain, stems)
+    texts = (paper.title, paper.abstract, *paper.ai_keywords)
+    for text, plain in zip(texts, (title, *abstract), strict=True):
+        _add_text(doc, "text", text, plain, stems)
     for author, plain in zip(paper.authors, authors, strict=True):
         _add_text(doc, "authors", author, plain, fold_name)
     for category in paper.categories:

@@ -22,16 +22,19 @@ import tantivy
 
 from paperbot.models import Paper
 from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema, register_analyzers
-from paperbot.search.plan import QueryPlan, plan
+from paperbot.search.plan import plan
 from paperbot.search.request import SearchRequest
 from paperbot.search.residency import ResidencyCap
+from paperbot.search.retrieval import corrected, retrieve
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this many papers in memory
-# How many best papers by words alone get their phrases and filters evaluated (two phases).
-WINDOW = 200
+# A search that finds the index behind the store by at most this many revisions catches up
+# first (a day's ingest by another process: well under a second); a bigger backlog (another
+# process's backfill) is indexed in the background while searches use what is there.
+INLINE_CATCH_UP = 5_000
 DEFAULT_HEAP_BYTES = 128_000_000
 STATE_FILE = "paperbot-search.json"
 
@@ -44,10 +47,23 @@ class SearchHit:
     score: float  # BM25; 0.0 when the request had only filters (hits are then newest first)
 
 
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[SearchHit]
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed word, word searched instead)
+    words: tuple[str, ...] = ()  # the stems that were searched (for highlighting)
+
+
 class PaperFeed(Protocol):
     """The one thing the index needs from the store: papers changed after a revision."""
 
     def papers_changed_since(self, rev: int, limit: int = ...) -> list[tuple[int, Paper]]: ...
+
+
+class RevisionFeed(PaperFeed, Protocol):
+    """A feed that can also say, cheaply, the newest revision it holds."""
+
+    def latest_paper_rev(self) -> int: ...
 
 
 Progress = Callable[[int], None]
@@ -76,6 +92,7 @@ class SearchIndex:
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._background: threading.Thread | None = None
 
     @classmethod
     def open(
@@ -142,28 +159,48 @@ class SearchIndex:
     def search(self, request: SearchRequest, limit: int = 10) -> list[SearchHit]:
         """Best first; safe from any thread, also while an ingest commits (each search holds
         one consistent searcher). Never counts all hits: that alone costs more than top-k."""
+        return self.find(request, limit).hits
+
+    def find(self, request: SearchRequest, limit: int = 10) -> SearchResult:
+        """Like `search`, and says which typed words no paper holds were searched as the word
+        one edit away instead ("difusion" as "diffusion")."""
         self._check_open()
         if limit <= 0:
-            return []
+            return SearchResult([])
         limit = min(limit, MAX_LIMIT)
         try:
-            return self._search(self._index.searcher(), request, limit)
+            searcher = self._index.searcher()
+            request, changes = corrected(searcher, request)
+            query_plan = plan(self._schema, request)
+            found = retrieve(searcher, query_plan, limit)
+            return SearchResult(self._hits(searcher, found), changes, tuple(query_plan.words))
         finally:
             self._shed_pages_if_over_budget()
 
-    def _search(
-        self, searcher: tantivy.Searcher, request: SearchRequest, limit: int
+    def similar(self, paper: Paper, limit: int = 5) -> list[SearchHit]:
+        """Papers most like `paper` by its title and abstract words (tantivy's more-like-this),
+        best first, never the paper itself; `paper` need not be indexed."""
+        self._check_open()
+        limit = min(max(limit, 0), MAX_LIMIT)
+        if not limit:
+            return []
+        query = tantivy.Query.more_like_this_document_fields_query(
+            self._schema,
+            {"text": [paper.title, paper.abstract]},
+            min_doc_frequency=2,
+            min_term_frequency=1,
+            max_query_terms=25,
+            min_word_length=3,
+        )
+        searcher = self._index.searcher()
+        found = searcher.search(query, limit + 1, count=False).hits
+        hits = [hit for hit in self._hits(searcher, found) if hit.arxiv_id != paper.arxiv_id]
+        return hits[:limit]
+
+    @staticmethod
+    def _hits(
+        searcher: tantivy.Searcher, found: list[tuple[float, tantivy.DocAddress]]
     ) -> list[SearchHit]:
-        query_plan = plan(self._schema, request)
-        if not request.has_words:  # filters alone: newest first
-            result = searcher.search(
-                query_plan.full_query(), limit, count=False, order_by_field="day"
-            )
-            found = [(0.0, address) for _, address in result.hits]
-        elif query_plan.is_word_union:
-            found = searcher.search(query_plan.words_query(), limit, count=False).hits
-        else:
-            found = self._two_phase(searcher, query_plan, limit)
         hits = []
         for score, address in found:
             arxiv_id = searcher.doc(address).get_first("arxiv_id")
@@ -171,71 +208,63 @@ class SearchIndex:
                 hits.append(SearchHit(str(arxiv_id), float(score)))
         return hits
 
-    def _two_phase(
-        self, searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int
-    ) -> list[tuple[float, tantivy.DocAddress]]:
-        """Phrases and filters switch off tantivy's block-max WAND pruning, so one query with
-        everything scores every paper holding a common word (tens of ms at a million). As
-        search engines usually do: WAND over the words alone picks the best WINDOW papers,
-        and each phrase and filter is then evaluated on those only, adding up to the same
-        score the one query would give. If filters or required phrases leave fewer than
-        `limit` of a full window, matches may hide beyond it: the one query decides then."""
-        Q, Occur = tantivy.Query, tantivy.Occur
-        candidates = searcher.search(query_plan.words_query(), WINDOW, count=False).hits
-        if not candidates:
-            return []
-        addresses = {_slot(address): address for _, address in candidates}
-        scores = {_slot(address): float(score) for score, address in candidates}
-        keys = searcher.fast_field_values("key", [address for _, address in candidates])
-        # One TermQuery per key: tantivy's TermSetQuery walks the whole key dictionary.
-        only = Q.const_score_query(
-            Q.boolean_query([(Occur.Should, Q.term_query(self._schema, "key", k)) for k in keys]),
-            0.0,
-        )
-
-        def among(*required: tantivy.Query) -> dict[tuple[int, int], float]:
-            # Separate queries, not one union: a union seeked doc by doc refills whole blocks.
-            query = Q.boolean_query([(Occur.Must, only), *((Occur.Must, q) for q in required)])
-            hits = searcher.search(query, len(candidates), count=False).hits
-            return {_slot(address): float(score) for score, address in hits}
-
-        if query_plan.filters:
-            passing = among(*(Q.const_score_query(q, 0.0) for q in query_plan.filters))
-            scores = {slot: score for slot, score in scores.items() if slot in passing}
-        for title, abstract in query_plan.required:
-            in_title, in_abstract = among(title), among(abstract)
-            scores = {
-                slot: score + in_title.get(slot, 0.0) + in_abstract.get(slot, 0.0)
-                for slot, score in scores.items()
-                if slot in in_title or slot in in_abstract
-            }
-        for bonus in query_plan.bonus:
-            extra = among(bonus)
-            scores = {slot: score + extra.get(slot, 0.0) for slot, score in scores.items()}
-        if len(scores) < limit and len(candidates) == WINDOW:
-            hits: list[tuple[float, tantivy.DocAddress]] = searcher.search(
-                query_plan.full_query(), limit, count=False
-            ).hits
-            return hits
-        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [(score, addresses[slot]) for slot, score in best]
-
     def catch_up(self, store: PaperFeed, progress: Progress | None = None) -> int:
         """Index every paper the store changed after the watermark; returns how many. The
         writer is let go at the end, once its merges are done."""
         total = 0
         with self._lock:
-            while True:
-                rows = store.papers_changed_since(self._watermark, limit=CATCH_UP_BATCH)
-                newest = max((rev for rev, _ in rows), default=self._watermark)
-                if newest <= self._watermark:  # nothing new (or a feed that does not advance)
-                    break
-                self.index_papers([paper for _, paper in rows], rev=newest)
-                total += len(rows)
-                if progress is not None:
-                    progress(total)
+            self._check_open()
+            self._adopt_disk_state()
+            try:
+                while True:
+                    rows = store.papers_changed_since(self._watermark, limit=CATCH_UP_BATCH)
+                    newest = max((rev for rev, _ in rows), default=self._watermark)
+                    if newest <= self._watermark:  # nothing new (or a feed that does not advance)
+                        break
+                    self.index_papers([paper for _, paper in rows], rev=newest)
+                    total += len(rows)
+                    if progress is not None:
+                        progress(total)
+            except WriterBusy:
+                # Another process (a backfill, or `paperbot ingest` beside the bot) is writing
+                # this directory: it indexes what it stores; its commits are visible already.
+                log.info("search index: another process is writing it; using its commits")
             self._release_writer()
         return total
+
+    def refresh(self, store: RevisionFeed) -> int:
+        """Make every stored paper searchable: papers another process stored (or indexed into
+        this directory) since the last look. Costs one indexed max() query when nothing
+        changed; a small backlog is indexed now, a big one in a background thread. Returns
+        how many papers were indexed now."""
+        self._check_open()
+        latest = store.latest_paper_rev()
+        if latest <= self._watermark:
+            return 0
+        if latest - self._watermark > INLINE_CATCH_UP:
+            self._catch_up_in_background(store)
+            return 0
+        if not self._lock.acquire(blocking=False):
+            return 0  # a catch-up is running (this thread's ingest, or the background one)
+        try:
+            return self.catch_up(store)
+        finally:
+            self._lock.release()
+
+    def _catch_up_in_background(self, store: PaperFeed) -> None:
+        with self._lock:
+            self._adopt_disk_state()  # maybe another process on this directory did it all
+        if self._background is not None and self._background.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                self.catch_up(store)
+            except Exception:  # a database outage: the next search or periodic refresh retries
+                log.warning("search index: background catch-up failed", exc_info=True)
+
+        self._background = threading.Thread(target=run, name="search-catch-up", daemon=True)
+        self._background.start()
 
     def rebuild(self, store: PaperFeed, progress: Progress | None = None) -> int:
         """Wipe and re-index everything; searches see a partial index until it finishes."""
@@ -251,6 +280,9 @@ class SearchIndex:
 
     def close(self) -> None:
         """Let background merges finish so the next open starts from few segments."""
+        background = self._background
+        if background is not None:
+            background.join()
         with self._lock:
             self._release_writer()
             self._closed = True
@@ -296,8 +328,26 @@ class SearchIndex:
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=self._heap_bytes)
+            try:
+                self._writer = self._index.writer(heap_size=self._heap_bytes)
+            except ValueError as error:
+                if "LockBusy" in str(error):
+                    raise WriterBusy(str(error)) from None
+                raise
+            # Another process may have committed to this directory since our last reload:
+            # index_papers decides by the searcher whether a paper needs deleting first.
+            self._index.reload()
         return self._writer
+
+    def _adopt_disk_state(self) -> None:
+        """See what another process committed to this directory, and skip what it indexed: its
+        watermark is written after its commit, so the index holds at least that much."""
+        if self._path is None:
+            return
+        self._index.reload()
+        on_disk = int(_read_state(self._path).get("rev", 0))
+        if on_disk > self._watermark:
+            self._watermark = on_disk
 
     def _save_watermark(self, rev: int) -> None:
         self._watermark = rev
@@ -312,6 +362,10 @@ class SearchIndex:
         os.replace(temp, target)
 
 
+class WriterBusy(RuntimeError):
+    """Another process holds this index directory's writer."""
+
+
 def _open_directory(schema: tantivy.Schema, path: Path) -> tantivy.Index:
     return _configured(tantivy.Index(schema, str(path), reuse=True))
 
@@ -320,10 +374,6 @@ def _configured(index: tantivy.Index) -> tantivy.Index:
     register_analyzers(index)  # tokenizers are not saved in the index
     index.config_reader(reload_policy="Manual")  # we reload after each commit
     return index
-
-
-def _slot(address: tantivy.DocAddress) -> tuple[int, int]:
-    return (address.segment_ord, address.doc)
 
 
 def _read_state(path: Path) -> dict[str, int]:

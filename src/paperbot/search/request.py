@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from paperbot.errors import InvalidInput
-from paperbot.text import fold_name, stems
+from paperbot.text import fold_name, split_words, stems
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 24
@@ -51,6 +51,7 @@ class SearchRequest:
     authors: tuple[str, ...] = ()  # folded names ("yann lecun"); a hit has every one
     categories: tuple[str, ...] = ()  # lowercased; a hit has at least one
     ignored: tuple[str, ...] = ()  # filters that could not be read, so a reply can say so
+    words: tuple[str, ...] = ()  # the typed (lowercased) word of each term, for replies
 
     @property
     def has_words(self) -> bool:
@@ -68,6 +69,7 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
     today = today or datetime.now(UTC).date()
     cleaned = _clean(text[: MAX_QUERY_CHARS * 4])[:MAX_QUERY_CHARS]
     terms: list[str] = []
+    typed: list[str] = []
     phrases: list[tuple[str, ...]] = []
     shown: list[str] = []
     since: date | None = None
@@ -84,6 +86,7 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
             phrases.append(tuple(found[:MAX_PHRASE_WORDS]))
         else:
             terms.extend(found)
+            typed.extend(split_words(raw))  # stems() stems exactly these words
 
     for m in _TOKEN.finditer(cleaned):
         if m.group("field"):
@@ -123,6 +126,7 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
         authors=tuple(dict.fromkeys(authors)),
         categories=tuple(dict.fromkeys(categories)),
         ignored=tuple(ignored),
+        words=tuple(typed[:MAX_TERMS]),
     )
     if not (request.has_words or request.has_filters):
         raise InvalidInput("nothing to search for: give some words, e.g. /papers search diffusion")

@@ -168,6 +168,12 @@ class Store:
         with self.engine.connect() as conn:
             return list(paper_rows.papers_seen_since(conn, since))
 
+    def latest_paper_rev(self) -> int:
+        """The newest paper revision committed (0 for none): the search index's freshness check,
+        one lookup in ix_papers_rev."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(papers_table.c.rev))).scalar_one_or_none() or 0)
+
     def count_papers(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(papers_table)).scalar_one())

@@ -296,7 +296,7 @@ async def test_a_failure_is_answered_privately_in_one_line(
     async def broken(text: str, limit: int = 10) -> list[Any]:
         raise RuntimeError("index unavailable")
 
-    monkeypatch.setattr(bot, "search", broken)
+    monkeypatch.setattr(bot, "find_papers", broken)
     await invoke(adapter, command_payload("search", {"query": "anything"}))
     assert fake.followups[-1]["content"].startswith("⚠️ something went wrong")
     assert private(fake.followups[-1])

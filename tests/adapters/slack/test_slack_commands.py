@@ -149,9 +149,9 @@ class GatedIndex:
         self.inner = inner
         self.gate = threading.Event()
 
-    def search(self, *args: Any, **kwargs: Any) -> Any:
+    def find(self, *args: Any, **kwargs: Any) -> Any:
         self.gate.wait(10)
-        return self.inner.search(*args, **kwargs)
+        return self.inner.find(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

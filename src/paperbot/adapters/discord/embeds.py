@@ -260,13 +260,22 @@ def _compact(number: int, item: DigestItem) -> discord.Embed:
     paper = item.paper
     prefix = f"{number}. "
     title = prefix + fit(paper.title or paper.arxiv_id, TITLE_LIMIT - len(prefix))
-    embed = _paper_embed(paper, fit(summary(paper, 240), DESCRIPTION_LIMIT), title=title)
+    description = highlighted(item.highlight) or fit(summary(paper, 240), DESCRIPTION_LIMIT)
+    embed = _paper_embed(paper, description, title=title)
     footer = " · ".join(part for part in (paper.label, stats(item)) if part)
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     return embed
 
 
 # --- limits -------------------------------------------------------------------------------
+
+
+def highlighted(fragments: tuple[tuple[str, bool], ...]) -> str:
+    """A search hit's best sentence, the matched words in bold (the core keeps it short)."""
+    return "".join(
+        f"**{_escape_plain(text)}**" if matched else _escape_plain(text)
+        for text, matched in fragments
+    )
 
 
 def _within_limits(rendered: Rendered) -> Rendered:

@@ -267,11 +267,18 @@ def _result_block(number: int, item: DigestItem) -> Block:
     if byline:
         lines.append(fit(byline, 300))
     abstract = summary(paper, 240)
-    if abstract:
+    if item.highlight:  # a search hit: the sentence that matched, matched words in bold
+        lines.append(highlighted(item.highlight))
+    elif abstract:
         lines.append(fit(abstract, 600))
     extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
     lines.append(_links(paper) + (" · " + fit(one_line(extra), 400) if extra else ""))
     return section("\n".join(lines))
+
+
+def highlighted(fragments: Sequence[tuple[str, bool]]) -> str:
+    """mrkdwn with the matched words in bold (the core keeps the sentence to ~300 chars)."""
+    return "".join(f"*{escape(text)}*" if matched else escape(text) for text, matched in fragments)
 
 
 def reply_message(reply: Reply) -> SlackMessage:

@@ -1,0 +1,120 @@
+"""Running a QueryPlan on a tantivy searcher: tier by tier, phrases scored on a window, and a
+typo fallback for words no paper holds."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import replace
+
+import tantivy
+
+from paperbot.search.plan import QueryPlan
+from paperbot.search.request import SearchRequest
+from paperbot.text import stem
+
+# How many best papers of a tier by words alone get their phrase bonus evaluated. Phrases
+# switch off tantivy's block-max WAND pruning, so scoring them over every paper that holds a
+# common word costs tens of ms at a million papers; on the window it costs a fraction of one.
+WINDOW = 200
+# A typed word no paper holds is corrected only when it is this long: shorter words (and
+# acronyms) have too many neighbours one edit away to guess which was meant.
+MIN_CORRECTED_LENGTH = 4
+_LETTERS = string.ascii_lowercase
+
+Found = list[tuple[float, tantivy.DocAddress]]
+
+
+def retrieve(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> Found:
+    """The best `limit` papers: every hit holding all the words before any missing one."""
+    if not query_plan.words:  # filters alone: newest first
+        result = searcher.search(
+            query_plan.filter_query(), limit, count=False, order_by_field="day"
+        )
+        return [(0.0, address) for _, address in result.hits]
+    found: Found = []
+    seen: set[tuple[int, int]] = set()
+    for at_least in query_plan.tiers:
+        query = _tier(query_plan, at_least)
+        candidates = searcher.search(query, WINDOW, count=False).hits
+        fresh = [(score, address) for score, address in candidates if _slot(address) not in seen]
+        seen.update(_slot(address) for _, address in candidates)
+        found += _with_bonus(searcher, query_plan, fresh)[: limit - len(found)]
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _tier(query_plan: QueryPlan, at_least: int) -> tantivy.Query:
+    """The tier's query; "any word" without MUST clauses as a plain union of term queries,
+    which tantivy prunes with block-max WAND (a hit in the title is a hit in the text)."""
+    if at_least > 1 or query_plan.required or query_plan.filters:
+        return query_plan.tier_query(at_least)
+    Q, Occur = tantivy.Query, tantivy.Occur
+    schema = query_plan.schema
+    clauses = [(Occur.Should, Q.term_query(schema, "text", w)) for w in query_plan.words]
+    clauses += [(Occur.Should, q) for q in query_plan.title_terms()]
+    return Q.boolean_query(clauses)
+
+
+def _with_bonus(searcher: tantivy.Searcher, query_plan: QueryPlan, candidates: Found) -> Found:
+    """Candidates re-scored with the phrase bonuses, best first."""
+    if not candidates or not query_plan.bonus:
+        return candidates
+    Q, Occur = tantivy.Query, tantivy.Occur
+    schema = query_plan.schema
+    addresses = {_slot(address): address for _, address in candidates}
+    scores = {_slot(address): float(score) for score, address in candidates}
+    keys = searcher.fast_field_values("key", [address for _, address in candidates])
+    # One TermQuery per key: tantivy's TermSetQuery walks the whole key dictionary.
+    only = Q.const_score_query(
+        Q.boolean_query([(Occur.Should, Q.term_query(schema, "key", k)) for k in keys]), 0.0
+    )
+    for bonus in query_plan.bonus:
+        # Separate queries, not one union: a union seeked doc by doc refills whole blocks.
+        query = Q.boolean_query([(Occur.Must, only), (Occur.Must, bonus)])
+        for score, address in searcher.search(query, len(candidates), count=False).hits:
+            slot = _slot(address)
+            if slot in scores:
+                scores[slot] += float(score)
+    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [(score, addresses[slot]) for slot, score in best]
+
+
+def corrected(
+    searcher: tantivy.Searcher, request: SearchRequest
+) -> tuple[SearchRequest, tuple[tuple[str, str], ...]]:
+    """The request with each typed word that no paper holds replaced by the word one edit
+    away that most papers hold, and the (typed, used instead) pairs."""
+    terms = list(request.terms)
+    changes: list[tuple[str, str]] = []
+    for i, (term, typed) in enumerate(zip(request.terms, request.words, strict=False)):
+        if len(typed) < MIN_CORRECTED_LENGTH or not typed.isalpha() or not typed.isascii():
+            continue
+        if searcher.doc_freq("text", term):
+            continue
+        best: tuple[int, str, str] | None = None
+        for candidate in _one_edit(typed):
+            candidate_stem = stem(candidate)
+            frequency = searcher.doc_freq("text", candidate_stem)
+            if frequency and (best is None or (frequency, candidate) > best[:2]):
+                best = (frequency, candidate, candidate_stem)
+        if best is not None:
+            terms[i] = best[2]
+            changes.append((typed, best[1]))
+    if not changes:
+        return request, ()
+    return replace(request, terms=tuple(terms)), tuple(changes)
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every word one deletion, swap, replacement or insertion away (Norvig's edits1)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    swaps = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in _LETTERS]
+    inserts = [a + c + b for a, b in splits for c in _LETTERS]
+    return set(deletes + swaps + replaces + inserts) - {word}
+
+
+def _slot(address: tantivy.DocAddress) -> tuple[int, int]:
+    return (address.segment_ord, address.doc)
