@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -57,17 +58,26 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     )
     extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
     if extra:
-        text.append(f"  {extra}\n", style="green")
+        text.append(f"  {plain(extra)}\n", style="green")
     return text
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Text that may hold what a user typed, shown as typed: rich `Text` never reads markup,
+    and terminal control characters (escape sequences) are dropped."""
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def render_reply(reply: Reply) -> RenderableType:
     if reply.is_error:
-        return Text(f"✗ {reply.text}", style="red")
+        return Text(f"✗ {plain(reply.text)}", style="red")
     parts: list[RenderableType] = []
     if reply.title:
-        parts.append(Text(reply.title, style="bold underline"))
-    parts.append(Text(reply.text))
+        parts.append(Text(plain(reply.title), style="bold underline"))
+    parts.append(Text(plain(reply.text)))
     for number, item in enumerate(reply.items, start=1):
         parts.append(render_item(item, number=number))
     return Group(*parts)
