@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperbot.digest import build_digest
-from paperbot.models import Channel, Digest, MatchReason
+from paperbot.models import Channel, Digest, MatchReason, Paper
 from paperbot.store.store import Store
 
 MissingSources = Callable[[], Awaitable[Sequence[str]]]
@@ -28,6 +28,8 @@ class DigestBuilder:
         self.missing_sources = missing_sources
         # A last step on every digest built (the optional TL;DRs); it must never fail one.
         self.annotate: Callable[[Digest], Awaitable[Digest]] | None = None
+        # Says how each match was made ("MoE as 'mixture of experts'"), editing the reasons.
+        self.explain: Callable[[dict[str, list[MatchReason]], dict[str, Paper]], None] | None = None
 
     async def build(
         self,
@@ -47,6 +49,8 @@ class DigestBuilder:
             if only is None or match.paper_id in only:
                 reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
         papers = await asyncio.to_thread(self.store.get_papers, list(reasons))
+        if self.explain is not None:
+            await asyncio.to_thread(self.explain, reasons, papers)
         votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit

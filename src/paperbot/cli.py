@@ -76,11 +76,23 @@ def _progress(console: Console) -> Progress:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the bot: Slack and/or Discord when configured, else the local console channel."""
+    """Run the bot: Slack and/or Discord when configured, else the local console channel.
+
+    Stops within 10 s on SIGTERM or SIGINT (exit 0); exits 2 on a configuration error and 1 on
+    any other fatal error, so a supervisor that restarts on failure does.
+    """
     settings = _settings(config)
     from paperbot.runner import run_bot
 
-    asyncio.run(run_bot(settings))
+    try:
+        code = asyncio.run(run_bot(settings))
+    except ConfigError as exc:
+        typer.echo(f"paperbot: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # fatal: say it in one line, exit non-zero so a supervisor restarts
+        log.critical("paperbot stopped on a fatal error: %s", exc, exc_info=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -106,30 +118,48 @@ def ingest(
     ] = 1,
     sample: Annotated[bool, typer.Option(help="Also serve the bundled sample papers.")] = False,
 ) -> None:
-    """Fetch papers from the sources, store, index and match them."""
+    """Fetch papers from the sources, store, index and match them.
+
+    Exits 0 when every fetch succeeded, 3 when some source failed, 1 when none succeeded.
+    """
     settings = _settings(config)
     try:
         last = date.fromisoformat(day) if day else date.today()
     except ValueError:
         typer.echo(f"paperbot: --date must be YYYY-MM-DD, got {day!r}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(_ingest(settings, last, days, sample))
+    raise typer.Exit(asyncio.run(_ingest(settings, last, days, sample)))
 
 
-async def _ingest(settings: Settings, last: date, days: int, sample: bool) -> None:
+# `paperbot ingest` exit codes beyond 0 (every fetch succeeded) and 2 (bad usage or settings),
+# so that cron and CI notice a source that is down.
+EXIT_NO_SOURCE_SUCCEEDED = 1
+EXIT_SOME_SOURCES_FAILED = 3
+
+
+async def _ingest(settings: Settings, last: date, days: int, sample: bool) -> int:
     from paperbot.wiring import build_core
 
     core = build_core(settings, include_sample=sample)
     out = Console(stderr=True)
+    succeeded = failed = 0
     try:
+        if not core.bot.sources:
+            out.print("paperbot: no source is enabled (sources.hf, sources.arxiv, sources.sample)")
+            return 2
         with _progress(out) as progress:
             task = progress.add_task("ingesting days", total=days)
             for offset in range(days - 1, -1, -1):
                 report = await core.bot.ingest_day(last - timedelta(days=offset))
                 progress.console.print(f"{last - timedelta(days=offset)}: {report.summary}")
                 progress.advance(task)
+                succeeded += len(report.fetched)
+                failed += len(report.failed)
     finally:
         await core.aclose()
+    if failed and not succeeded:
+        return EXIT_NO_SOURCE_SUCCEEDED
+    return EXIT_SOME_SOURCES_FAILED if failed else 0
 
 
 @app.command()

@@ -20,7 +20,7 @@ from paperbot.report_text import digest_answer
 from paperbot.roundup import roundup_setting, roundup_status
 from paperbot.search.wording import search_wording
 from paperbot.service import Paperbot
-from paperbot.text import has_control_characters
+from paperbot.text import meaning_changer, strip_invisible
 
 MAX_ARGUMENT = 100
 MAX_COMMAND = 300
@@ -62,11 +62,14 @@ class Command:
 
 
 def clean(text: str) -> str:
-    """NFKC-normalise and collapse whitespace; refuse control characters and oversize input."""
+    """Drop invisible characters, NFKC-normalise and collapse whitespace; refuse what changes
+    meaning (controls, bidirectional overrides) and oversize input."""
     if len(text) > MAX_COMMAND:
         raise InvalidInput(f"that command is too long (at most {MAX_COMMAND} characters)")
-    if has_control_characters(text):
-        raise InvalidInput("that command contains control characters; please retype it")
+    text = strip_invisible(text)
+    changer = meaning_changer(text)
+    if changer is not None:
+        raise InvalidInput(f"that command contains {changer}; please retype it without it")
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
@@ -131,9 +134,11 @@ async def _subscribe(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply
     extra = (
         f" ({result.recent_matches} recent papers match already)" if result.recent_matches else ""
     )
+    reading = f"\nRead as: {result.reading}" if result.reading else ""
     return Reply(
-        text=f"<@{ctx.user}> subscribed this channel to {result.canonical}{extra}.",
+        text=f"<@{ctx.user}> subscribed this channel to {result.canonical}{extra}.{reading}",
         visibility=Visibility.IN_CHANNEL,
+        mention=ctx.user,
     )
 
 
@@ -146,6 +151,7 @@ async def _unsubscribe(bot: Paperbot, ctx: CommandContext, argument: str) -> Rep
     return Reply(
         text=f"<@{ctx.user}> unsubscribed this channel from {removed}.",
         visibility=Visibility.IN_CHANNEL,
+        mention=ctx.user,
     )
 
 
@@ -221,7 +227,9 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
     shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
-    return Reply(text=f"<@{ctx.user}> set {shown}.", visibility=Visibility.IN_CHANNEL)
+    return Reply(
+        text=f"<@{ctx.user}> set {shown}.", visibility=Visibility.IN_CHANNEL, mention=ctx.user
+    )
 
 
 # The names people type in `/papers settings`, for each ChannelSettings field.

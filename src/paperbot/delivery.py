@@ -39,6 +39,7 @@ from paperbot.models import (
 from paperbot.pacing import PACE_RULES, Pacer, PaceRule
 from paperbot.ports import ChatPoster
 from paperbot.sending import RetryPolicy, Sender, Undecided
+from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
 from paperbot.store.store import Clock, DigestRecord, Store, utc_now
 
@@ -52,6 +53,10 @@ FIND_POSTED_MARGIN = timedelta(minutes=10)
 
 class _LeaseLost(Exception):
     pass
+
+
+class _Stopped(Exception):
+    """The process stops: the digest ends after the post in flight (and said what is left)."""
 
 
 @dataclass(slots=True)
@@ -89,6 +94,9 @@ class DigestDelivery:
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
         self._preparing = asyncio.Semaphore(max_preparing)
+        # Set when the process stops: no digest starts, one posting stops after its post in
+        # flight (see shutdown.py for what is logged and left to the next lease holder).
+        self.stopping = asyncio.Event()
 
     # Knobs tests and benchmarks turn, kept where they always were.
     @property
@@ -152,6 +160,8 @@ class DigestDelivery:
         if poster is None:
             report.skipped_reason = f"no {key.platform} connection in this process"
             return report
+        if self.stopping.is_set():
+            return not_started(report)
         async with self._digests, self._locks[key], AsyncExitStack() as stack:
             # Preparing (lease, settling, building, reserving) is database work: a few channels
             # at a time, so the first digests start posting while later ones still prepare.
@@ -182,6 +192,8 @@ class DigestDelivery:
                 if post_at is not None:  # prepared ahead of the hour; post on the hour
                     await self._until(post_at)
                 assert digest is not None
+                if self.stopping.is_set():  # stopped before its hour: nothing was sent
+                    return await self._not_posted(digest, record, report)
                 if record is None:
                     # Empty: a scheduled digest says so when the channel asked for it; a
                     # requested one is answered to the requester alone.
@@ -194,6 +206,8 @@ class DigestDelivery:
                 await asyncio.to_thread(self.store.set_last_digest, key, now)
                 metrics.digest_posted(key.platform, len(report.posted))
                 log.info("digest %s", report.summary)
+            except _Stopped:
+                pass  # the digest's record stays open: the next holder resumes it
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
             except _LeaseLost:
@@ -228,6 +242,8 @@ class DigestDelivery:
                 digest = await self._reserve(channel, digest, latest.id)
                 await self._post_items(poster, channel, digest, latest.thread_id, lease, report)
                 await self.records.finish(poster, channel, latest.id, latest.header_id, digest)
+            except _Stopped:
+                pass
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
             except _LeaseLost:
@@ -349,6 +365,10 @@ class DigestDelivery:
         try:
             for position, item in enumerate(items):
                 paper_id = item.paper.arxiv_id
+                if self.stopping.is_set():
+                    await self._release(key, ids[position:])
+                    interrupted(report, digest, ids[position:])
+                    raise _Stopped
                 try:
                     message_id = await self.sender.send(
                         key,
@@ -385,6 +405,7 @@ class DigestDelivery:
             # Shutting down: what was never sent may go out again; the post in flight stays
             # pending, to be settled by asking the platform.
             self._release_now(key, ids[position + 1 :])
+            interrupted(report, digest, ids[max(position, 0) :])
             raise
 
     async def _resume(
@@ -422,9 +443,22 @@ class DigestDelivery:
             await self.records.announce(poster, channel, interrupted, report, reply_to)
 
     async def _until(self, moment: datetime) -> None:
+        """Sleep until `moment`, or until the process stops."""
         delay = (moment - self.clock()).total_seconds()
         if delay > 0:
-            await self.sender.sleep(delay)
+            await until_stopped(self.stopping, self.sender.sleep(delay))
+
+    async def _not_posted(
+        self, digest: Digest, record: int | None, report: DeliveryReport
+    ) -> DeliveryReport:
+        """A digest prepared for its hour and stopped before it: nothing was sent, so its papers
+        are released and its record dropped, as if it had never been prepared."""
+        if record is None:
+            return not_started(report)
+        left = [item.paper.arxiv_id for item in digest.items]
+        await self._release(digest.channel, left)
+        await self.records.abandon(record)
+        return interrupted(report, digest, left, before_hour=True)
 
     async def _release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
         await asyncio.to_thread(self._release_now, key, paper_ids)

@@ -103,6 +103,8 @@ def sample(name: str, labels: Mapping[str, str] | None = None) -> float:
 
 Probe = Callable[[], bool | Awaitable[bool]]
 """Says whether a platform is connected now; may be sync or async (Socket Mode asks async)."""
+Explain = Callable[[], str | None]
+"""Why a platform is down (e.g. "gateway unreachable: ... reconnect attempt 3"), None if unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class HealthReport:
     sources: list[SourceState]
     started_at: datetime
     checked_at: datetime
+    platform_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -139,7 +142,10 @@ class HealthReport:
             "status": "ok" if self.healthy else "unhealthy",
             "uptime_seconds": round((self.checked_at - self.started_at).total_seconds(), 1),
             "database": {"ok": self.database is None, "error": self.database},
-            "platforms": {name: {"connected": up} for name, up in self.platforms.items()},
+            "platforms": {
+                name: {"connected": up, **({} if up else {"error": self.platform_errors.get(name)})}
+                for name, up in self.platforms.items()
+            },
             "sources": {
                 s.name: {
                     "ok": s.ok,
@@ -162,12 +168,15 @@ class Health:
     store: Store
     sources: Iterable[str] = ()
     platforms: dict[str, Probe] = field(default_factory=dict)
+    explanations: dict[str, Explain] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)
     started_at: datetime = field(default_factory=lambda: _utc_now())
     timeout: float = 3.0
 
-    def add_platform(self, name: str, probe: Probe) -> None:
+    def add_platform(self, name: str, probe: Probe, explain: Explain | None = None) -> None:
         self.platforms[name] = probe
+        if explain is not None:
+            self.explanations[name] = explain
 
     async def check(self) -> HealthReport:
         database, statuses = await self._database()
@@ -175,7 +184,19 @@ class Health:
         known = {s.name: s for s in statuses}
         names = sorted(set(known) | set(self.sources))
         sources = [known.get(name, SourceState(name, None, None, None)) for name in names]
-        return HealthReport(database, platforms, sources, self.started_at, self.clock())
+        errors = {
+            name: reason
+            for name, up in platforms.items()
+            if not up and (reason := self._explain(name)) is not None
+        }
+        return HealthReport(database, platforms, sources, self.started_at, self.clock(), errors)
+
+    def _explain(self, name: str) -> str | None:
+        explain = self.explanations.get(name)
+        try:
+            return explain() if explain is not None else "not connected"
+        except Exception as exc:  # a report of why is a nicety; never fail the health check
+            return f"unknown ({type(exc).__name__})"
 
     async def _database(self) -> tuple[str | None, list[SourceState]]:
         def query() -> list[SourceState]:

@@ -210,6 +210,7 @@ class MatchReason:
 
     subscription: str
     field: MatchField
+    detail: str = ""  # how it matched when not as typed: "MoE as 'mixture of experts'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,9 @@ class Reply:
     title: str | None = None
     items: tuple[DigestItem, ...] = ()
     is_error: bool = False
+    # The user the core addresses at the very start of `text` ("<@U1> subscribed ..."): the
+    # only mention a renderer keeps live; any other markup in the text is a user's and inert.
+    mention: str = ""
     attachment: Attachment | None = None
 
     @classmethod

@@ -16,6 +16,7 @@ class FetchResult:
     source: str
     papers: list[Paper] = field(default_factory=list)
     skipped: int = 0
+    duplicates: int = 0  # records repeating an arXiv id already in this result, dropped
 
 
 @runtime_checkable

@@ -54,7 +54,7 @@ def why(reasons: Sequence[MatchReason]) -> str:
     """ "matched: diffusion (title), "world model" (abstract)"."""
     if not reasons:
         return ""
-    parts = [f"{reason.subscription} ({reason.field})" for reason in reasons]
+    parts = [f"{reason.detail or reason.subscription} ({reason.field})" for reason in reasons]
     return "matched: " + ", ".join(parts)
 
 

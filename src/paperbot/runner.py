@@ -10,16 +10,17 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from paperbot.adapters.console import ConsoleChannel, ConsolePoster, read_stdin_line
+from paperbot.errors import ConfigError
 from paperbot.health import HealthServer, start_health
 from paperbot.metrics import Health
-from paperbot.scheduler import running_schedule
+from paperbot.scheduler import DigestScheduler, running_schedule
 from paperbot.settings import Settings
 from paperbot.sources.sample import SampleSource
 from paperbot.wiring import Core, build_core
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAMPLE_DAYS = 3
+LOGIN_WAIT = 5.0  # seconds start-up waits for a Discord login before going on without it
+SLACK_START_WAIT = 5.0  # and for Slack's Socket Mode connection
+STOP_BUDGET = 8.0  # seconds a shutdown may take, under the 10 s a supervisor allows
 
 
 async def ingest_sample(core: Core, days: int = SAMPLE_DAYS) -> int:
@@ -64,13 +68,58 @@ async def run_console(
                 f"({added} new from the bundled sample)[/dim]"
             )
         exports = settings.data_dir / "exports"
-        await ConsoleChannel(core.bot, console, export_dir=exports).run(read_line)
+        channel = asyncio.ensure_future(
+            ConsoleChannel(core.bot, console, export_dir=exports).run(read_line)
+        )
+        with _stop_on_signals() as stop:
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({channel, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not channel.done():
+                channel.cancel()  # SIGTERM or SIGINT: leave the prompt
+            with contextlib.suppress(asyncio.CancelledError):
+                await channel
     finally:
         await core.aclose()
 
 
+def _report_late_start(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        log.info("slack: connected")
+    else:
+        log.error("slack: could not start: %s; Slack stays down, the others go on", error)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT while inside; the default handlers are back after."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stopping(signum: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping", signum.name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping, signum)
+    try:
+        yield stop
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
 class BotProcess:
-    """Everything `paperbot run` runs with a platform configured, startable and stoppable as one."""
+    """Everything `paperbot run` runs with a platform configured, startable and stoppable as one.
+
+    One platform failing never stops the others: the Discord gateway reconnects in the background
+    (see adapters/discord/gateway.py) while Slack and the scheduler go on, and `/healthz` names
+    the platform that is down. `stop()` is bounded so a SIGTERM ends the process within 10 s.
+    """
 
     def __init__(self, settings: Settings, core: Core | None = None) -> None:
         self.settings = settings
@@ -78,7 +127,9 @@ class BotProcess:
         self.health = Health(self.core.store, sources=[s.name for s in self.core.bot.sources])
         self.slack: SlackAdapter | None = None
         self.discord: DiscordAdapter | None = None
+        self.scheduler: DigestScheduler | None = None
         self._discord_task: asyncio.Task[None] | None = None
+        self._slack_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
         self._schedule: contextlib.AsyncExitStack | None = None
 
@@ -93,66 +144,117 @@ class BotProcess:
             from paperbot.adapters.discord import DiscordAdapter
 
             self.discord = DiscordAdapter.build(settings.discord, bot)
-            client = self.discord.client
-            self.health.add_platform(
-                "discord", lambda: client.is_ready() and not client.is_closed()
-            )
+            link = self.discord.link
+            self.health.add_platform("discord", lambda: link.connected, link.describe)
         # Health routes go on Slack's HTTP-mode app before it starts (aiohttp freezes routes).
         shared_app = self.slack.web_app if self.slack and not self.slack.socket_mode else None
         self._health_server = await start_health(settings.http, self.health, shared_app)
         if self.slack is not None:
-            await self.slack.start()
+            await self._start_slack(self.slack)
         if self.discord is not None:
-            await self.discord.login()  # posting works from here; the gateway brings votes
-            self._discord_task = asyncio.create_task(
-                self.discord.client.connect(reconnect=True), name="discord-gateway"
-            )
+            await self._login_discord(self.discord)
+            # Posting works from the login on; the gateway brings commands and votes.
+            self._discord_task = asyncio.create_task(self.discord.hold(), name="discord-gateway")
         # The schedule starts last: settling crash leftovers asks the platforms.
         self._schedule = contextlib.AsyncExitStack()
-        await self._schedule.enter_async_context(running_schedule(bot, settings.schedule))
+        self.scheduler = await self._schedule.enter_async_context(
+            running_schedule(bot, settings.schedule)
+        )
         log.info("paperbot running: %s", ", ".join(settings.platforms))
 
+    async def _start_slack(self, slack: SlackAdapter) -> None:
+        """Start Slack without letting an outage hold the rest: Socket Mode keeps retrying its
+        connection by itself (slack_sdk) while Slack is unreachable, so after a few seconds it
+        goes on in the background and the other platforms and the schedule start. A refused
+        token, or an HTTP port already taken, still fails the start (it raises here)."""
+        starting = asyncio.create_task(slack.start(), name="slack-start")
+        done, _ = await asyncio.wait({starting}, timeout=SLACK_START_WAIT)
+        if starting in done:
+            starting.result()
+            return
+        log.warning(
+            "slack: not connected after %.0fs; connecting on in the background", SLACK_START_WAIT
+        )
+        starting.add_done_callback(_report_late_start)
+        self._slack_task = starting
+
+    @staticmethod
+    async def _login_discord(discord: DiscordAdapter) -> None:
+        """Log in now if Discord answers; a refused token is fatal (ConfigError), an outage is
+        not: the gateway task keeps trying to log in, and the other platforms start meanwhile."""
+        try:
+            await asyncio.wait_for(discord.login(), LOGIN_WAIT)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            log.warning("discord: cannot log in yet (%s); retrying in the background", exc)
+
     async def wait(self, stop: asyncio.Event) -> None:
-        """Until asked to stop, or until the Discord gateway gives up."""
-        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
-        if self._discord_task is not None:
-            waiters.append(self._discord_task)  # type: ignore[arg-type]
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is self._discord_task and task.exception() is not None:
-                log.error("discord gateway stopped: %s", task.exception())
-        for task in waiters:
-            if task is not self._discord_task:
-                task.cancel()
+        """Until asked to stop. The Discord task ends only when Discord refused the bot for good
+        (said once in its log line), and then the rest goes on."""
+        await stop.wait()
 
     async def stop(self) -> None:
-        if self._schedule is not None:
-            await self._schedule.aclose()
+        """Stop everything within STOP_BUDGET seconds: the schedule first (no digest starts,
+        running ones say what they left), then the platforms, the health endpoint, the core."""
+        deadline = asyncio.get_running_loop().time() + STOP_BUDGET
+        await self._bounded("schedule", self._stop_schedule(), deadline)
         if self.discord is not None:
-            await self.discord.stop()
+            await self._bounded("discord", self.discord.stop(), deadline)
         if self._discord_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._discord_task
+            self._discord_task.cancel()
+            await self._bounded("discord gateway", self._discord_task, deadline)
+        if self._slack_task is not None:
+            self._slack_task.cancel()
+            await self._bounded("slack reconnect", self._slack_task, deadline)
         if self.slack is not None:
-            await self.slack.stop()
+            await self._bounded("slack", self.slack.stop(), deadline)
         if self._health_server is not None:
-            await self._health_server.stop()
+            await self._bounded("health endpoint", self._health_server.stop(), deadline)
         await self.core.aclose()
         log.info("paperbot stopped")
 
+    async def _stop_schedule(self) -> None:
+        if self._schedule is not None:
+            await self._schedule.aclose()
 
-async def run_bot(settings: Settings) -> None:
+    @staticmethod
+    async def _bounded(what: str, step: Awaitable[object], deadline: float) -> None:
+        """One step of the shutdown, cut off when the shutdown's time is up."""
+        remaining = max(0.1, deadline - asyncio.get_running_loop().time())
+        try:
+            await asyncio.wait_for(step, remaining)
+        except TimeoutError:
+            log.warning("stopping %s took too long; going on without it", what)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the shutdown itself is cancelled; else it was the step (a task we cancel)
+        except Exception as exc:
+            log.warning("stopping %s failed: %s", what, exc)
+
+
+async def run_bot(settings: Settings, core: Core | None = None) -> int:
+    """`paperbot run`: until SIGTERM or SIGINT; returns the exit code (0 after a clean stop)."""
     if not settings.platforms:
         log.info("no chat token configured: running the local console channel")
         await run_console(settings, sample=True)
-        return
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    process = BotProcess(settings)
-    try:
-        await process.start()
-        await process.wait(stop)
-    finally:
-        await process.stop()
+        return 0
+    process = BotProcess(settings, core)
+    with _stop_on_signals() as stop:
+        try:
+            # A signal during start-up stops it too (a platform may be slow to answer).
+            starting = asyncio.create_task(process.start())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a fatal error at start raises here
+                await process.wait(stop)
+            else:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            stopped.cancel()
+        finally:
+            await process.stop()
+    return 0

@@ -1,32 +1,38 @@
 """The bot's clock: one ingest job, one digest job per channel at its own local hour, and a sweep.
 
-The only module that imports APScheduler. Jobs live in memory: what must survive a restart (which
-digest went out when, which posts are settled) lives in the database, and on start the scheduler
-settles crash leftovers, posts a digest missed while the bot was down (once, within the grace) and
-catches up a missed ingest. The sweep repeats that every few minutes, which also picks up channels
-created or changed by another bot process sharing the database.
+With `triggers.py` (the rules), the only modules that import APScheduler. Jobs live in memory:
+what must survive a restart (which digest went out when, which posts are settled) lives in the
+database, and on start the scheduler settles crash leftovers, posts a digest missed while the bot
+was down (once, within the grace) and catches up a missed ingest. The sweep repeats that every few
+minutes, which also picks up channels created or changed by another bot process sharing the
+database. Stopping starts nothing new and stops what runs within seconds (see `stop`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from paperbot.errors import ConfigError
-from paperbot.models import Channel, ChannelKey, ChannelSettings, DeliveryReport
+from paperbot.ingest_gate import INGEST_LOOKBACK, IngestGate
+from paperbot.models import Channel, ChannelKey, DeliveryReport
 from paperbot.roundup import WeeklyRoundups
-from paperbot.slots import next_slot, previous_slot
+from paperbot.slots import previous_slot
+from paperbot.triggers import (
+    DailyTrigger,
+    crontab_trigger,
+    digest_trigger,
+    fire_times,
+    previous_fire,
+)
 
 if TYPE_CHECKING:
     from paperbot.service import IngestReport, Paperbot
@@ -34,119 +40,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INGEST_LOOKBACK = timedelta(days=2)
 _INGEST_JOB, _INGEST_RETRY_JOB, _SWEEP_JOB = "ingest", "ingest-retry", "sweep"
 # Papers another process stores (`paperbot ingest`, a second instance) become searchable within
 # this long even when nobody searches (a search itself catches up first).
 _SEARCH_REFRESH_JOB, SEARCH_REFRESH_SECONDS = "search-refresh", 30
 ROUNDUP_INTERVAL = timedelta(minutes=5)
-
-
-class DailyTrigger(BaseTrigger):  # type: ignore[misc]
-    """Fires at a channel's local hour on its days: at most once per local date, DST included.
-
-    Computed from the calendar instead of with a CronTrigger, whose 3.x version fires twice in
-    an hour that happens twice and skips hour 0 on the day after clocks go forward (a test pins
-    both). The same functions answer `paperbot status` and the catch-up, so all three agree.
-    """
-
-    def __init__(self, settings: ChannelSettings, lead: timedelta = timedelta(0)) -> None:
-        self.settings = settings
-        self.lead = lead  # fire this much before the hour, to prepare the digest
-        self.timezone: tzinfo = ZoneInfo(settings.timezone)
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        # As CronTrigger: from the earlier of `now` and just after the previous fire, so that
-        # APScheduler can see the fires it missed (and coalesce them).
-        start = now
-        if previous_fire_time is not None:
-            start = min(now, previous_fire_time + _TICK)
-            if start <= previous_fire_time:
-                start = previous_fire_time + _TICK
-        fire = next_slot(self.settings, start + self.lead)
-        return None if fire is None else (fire - self.lead).astimezone(self.timezone)
-
-    def __str__(self) -> str:
-        days = ",".join(self.settings.digest_days)
-        return f"daily {self.settings.digest_hour:02d}:00 {self.settings.timezone} on {days}"
-
-
-_TICK = timedelta(microseconds=1)
-
-
-def digest_trigger(
-    settings: ChannelSettings, lead: timedelta = timedelta(0)
-) -> DailyTrigger | None:
-    """The channel's digest rule, or None when it chose no days."""
-    return DailyTrigger(settings, lead) if settings.digest_days else None
-
-
-def fire_times(trigger: BaseTrigger, start: datetime) -> Iterator[datetime]:
-    fire = trigger.get_next_fire_time(None, start)
-    while fire is not None:
-        yield fire.astimezone(UTC)
-        fire = trigger.get_next_fire_time(fire, fire)
-
-
-def previous_fire(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime | None:
-    """The latest fire time at or before `now`, looking back at most `lookback`."""
-    tz = trigger.timezone
-    # Start at a local midnight, so the first day's fire is never the second of a repeated hour.
-    local_start = (now - lookback).astimezone(tz)
-    start = datetime.combine(local_start.date(), time(0), tzinfo=tz)
-    latest: datetime | None = None
-    for fire in fire_times(trigger, start):
-        if fire > now:
-            break
-        latest = fire
-    return latest
-
-
-def crontab_trigger(expr: str, timezone: str) -> CronTrigger:
-    """A 5-field crontab in `timezone`; day-of-week numbers mean what crontab means by them."""
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ConfigError(f"setting schedule.ingest_cron: need 5 crontab fields, got {expr!r}")
-    minute, hour, day, month, weekday = fields
-    try:
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=_crontab_weekdays(weekday),
-            timezone=ZoneInfo(timezone),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"setting schedule.ingest_cron: {exc}") from None
-
-
-_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _crontab_weekdays(field: str) -> str:
-    """Crontab counts from Sunday = 0 (or 7), APScheduler 3 from Monday = 0: translate numbers to
-    names so `1-5` still means Monday to Friday."""
-    if not any(ch.isdigit() for ch in field):
-        return field  # `*` and day names mean the same to both
-    refused = ConfigError(f"setting schedule.ingest_cron: cannot read weekdays {field!r}")
-    days: list[int] = []
-    for part in field.split(","):
-        body, _, step = part.partition("/")
-        if body == "*":
-            low, high = 0, 6
-        else:
-            low_text, _, high_text = body.partition("-")
-            if not low_text.isdigit() or (high_text and not high_text.isdigit()):
-                raise refused
-            low = int(low_text)
-            high = int(high_text) if high_text else (6 if step else low)
-        if (step and not step.isdigit()) or not 0 <= low <= high <= 7:
-            raise refused
-        days.extend(range(low, high + 1, int(step) if step else 1))
-    return ",".join(dict.fromkeys(_CRON_DAY_NAMES[day] for day in days))
+__all__ = [
+    "DailyTrigger",
+    "DigestScheduler",
+    "crontab_trigger",
+    "digest_trigger",
+    "fire_times",
+    "previous_fire",
+    "running_schedule",
+]
 
 
 # --- the running scheduler -----------------------------------------------------------------
@@ -180,14 +87,24 @@ class DigestScheduler:
         self.poll_seconds = poll_seconds
         self.sleep = sleep
         self.aps = AsyncIOScheduler(timezone=UTC)
+        self.gate = IngestGate(
+            bot,
+            self.ingest_trigger,
+            lambda now: previous_fire(self.ingest_trigger, now, INGEST_LOOKBACK),
+            lambda: asyncio.shield(self._ingest_task_for(attempt=0)),
+            wait=ingest_wait,
+            poll_seconds=poll_seconds,
+            sleep=sleep,
+        )
+        self.ingest_is_fresh = self.gate.ingest_is_fresh
+        self.wait_for_ingest = self.gate.wait_for_ingest
         self._signatures: dict[ChannelKey, tuple[Any, ...]] = {}
-        self._fresh_for: datetime | None = None
-        self._due_cache: tuple[datetime, datetime | None] | None = None
         self._ingest_task: asyncio.Task[IngestReport | None] | None = None
         self._running: set[asyncio.Task[Any]] = set()
         self._beyond_grace: set[tuple[ChannelKey, datetime]] = set()
         self.startup: asyncio.Task[Any] | None = None  # the catch-up run by `start`
         self.roundups = WeeklyRoundups(bot)
+        self.stopping = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -229,13 +146,17 @@ class DigestScheduler:
         if not paused:
             self.startup = self._spawn(self.catch_up())
 
-    async def stop(self, grace_seconds: float = 30.0) -> None:
-        """Stop taking new jobs, give running digests `grace_seconds` to finish, cancel the rest
-        (their unsent papers go back to 'retry'; a post in flight is settled on next start)."""
+    async def stop(self, grace_seconds: float = 4.0) -> None:
+        """Start nothing new and stop what runs: a digest waiting for its hour stops at once, one
+        posting stops after its post in flight (each logs one line, see shutdown.py); whatever
+        is still running after `grace_seconds` is cancelled (a post in flight then stays
+        pending, settled by asking the platform). Well inside a 10 s SIGTERM budget."""
         if self.on_channel_changed in self.bot.channel_listeners:
             self.bot.channel_listeners.remove(self.on_channel_changed)
         if not self.aps.running:
             return
+        self.stopping = True
+        self.bot.delivery.stopping.set()
         self.aps.pause()
         running = {task for task in self._running if not task.done()}
         current = asyncio.current_task()
@@ -248,7 +169,7 @@ class DigestScheduler:
             for task in late:
                 task.cancel()
             if late:
-                await asyncio.wait(late, timeout=5)
+                await asyncio.wait(late, timeout=2)
         self.aps.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
 
@@ -258,22 +179,31 @@ class DigestScheduler:
         task.add_done_callback(self._running.discard)
         return task
 
-    # APScheduler runs these; each registers its task so `stop` can let it finish.
+    # APScheduler runs these; each registers its task so `stop` can stop it.
 
     async def _digest_job(self, key: ChannelKey) -> None:
-        await self._spawn(self.run_digest(key))
+        await self._run_job(self.run_digest(key))
 
     async def _ingest_job(self, attempt: int = 0) -> None:
-        await self._spawn(self.run_ingest(attempt))
+        await self._run_job(self.run_ingest(attempt))
 
     async def _sweep_job(self) -> None:
-        await self._spawn(self.sweep())
+        await self._run_job(self.sweep())
 
     async def _search_refresh_job(self) -> None:
-        await self._spawn(self.bot.refresh_search())
+        await self._run_job(self.bot.refresh_search())
 
     async def _roundup_job(self) -> None:
-        await self._spawn(self.roundups.post_due())
+        await self._run_job(self.roundups.post_due())
+
+    async def _run_job(self, work: Awaitable[Any]) -> None:
+        """Run a job's work as a task of ours. Cancelled by `stop`, it ends quietly: APScheduler
+        would log a CancelledError traceback per job, and the digest already said what is left."""
+        try:
+            await self._spawn(work)
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
 
     # --- channels -------------------------------------------------------------------------
 
@@ -343,7 +273,8 @@ class DigestScheduler:
             return DeliveryReport(key, skipped_reason="digest already delivered")
         await self.wait_for_ingest(now)
         report = await self.bot.delivery.deliver_safely(key, due, post_at=slot)
-        log.info("scheduled digest %s", report.summary)
+        if not self.stopping:  # else the digest said what it left undone
+            log.info("scheduled digest %s", report.summary)
         return report
 
     async def catch_up(self) -> list[DeliveryReport]:
@@ -387,70 +318,6 @@ class DigestScheduler:
         await self.catch_up()
 
     # --- ingest ---------------------------------------------------------------------------
-
-    def ingest_due(self, now: datetime) -> datetime | None:
-        """When the latest scheduled ingest was due: a digest after it wants its papers."""
-        cached = self._due_cache
-        if cached is not None and cached[0] <= now and (cached[1] is None or now < cached[1]):
-            return cached[0]  # every digest of a fan-out asks; stepping a cron trigger is slow
-        due = previous_fire(self.ingest_trigger, now, INGEST_LOOKBACK)
-        if due is not None:
-            self._due_cache = (due, self.ingest_trigger.get_next_fire_time(due, due))
-        return due
-
-    async def ingest_is_fresh(self, now: datetime) -> bool:
-        """Whether every source was tried (successfully or not) since the last due ingest."""
-        due = self.ingest_due(now)
-        if due is None or not self.bot.sources:
-            return True
-        if self._fresh_for is not None and self._fresh_for >= due:
-            return True
-        stale = await self._stale_sources(due)
-        if stale:
-            return False
-        self._fresh_for = due
-        return True
-
-    async def _stale_sources(self, due: datetime) -> list[str]:
-        statuses = {s.source: s for s in await self.bot.blocking(self.bot.store.source_statuses)}
-        stale = []
-        for source in self.bot.sources:
-            status = statuses.get(source.name)
-            tried = (
-                [t for t in (status.last_success_at, status.last_error_at) if t] if status else []
-            )
-            if not tried or max(tried) < due:
-                stale.append(source.name)
-        return stale
-
-    async def wait_for_ingest(self, now: datetime) -> None:
-        """Make sure the due ingest ran before a digest: run it, or wait (bounded) for the process
-        that runs it. A source still untried after that is recorded as failed, so the digest
-        names it as missing instead of silently leaving its papers out."""
-        if await self.ingest_is_fresh(now):
-            return
-        try:
-            report = await asyncio.wait_for(
-                asyncio.shield(self._ingest_task_for(attempt=0)), self.ingest_wait.total_seconds()
-            )
-        except TimeoutError:
-            log.warning("ingest still running after %s; the digest goes on", self.ingest_wait)
-        except Exception:
-            log.exception("ingest failed before a digest")
-        else:
-            if report is None:  # another process holds the ingest lease: wait for it, bounded
-                for _ in range(max(1, int(self.ingest_wait.total_seconds() / self.poll_seconds))):
-                    if await self.ingest_is_fresh(now):
-                        return
-                    await self.sleep(self.poll_seconds)
-        due = self.ingest_due(now)
-        if due is None or await self.ingest_is_fresh(now):
-            return
-        for name in await self._stale_sources(due):
-            log.warning("source %s not fetched before the digest", name)
-            await self.bot.blocking(
-                self.bot.store.record_source_result, name, None, "not fetched before the digest"
-            )
 
     def _ingest_task_for(self, attempt: int) -> asyncio.Task[IngestReport | None]:
         """One ingest at a time in this process; digests waiting on it share it."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from paperbot import metrics
+from paperbot import catchall, metrics
+from paperbot.analysis import AnalyzedPaper, analyze_paper
 from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
@@ -31,13 +32,13 @@ from paperbot.models import (
     Subscription,
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
-from paperbot.query import evaluate, parse
+from paperbot.query import describe, evaluate, matched_as, parse
 from paperbot.search import SearchIndex
 from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
 from paperbot.summaries import TldrWriter
-from paperbot.text import AnalyzedPaper, analyze
+from paperbot.vocabulary import Vocabulary, curated, mine_pairs
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -48,22 +49,11 @@ SUBSCRIBE_LOOKBACK = LOOKBACK
 PREVIEW_WINDOW = timedelta(days=7)
 
 
-def analyze_paper(paper: Paper) -> AnalyzedPaper:
-    return analyze(
-        paper.arxiv_id,
-        paper.title,
-        paper.abstract,
-        keywords=paper.ai_keywords,
-        authors=paper.authors,
-        categories=paper.categories,
-        upvotes=paper.upvotes,
-    )
-
-
 @dataclass(slots=True)
 class IngestReport:
     fetched: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     inserted: int = 0
     updated: int = 0
@@ -71,7 +61,10 @@ class IngestReport:
 
     @property
     def summary(self) -> str:
-        parts = [f"{name} {count}" for name, count in self.fetched.items()]
+        parts = [
+            f"{name} {count}{_dropped(self.skipped.get(name, 0), self.duplicates.get(name, 0))}"
+            for name, count in self.fetched.items()
+        ]
         parts += [f"{name} FAILED ({reason})" for name, reason in self.failed.items()]
         return (
             f"ingest: {', '.join(parts) or 'no sources'}; {self.inserted} new, "
@@ -79,11 +72,20 @@ class IngestReport:
         )
 
 
+def _dropped(skipped: int, duplicates: int) -> str:
+    """` (3 skipped, 1 duplicate)`: what a source sent that did not become a paper."""
+    counts = [f"{skipped} skipped"] if skipped else []
+    if duplicates:
+        counts.append(f"{duplicates} duplicate{'s' if duplicates > 1 else ''}")
+    return f" ({', '.join(counts)})" if counts else ""
+
+
 @dataclass(frozen=True, slots=True)
 class SubscribeResult:
     subscription: Subscription | None
     canonical: str
     recent_matches: int
+    reading: str = ""  # how the query was read, when that is more than its words
 
 
 class Paperbot:
@@ -109,6 +111,7 @@ class Paperbot:
         self.clock = clock
         self.worker_id = worker_id
         self.digests = DigestBuilder(store, self.missing_sources)
+        self.digests.explain = self._explain_reasons
         self._tldr_writer: TldrWriter | None = None
         self.delivery = DigestDelivery(
             store, self.posters, self.digests, clock, self.channel_defaults
@@ -118,6 +121,8 @@ class Paperbot:
         self.live_subscriptions = LiveSubscriptions()
         self.last_sync: SyncReport | None = None
         self.last_ingest: IngestStats | None = None
+        # The curated acronyms plus those mined from papers (loaded from the store once).
+        self._vocabulary: Vocabulary | None = None
         # Called with the updated Channel after a settings change (the scheduler reschedules).
         self.channel_listeners: list[Callable[[Channel], None]] = []
 
@@ -151,6 +156,7 @@ class Paperbot:
             if isinstance(result, FetchResult):
                 report.fetched[source.name] = len(result.papers)
                 report.skipped[source.name] = result.skipped
+                report.duplicates[source.name] = result.duplicates
                 batch.extend(result.papers)
                 await self.blocking(
                     self.store.record_source_result, source.name, len(result.papers), None
@@ -169,9 +175,12 @@ class Paperbot:
     def ingest_papers(self, batch: Sequence[Paper]) -> tuple[int, int, int]:
         """Upsert, match and index a batch (blocking); returns (inserted, updated, matches).
         Papers and their matches are stored together, chunk by chunk (paperbot.ingest)."""
+        # Before the papers' transactions: the mined pairs get their own, and today's papers
+        # are already matched with what they define.
+        self.learn_acronyms(batch)
         self.last_sync = self.live_subscriptions.sync(self.store)
         result, matched, self.last_ingest = ingest_in_chunks(
-            self.store, self.live_subscriptions, batch, analyze_paper
+            self.store, self.live_subscriptions, batch, self.analyze
         )
         if not result.changed:
             return 0, 0, 0
@@ -180,6 +189,26 @@ class Paperbot:
         self.last_ingest.index_seconds = time.perf_counter() - started
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
+
+    # --- vocabulary -----------------------------------------------------------------------
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The curated acronyms and those mined so far (blocking on first use: reads the store)."""
+        if self._vocabulary is None:
+            self._vocabulary = curated().learn(self.store.learned_acronyms())
+        return self._vocabulary
+
+    def analyze(self, paper: Paper) -> AnalyzedPaper:
+        return analyze_paper(paper, self.vocabulary)
+
+    def learn_acronyms(self, papers: Sequence[Paper]) -> None:
+        """Mine "long form (LF)" definitions from `papers`, store them and use them (blocking).
+        A paper fetched again counts again: `papers` in the table is how often a pair was read."""
+        pairs = list(mine_pairs(f"{p.title}. {p.abstract}" for p in papers))
+        if pairs:
+            self.store.record_acronyms(pairs)
+            self._vocabulary = self.vocabulary.learn(pairs)
 
     # --- channels and subscriptions -------------------------------------------------------
 
@@ -191,10 +220,13 @@ class Paperbot:
         return await self.blocking(self.store.list_subscriptions, key)
 
     async def subscribe(self, key: ChannelKey, query: str, user: str) -> SubscribeResult:
-        canonical = str(parse(query))
+        node = parse(query)
+        canonical = str(node)
         current = await self.subscriptions(key)
         if any(s.query == canonical for s in current):
             return SubscribeResult(None, canonical, 0)
+        catchall.refuse_fillers(node)
+        await self.blocking(self._refuse_broad, node)
         if len(current) >= self.max_subscriptions:
             raise InvalidInput(
                 f"this channel has {len(current)} subscriptions, the most allowed; "
@@ -205,7 +237,15 @@ class Paperbot:
             return SubscribeResult(None, canonical, 0)
         recent = await self.blocking(self._match_recent, subscription)
         log.info("%s subscribed %s to %r", user, key, canonical)
-        return SubscribeResult(subscription, canonical, recent)
+        return SubscribeResult(subscription, canonical, recent, describe(node))
+
+    def _refuse_broad(self, node: Any) -> None:
+        if self.live_subscriptions.index.follows(str(node)):
+            return  # another channel follows it already: judged then, and its matches stored
+        recent = self.store.papers_seen_since(self.clock() - PREVIEW_WINDOW)
+        # A share is measured well on a thousand papers; a busy week holds ten times more.
+        step = max(1, len(recent) // catchall.MAX_JUDGED)
+        catchall.refuse_broad(node, [self.analyze(p) for p in recent[::step]])
 
     def _match_recent(self, subscription: Subscription) -> int:
         """Match the new subscription's query against the last few days' papers, dated from the
@@ -220,7 +260,7 @@ class Paperbot:
         found = [
             pack(m.arxiv_id, m.field)
             for paper in self.store.papers_seen_since(since)
-            for m in index.match(analyze_paper(paper))
+            for m in index.match(self.analyze(paper))
         ]
         if not found:
             return 0
@@ -239,7 +279,10 @@ class Paperbot:
                 raise InvalidInput(f"there is no subscription #{number}; see /papers list")
             target = current[number - 1].query
         else:
-            canonical = str(parse(stripped))
+            try:
+                canonical = str(parse(stripped))
+            except InvalidInput:
+                canonical = stripped  # never a valid subscription, so never followed
             target = next((s.query for s in current if s.query in (canonical, stripped)), None)
         if target is None:
             return None
@@ -253,11 +296,14 @@ class Paperbot:
         papers = await self.blocking(self.store.papers_seen_since, since)
         reasons: dict[str, list[MatchReason]] = {}
         by_id = {}
+        vocabulary = await self.blocking(lambda: self.vocabulary)
         for paper in papers:
-            verdict = evaluate(node, analyze_paper(paper))
+            doc = analyze_paper(paper, vocabulary)
+            verdict = evaluate(node, doc)
             if verdict.matched:
                 field_ = verdict.field or MatchField.ABSTRACT
-                reasons[paper.arxiv_id] = [MatchReason(str(node), field_)]
+                detail = matched_as(str(node), doc, vocabulary)
+                reasons[paper.arxiv_id] = [MatchReason(str(node), field_, detail)]
                 by_id[paper.arxiv_id] = paper
         items = rank_items(reasons, by_id, {}, self.clock().date())
         return str(node), items[:limit], len(items)
@@ -296,6 +342,20 @@ class Paperbot:
     async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
         """What the channel's digest would hold now (candidates: see DigestBuilder)."""
         return await self.digests.build(await self.channel(key), now or self.clock())
+
+    def _explain_reasons(
+        self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
+    ) -> None:
+        """Say how each match was made when it went through an expansion ("MoE as 'mixture
+        of experts'"): only the papers of one digest, so re-reading them costs nothing."""
+        for paper_id, found in reasons.items():
+            paper = papers.get(paper_id)
+            if paper is None:
+                continue
+            doc = self.analyze(paper)
+            found[:] = [
+                replace(r, detail=matched_as(r.subscription, doc, self.vocabulary)) for r in found
+            ]
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""

@@ -190,6 +190,10 @@ class DiscordSettings(Section):
     api_base_url: str = Field(
         default="https://discord.com/api/v10", description="Discord REST base URL."
     )
+    gateway_url: str = Field(
+        default="wss://gateway.discord.gg/",
+        description="Discord Gateway websocket URL (behind a proxy, or a local fake in tests).",
+    )
     test_guild_id: int | None = Field(
         default=None, description="Sync commands to this guild only (instant, for testing)."
     )

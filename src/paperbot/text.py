@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import pairwise
-from typing import Any
 
 import Stemmer
 
 _WORD = re.compile(r"\w+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064]")
+# Characters nobody sees, that a paste from a PDF or a chat client brings along: removed before
+# anything reads the text (zero-width space, joiners, word joiner, BOM, soft hyphen, invisible
+# operators, left/right marks, Mongolian vowel separator).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+# Line and paragraph separators are spaces; tab, newline and carriage return are spaces already.
+_SEPARATORS = re.compile("[\u2028\u2029]")
+# What changes how text reads or is shown, and is refused: C0/C1 controls (NUL, ESC and the
+# escape sequences it starts) and the bidirectional embeddings, overrides and isolates.
+_MEANINGFUL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_MEANINGFUL_NAMES = {"\x00": "a NUL character", "\x1b": "an escape sequence"}
 _stemmer = Stemmer.Stemmer("english")
 # Stems are cached by word: a day's abstracts reuse a small vocabulary, and the C stemmer's
 # per-call overhead is what costs.
@@ -24,7 +28,7 @@ _STEM_CACHE_LIMIT = 500_000
 
 # ASCII text (nearly every abstract) is split by translate + split, three times faster than the
 # regex and the same words: \w on ASCII is exactly [A-Za-z0-9_].
-_ASCII_SEPARATORS = str.maketrans(
+ASCII_SEPARATORS = str.maketrans(
     {chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
 )
 
@@ -32,7 +36,7 @@ _ASCII_SEPARATORS = str.maketrans(
 def split_words(text: str) -> list[str]:
     r"""The normalised words (\w+ runs) of `text`."""
     if text.isascii():
-        return text.lower().translate(_ASCII_SEPARATORS).split()
+        return text.lower().translate(ASCII_SEPARATORS).split()
     return _WORD.findall(normalize(text))
 
 
@@ -53,7 +57,29 @@ def normalize(text: str) -> str:
 
 
 def has_control_characters(text: str) -> bool:
-    return bool(_CONTROL.search(text))
+    """Whether `text` holds a character that changes its meaning (see `meaning_changer`)."""
+    return meaning_changer(text) is not None
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without the invisible format characters a user cannot see or retype."""
+    if text.isascii():
+        return text
+    return _SEPARATORS.sub(" ", _INVISIBLE.sub("", text))
+
+
+def meaning_changer(text: str) -> str | None:
+    """What in `text` would change how it reads (a control character, a bidirectional
+    override), named for a person; None when there is nothing of the kind."""
+    found = _MEANINGFUL.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    if char in _MEANINGFUL_NAMES:
+        return _MEANINGFUL_NAMES[char]
+    if "\u202a" <= char <= "\u2069":
+        return f"a right-to-left/left-to-right override (U+{ord(char):04X})"
+    return f"a control character (U+{ord(char):04X})"
 
 
 def words(text: str) -> list[str]:
@@ -165,7 +191,11 @@ def _drop_silent_e(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The words of `text` as matching terms: normalised, plural and -ing/-ed folded."""
-    found = split_words(text)
+    return fold_words(split_words(text))
+
+
+def fold_words(found: list[str]) -> list[str]:
+    """Normalised words as matching terms (see `terms`)."""
     try:
         # C speed for known words (nearly all of a day's): no None to look for afterwards.
         return list(map(_term_cache.__getitem__, found))
@@ -200,147 +230,3 @@ def category_terms(category: str) -> tuple[str, ...]:
     """A category and its archive ("cs.lg" and "cs"), so `cat:cs` matches any cs paper."""
     archive, dot, _ = category.partition(".")
     return (category, archive) if dot else (category,)
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyzedPaper:
-    """A paper reduced to what queries look at; built once per paper per ingest.
-
-    The term and pair sets are derived on first use and kept, so a query checks a word or a
-    two-word phrase in O(1) instead of scanning the abstract, however many subscriptions ask;
-    the subscription index needs none of them (it intersects its keys with the sequences)."""
-
-    arxiv_id: str
-    title: tuple[str, ...]
-    abstract: tuple[str, ...]
-    keywords: tuple[str, ...]
-    authors: tuple[tuple[str, ...], ...]
-    categories: frozenset[str]
-    upvotes: int
-    _memo: dict[str, frozenset[Any]] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
-
-    @property
-    def title_terms(self) -> frozenset[str]:
-        found = self._memo.get("title_terms")
-        if found is None:
-            found = self._memo["title_terms"] = frozenset(self.title)
-        return found
-
-    @property
-    def abstract_terms(self) -> frozenset[str]:
-        found = self._memo.get("abstract_terms")
-        if found is None:
-            found = self._memo["abstract_terms"] = frozenset(self.abstract)
-        return found
-
-    @property
-    def keyword_terms(self) -> frozenset[str]:
-        found = self._memo.get("keyword_terms")
-        if found is None:
-            found = self._memo["keyword_terms"] = frozenset(self.keywords)
-        return found
-
-    @property
-    def title_pairs(self) -> frozenset[tuple[str, str]]:
-        """Adjacent term pairs: a two-word phrase is one lookup, a longer one pre-filtered."""
-        found = self._memo.get("title_pairs")
-        if found is None:
-            found = self._memo["title_pairs"] = frozenset(pairwise(self.title))
-        return found
-
-    @property
-    def abstract_pairs(self) -> frozenset[tuple[str, str]]:
-        found = self._memo.get("abstract_pairs")
-        if found is None:
-            found = self._memo["abstract_pairs"] = frozenset(pairwise(self.abstract))
-        return found
-
-    @property
-    def keyword_pairs(self) -> frozenset[tuple[str, str]]:
-        found = self._memo.get("keyword_pairs")
-        if found is None:
-            found = self._memo["keyword_pairs"] = frozenset(pairwise(self.keywords))
-        return found
-
-    @property
-    def author_words(self) -> frozenset[str]:
-        found = self._memo.get("author_words")
-        if found is None:
-            found = self._memo["author_words"] = frozenset(w for a in self.authors for w in a)
-        return found
-
-    @property
-    def category_set(self) -> frozenset[str]:
-        """Each category and its archive ("cs.lg" and "cs")."""
-        found = self._memo.get("category_set")
-        if found is None:
-            found = frozenset(t for c in self.categories for t in category_terms(c))
-            self._memo["category_set"] = found
-        return found
-
-    def other_terms(self) -> list[str]:
-        """The index terms that are not words of the text: author names (each word, and each
-        adjacent pair of words of one name), categories with their archives, upvote buckets."""
-        found = ["author:" + word for word in self.author_words]
-        found += ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
-        found += ["cat:" + cat for cat in self.category_set]
-        found += [f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes]
-        return found
-
-    def all_terms(self) -> frozenset[str]:
-        """Every term a stored query could be indexed under (see matching.anchor_terms), except
-        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
-        found = self._memo.get("all_terms")
-        if found is None:
-            every = set(self.title)
-            every.update(self.abstract)
-            every.update(self.keywords)
-            every.update(self.other_terms())
-            found = self._memo["all_terms"] = frozenset(every)
-        return found
-
-    def all_pairs(self) -> frozenset[tuple[str, str]]:
-        """Every adjacent pair of terms in the title, keywords or abstract."""
-        found = self._memo.get("all_pairs")
-        if found is None:
-            found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
-            self._memo["all_pairs"] = found
-        return found
-
-
-def analyze(
-    arxiv_id: str,
-    title: str,
-    abstract: str,
-    keywords: Iterable[str] = (),
-    authors: Iterable[str] = (),
-    categories: Iterable[str] = (),
-    upvotes: int = 0,
-) -> AnalyzedPaper:
-    return AnalyzedPaper(
-        arxiv_id=arxiv_id,
-        title=tuple(terms(title)),
-        abstract=tuple(terms(abstract)),
-        # A separator token keeps a phrase from spanning two keywords.
-        keywords=tuple(_join_with_gaps(terms(k) for k in keywords)),
-        authors=tuple(tuple(fold_name(a)) for a in authors),
-        categories=frozenset(c.lower() for c in categories),
-        upvotes=upvotes,
-    )
-
-
-def _join_with_gaps(parts: Iterable[list[str]]) -> list[str]:
-    out: list[str] = []
-    for part in parts:
-        if out:
-            out.append("\x00")
-        out.extend(part)
-    return out
-
-
-@lru_cache(maxsize=4096)
-def query_terms(text: str) -> tuple[str, ...]:
-    """A subscription word or phrase in the same form `analyze` gives a paper."""
-    return tuple(terms(text))

@@ -50,8 +50,8 @@ async def test_run_serves_commands_health_and_digests(
         await process.core.bot.ingest_day(process.core.bot.clock().date())
         sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", fake_slack)
         try:
-            answer = await sender.ask("subscribe model")
-            assert "subscribed this channel to model" in str(answer)
+            answer = await sender.ask("subscribe language")
+            assert "subscribed this channel to language" in str(answer)
             digest = await sender.ask("digest")
             assert "Posted" in str(digest), digest
             assert fake_slack.posted_papers()

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paperbot.analysis import AnalyzedPaper, analyze
 from paperbot.matching import (
     SubscriptionIndex,
     anchor_terms,
@@ -18,7 +19,6 @@ from paperbot.matching import (
 )
 from paperbot.models import ChannelKey, MatchField, Subscription
 from paperbot.query import And, evaluate, parse
-from paperbot.text import AnalyzedPaper, analyze
 
 CHANNEL = ChannelKey("console", "local", "t")
 VOCABULARY = [
@@ -168,9 +168,34 @@ def test_compiled_queries_rank_fields_like_evaluate() -> None:
 
 
 words = st.sampled_from(VOCABULARY)
+# Acronyms, compounds and expansions, as typed and as papers write them (aliases and splits).
+WRITTEN = [
+    "MoE",
+    "MoEs",
+    "mixture of experts",
+    "LLM",
+    "LLMs",
+    "large language model",
+    "KVCache",
+    "KV cache",
+    "QLoRA",
+    "LoRA",
+    "low-rank adaptation",
+    "Text2Video",
+    "text-to-video",
+    "RL",
+    "world",
+    "reinforcement learning",
+    "GRPO",
+]
+written = st.sampled_from(WRITTEN)
 leaf = st.one_of(
     words,
     words.map(str.upper),
+    written,
+    written.map(lambda w: f'"{w}"'),
+    written.map(lambda w: f"={w.split()[0]}"),
+    st.lists(st.one_of(words, written), min_size=2, max_size=3).map(" ".join),  # near
     st.lists(words, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
     words.map(lambda w: f"title:{w}"),
     words.map(lambda w: f"abstract:{w}"),
@@ -210,9 +235,10 @@ papers = st.builds(
         upvotes=up,
     ),
     st.integers(0, 99999),
-    st.lists(words, max_size=6),
+    st.lists(st.one_of(words, written), max_size=6),
     st.lists(
-        st.one_of(words, st.text(string.ascii_lowercase, min_size=1, max_size=6)), max_size=25
+        st.one_of(words, written, st.text(string.ascii_lowercase, min_size=1, max_size=6)),
+        max_size=25,
     ),
     st.lists(st.lists(words, min_size=1, max_size=2).map(" ".join), max_size=2),
     st.lists(st.sampled_from(AUTHORS), max_size=2),
@@ -222,7 +248,7 @@ papers = st.builds(
 channels = st.sampled_from([ChannelKey("slack", "T", f"C{i}") for i in range(4)])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     st.lists(st.tuples(queries, channels), min_size=1, max_size=20),
     st.lists(papers, min_size=1, max_size=8),

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from paperbot.analysis import AnalyzedPaper, analyze
 from paperbot.errors import InvalidInput
 from paperbot.models import MatchField
 from paperbot.query import (
@@ -22,7 +23,7 @@ from paperbot.query import (
     evaluate,
     parse,
 )
-from paperbot.text import AnalyzedPaper, analyze, normalize
+from paperbot.text import normalize
 
 
 def doc(title: str = "", abstract: str = "", **kw: object) -> AnalyzedPaper:
@@ -52,7 +53,7 @@ def test_lowercase_operators_mean_what_people_type() -> None:
     assert parse("diffusion or flow") == parse("diffusion OR flow")
     assert parse("transformer and not survey") == parse("transformer -survey")
     # Quoted, they are words again, and they are written out quoted so they stay words.
-    quoted = parse('"or" robot')
+    quoted = parse('"or" AND robot')
     assert isinstance(quoted, And) and quoted.children[0] == Text(("or",), "or")
     assert str(quoted) == '"or" AND robot'
 
@@ -101,10 +102,10 @@ def test_exclusions_may_sit_anywhere_while_something_positive_remains() -> None:
         ("title:(a OR abstract:b)", "'abstract:' at position 13 cannot go inside 'title:( )'"),
         ("title: agents", "'title:' at position 1 needs a value"),
         ("robot ()", "empty parentheses at position 7"),
-        ("***", "nothing to match in '***' at position 1"),
+        ("***", "'***' has no words to match: subscriptions are words and phrases"),
         ("", "empty"),
         ("   ", "empty"),
-        ("a\x00b", "control characters"),
+        ("a\x00b", "contains a NUL character"),
         ("(" * 12 + "a" + ")" * 12, "nested"),
         (" ".join(["w"] * 21), "too many terms (at most 20) at position 41"),
         ("x" * 1001, "too long"),
@@ -128,10 +129,10 @@ def _nested(innermost: str, levels: int) -> str:
 def test_depth_counts_the_parentheses_the_canonical_form_will_have() -> None:
     fine = _nested("p OR q", MAX_DEPTH)
     assert parse(str(parse(fine))) == parse(fine)
-    # Same literal depth, but "p OR q r" is written "p OR (q AND r)": one level more, refused,
-    # or its written form would not parse back.
+    # Same literal depth, but "p OR q AND r" is written "p OR (q AND r)": one level more,
+    # refused, or its written form would not parse back.
     with pytest.raises(InvalidInput, match="nested"):
-        parse(_nested("p OR q r", MAX_DEPTH))
+        parse(_nested("p OR q AND r", MAX_DEPTH))
 
 
 def test_long_runs_of_not_are_refused_not_crashed_on() -> None:
@@ -214,7 +215,7 @@ def test_a_whole_archive_matches_its_categories() -> None:
 
 def test_the_strongest_field_of_a_conjunction_is_reported() -> None:
     paper = doc("Robots", "learning to walk", categories=("cs.RO",))
-    assert evaluate(parse("learning robot"), paper).field is MatchField.TITLE
+    assert evaluate(parse("learning AND robot"), paper).field is MatchField.TITLE
     assert evaluate(parse("learning cat:cs.RO"), paper).field is MatchField.CATEGORY
     assert evaluate(parse("learning -survey"), paper).field is MatchField.ABSTRACT
 

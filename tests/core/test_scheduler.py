@@ -516,24 +516,7 @@ async def test_two_bot_processes_on_one_database_post_each_digest_once(
             store.close()
 
 
-# --- stopping -------------------------------------------------------------------------------
-
-
-async def test_stop_lets_a_running_digest_finish(bot: Paperbot, clock: FixedClock) -> None:
-    slow = DigestPoster(delay=0.05)
-    bot.posters["console"] = slow
-    await berlin_channel(bot)
-    bot.ingest_papers(todays_papers())
-    clock.now = SLOT
-    scheduler = make_scheduler(bot)
-    await scheduler.start(paused=True)
-    job = asyncio.create_task(scheduler._digest_job(KEY))
-    while not slow.posts:
-        await asyncio.sleep(0.01)
-    await scheduler.stop(grace_seconds=10)
-    await asyncio.wait_for(job, 1)
-    assert len(slow.items()) == 3
-    assert not scheduler.aps.running
+# Stopping: tests/core/test_shutdown.py.
 
 
 # --- status ---------------------------------------------------------------------------------

@@ -84,15 +84,21 @@ async def test_healthz_503_when_a_platform_is_disconnected(deploy_store: Store) 
 
     health = Health(deploy_store)
     health.add_platform("slack", lambda: True)
-    health.add_platform("discord", lambda: False)
+    health.add_platform(
+        "discord", lambda: False, lambda: "gateway unreachable; reconnect attempt 3"
+    )
     health.add_platform("other", broken_probe)
     async with HealthServer(health, port=0) as running:
         response = await get(f"{running.url}/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unhealthy"
-    assert body["platforms"]["discord"] == {"connected": False}
-    assert body["platforms"]["other"] == {"connected": False}
+    assert body["platforms"]["slack"] == {"connected": True}  # the one that is up says so
+    assert body["platforms"]["discord"] == {
+        "connected": False,
+        "error": "gateway unreachable; reconnect attempt 3",
+    }
+    assert body["platforms"]["other"] == {"connected": False, "error": "not connected"}
 
 
 async def test_healthz_503_when_the_database_is_unreachable(tmp_path: object) -> None:

@@ -7,8 +7,11 @@ them the way a reaction would in Slack or Discord, and `unvote m3` takes it back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import re
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -55,17 +58,26 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     )
     extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
     if extra:
-        text.append(f"  {extra}\n", style="green")
+        text.append(f"  {plain(extra)}\n", style="green")
     return text
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Text that may hold what a user typed, shown as typed: rich `Text` never reads markup,
+    and terminal control characters (escape sequences) are dropped."""
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def render_reply(reply: Reply) -> RenderableType:
     if reply.is_error:
-        return Text(f"✗ {reply.text}", style="red")
+        return Text(f"✗ {plain(reply.text)}", style="red")
     parts: list[RenderableType] = []
     if reply.title:
-        parts.append(Text(reply.title, style="bold underline"))
-    parts.append(Text(reply.text))
+        parts.append(Text(plain(reply.title), style="bold underline"))
+    parts.append(Text(plain(reply.text)))
     for number, item in enumerate(reply.items, start=1):
         parts.append(render_item(item, number=number))
     return Group(*parts)
@@ -212,5 +224,21 @@ def _is_message_id(text: str) -> bool:
 
 
 async def read_stdin_line(stream: TextIO = sys.stdin) -> str | None:
-    line = await asyncio.to_thread(stream.readline)
+    """The next line typed, None at end of input. Read in a daemon thread of its own: a thread
+    of the default executor blocked in readline would hold the process after a SIGTERM."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        line = stream.readline()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(_settle, answer, line)
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    line = await answer
     return line if line else None
+
+
+def _settle(answer: asyncio.Future[str], line: str) -> None:
+    if not answer.done():
+        answer.set_result(line)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.ingest.live import LiveSubscriptions
 from paperbot.models import Paper
 from paperbot.store.papers import UpsertResult, merge_batch
 from paperbot.store.store import Store
-from paperbot.text import AnalyzedPaper
 
 # Aim each chunk's writes at this long, well under the 0.5 s a command may wait behind them.
 TARGET_WRITE_SECONDS = 0.2

@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
 from paperbot.matching import QueryMatch, SubscriptionIndex
 from paperbot.models import Paper, Subscription
 from paperbot.store.store import PackedMatches, Store, StoredSubscription, UpsertPlan
-from paperbot.text import AnalyzedPaper
 
 log = logging.getLogger(__name__)
 

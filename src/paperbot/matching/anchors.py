@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
+from paperbot.analysis import analyze
 from paperbot.matching.ranks import Anchor, Rarity
-from paperbot.query import And, Author, Category, MinUpvotes, Node, Not, Text
-from paperbot.text import analyze, pair_term, upvote_term
+from paperbot.query import And, Author, Category, MinUpvotes, Near, Node, Not, Text
+from paperbot.text import pair_term, upvote_term
 
 
 @lru_cache(maxsize=1)
@@ -63,9 +64,15 @@ def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[Anchor], float] | No
     """(anchor set, estimated share of papers holding one of them)."""
     if isinstance(node, Text):
         # Every word of a phrase, and every adjacent pair, is necessary: a pair is far rarer
-        # than its words ("neural network"), so a phrase is anchored on its rarest pair.
-        stems = node.stems
-        return _rarest(stems if len(stems) == 1 else list(pairwise(stems)), rarity)
+        # than its words ("neural network"), so a phrase is anchored on its rarest pair. A
+        # word with aliases needs one of its alternatives: the union of their anchors.
+        union: set[Anchor] = set()
+        share = 0.0
+        for stems in node.alternatives:
+            found, part = _rarest(stems if len(stems) == 1 else list(pairwise(stems)), rarity)
+            union |= found
+            share += part
+        return frozenset(union), min(share, 1.0)
     if isinstance(node, Author):
         words = node.words
         if len(words) == 1:
@@ -77,11 +84,18 @@ def _anchors(node: Node, rarity: Rarity) -> tuple[frozenset[Anchor], float] | No
         return None if node.count < 1 else _rarest([upvote_term(node.count)], rarity)
     if isinstance(node, Not):
         return None
-    if isinstance(node, And):
+    if isinstance(node, Near) and node.aliases:
+        # The words near each other, or the acronym they spell.
+        together = _anchors(And(node.children), rarity)
+        acronym = _anchors(Text(node.aliases[0], "", node.children[0].scope), rarity)
+        if together is None or acronym is None:
+            return None
+        return together[0] | acronym[0], min(together[1] + acronym[1], 1.0)
+    if isinstance(node, And | Near):
         # One child's anchors suffice: take the child whose anchors the fewest papers hold.
         options = [a for a in (_anchors(c, rarity) for c in node.children) if a is not None]
         return min(options, key=lambda a: (a[1], len(a[0]))) if options else None
-    union: set[Anchor] = set()
+    union = set()
     share = 0.0
     for child in node.children:
         anchors = _anchors(child, rarity)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from operator import attrgetter
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.matching.anchors import _anchors, default_rarity
 from paperbot.matching.ranks import (
     _ABSTRACT,
@@ -21,18 +22,20 @@ from paperbot.matching.ranks import (
 )
 from paperbot.models import MatchField
 from paperbot.query import (
+    SCOPE_FIELDS,
     And,
     Author,
     Category,
     MinUpvotes,
+    Near,
     Node,
     Not,
     Scope,
     Text,
     contains,
     has_author,
+    near,
 )
-from paperbot.text import AnalyzedPaper
 
 
 def query_key(node: Node) -> str:
@@ -40,7 +43,10 @@ def query_key(node: Node) -> str:
     "a b" and "b a", are one query and are evaluated once for all their subscribers. A string,
     being the smallest hashable thing to keep 100,000 of (terms hold no spaces or brackets)."""
     if isinstance(node, Text):
-        return f"{node.scope}:{' '.join(node.stems)}"
+        return f"{node.scope}:{'|'.join(' '.join(a) for a in node.alternatives)}"
+    if isinstance(node, Near):
+        also = "|".join(" ".join(a) for a in node.aliases)
+        return f"~({','.join(sorted({query_key(c) for c in node.children}))}){also}"
     if isinstance(node, Author):
         return "author:" + " ".join(node.words)
     if isinstance(node, Category):
@@ -61,7 +67,14 @@ def compile_query(node: Node, rarity: Rarity | None = None) -> Check:
 
 def _compile(node: Node, rarity: Rarity) -> Check:
     if isinstance(node, Text):
+        if node.aliases:
+            alternatives = tuple(
+                _compile_text(Text(stems, node.raw, node.scope)) for stems in node.alternatives
+            )
+            return lambda d: max(check(d) for check in alternatives)
         return _compile_text(node)
+    if isinstance(node, Near):
+        return _compile_near(node)
     if isinstance(node, Author):
         words = node.words
         if len(words) == 1:
@@ -118,11 +131,7 @@ def _compile_text(node: Text) -> Check:
     # Three or more words: every adjacent pair must be in the field (one subset test in C
     # rejects nearly every candidate), then the words in order.
     pairs = frozenset(pairwise(stems))
-    fields = {
-        Scope.ANY: (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT),
-        Scope.TITLE: (MatchField.TITLE,),
-        Scope.ABSTRACT: (MatchField.ABSTRACT,),
-    }[node.scope]
+    fields = SCOPE_FIELDS[node.scope]
     ranked = tuple((field, _RANK[field]) for field in fields)
 
     def check_phrase(d: AnalyzedPaper) -> int:
@@ -132,6 +141,25 @@ def _compile_text(node: Text) -> Check:
         return _MISS
 
     return check_phrase
+
+
+def _compile_near(node: Near) -> Check:
+    """Words typed side by side: each child present (cheap set tests first), then close."""
+    present = tuple(_compile(child, {}) for child in node.children)
+    ranked = tuple((field, _RANK[field]) for field in SCOPE_FIELDS[node.children[0].scope])
+    children = node.children
+    aliases = node.aliases
+
+    def check_near(d: AnalyzedPaper) -> int:
+        every = all(check(d) >= 0 for check in present)
+        if not every and not aliases:
+            return _MISS
+        for field, rank in ranked:
+            if any(contains(d, field, a) for a in aliases) or (every and near(d, field, children)):
+                return rank
+        return _MISS
+
+    return check_near
 
 
 _PAIRS_OF: dict[MatchField, Callable[[AnalyzedPaper], frozenset[tuple[str, str]]]] = {

@@ -8,9 +8,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain, pairwise, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
 from paperbot.matching.naive import Match
 from paperbot.matching.placement import (
@@ -33,7 +34,6 @@ from paperbot.matching.ranks import (
     Check,
 )
 from paperbot.models import MatchField, Subscription
-from paperbot.text import AnalyzedPaper
 
 # The name the module had before it became a package, which log filters may name.
 log = logging.getLogger("paperbot.matching")
@@ -51,6 +51,7 @@ class _Query:
 
 
 _SUBSCRIBERS = attrgetter("subscribers")
+_TERM = itemgetter(0)  # of an alias: (term, position)
 # Field ranks, strongest first: a query keeps the strongest field any of its leaves is in.
 _DESCENDING = sorted({_TITLE, _AUTHOR, _KEYWORDS, _CATEGORY, _ABSTRACT}, reverse=True)
 Group = tuple[set[_Query], int]  # queries that matched, with the field rank they share
@@ -91,6 +92,13 @@ class SubscriptionIndex:
     @property
     def distinct_queries(self) -> int:
         return len(self._queries)
+
+    def follows(self, query: str) -> bool:
+        """Whether some subscription here means what `query` means."""
+        try:
+            return _compiled(query).key in self._queries
+        except InvalidInput:
+            return False
 
     def add(self, subscription: Subscription) -> None:
         """Index a subscription; InvalidInput if its query does not parse."""
@@ -191,9 +199,15 @@ class SubscriptionIndex:
         few index keys the paper holds, then the checked queries."""
         known = self._keys.keys()
         # The index keys in each field, intersected straight from the sequences (in C).
-        title = known & chain(doc.title, pairwise(doc.title))
-        keywords = known & chain(doc.keywords, pairwise(doc.keywords)) if doc.keywords else set()
-        abstract = known & chain(doc.abstract, pairwise(doc.abstract))
+        title = known & chain(doc.title, pairwise(doc.title), map(_TERM, doc.title_aliases))
+        keywords = (
+            known & chain(doc.keywords, pairwise(doc.keywords), map(_TERM, doc.keyword_aliases))
+            if doc.keywords
+            else set()
+        )
+        abstract = known & chain(
+            doc.abstract, pairwise(doc.abstract), map(_TERM, doc.abstract_aliases)
+        )
         other = known & doc.other_terms()  # authors and categories: keys of their own kind
         present = title | keywords | abstract | other
         if not present and not self._unanchored:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.models import MatchField, Subscription
 from paperbot.query import evaluate, parse
-from paperbot.text import AnalyzedPaper
 
 
 class Match(NamedTuple):

@@ -8,11 +8,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.matching.anchors import _anchors, _share, default_rarity
 from paperbot.matching.compile import _compile, query_key
 from paperbot.matching.ranks import _AUTHOR, _CATEGORY, _MISS, Anchor, Check, Rarity
-from paperbot.query import And, Author, Category, MinUpvotes, Node, Not, Or, Scope, Text, parse
-from paperbot.text import AnalyzedPaper, pair_term, upvote_term
+from paperbot.query import (
+    And,
+    Author,
+    Category,
+    MinUpvotes,
+    Near,
+    Node,
+    Not,
+    Or,
+    Scope,
+    Text,
+    parse,
+)
+from paperbot.text import pair_term, upvote_term
 
 # How a leaf is decided once its key is present in the paper: by the field it is found in
 # (a word or word pair in the text, or only in the title, or only in the abstract), or by the
@@ -23,12 +36,14 @@ Leaf = tuple[Anchor, int]  # (key, kind)
 Slot = tuple[Leaf, ...]  # an OR of leaves (one leaf: the leaf itself)
 
 
+_KINDS = {Scope.ANY: _IN_TEXT, Scope.TITLE: _IN_TITLE, Scope.ABSTRACT: _IN_ABSTRACT}
+
+
 def _leaf(node: Node) -> Leaf | None:
     """A node that the presence of one key (and at most the field it is in) decides."""
-    if isinstance(node, Text) and len(node.stems) <= 2:
-        kind = {Scope.ANY: _IN_TEXT, Scope.TITLE: _IN_TITLE, Scope.ABSTRACT: _IN_ABSTRACT}
+    if isinstance(node, Text) and len(node.stems) <= 2 and not node.aliases:
         stems = node.stems
-        return (stems[0] if len(stems) == 1 else (stems[0], stems[1])), kind[node.scope]
+        return (stems[0] if len(stems) == 1 else (stems[0], stems[1])), _KINDS[node.scope]
     if isinstance(node, Author) and len(node.words) <= 2:
         return "author:" + " ".join(node.words), _AUTHOR  # the name, or its one pair of words
     if isinstance(node, Category):
@@ -41,6 +56,15 @@ def _slot(node: Node) -> Slot | None:
     leaf = _leaf(node)
     if leaf is not None:
         return (leaf,)
+    if isinstance(node, Text):
+        # A word with aliases is an OR of its alternatives, each a leaf when short enough.
+        if any(len(stems) > 2 for stems in node.alternatives):
+            return None
+        kind = _KINDS[node.scope]
+        return tuple(
+            (stems[0] if len(stems) == 1 else (stems[0], stems[1]), kind)
+            for stems in node.alternatives
+        )
     if not isinstance(node, Or):
         return None
     leaves: list[Leaf] = []
@@ -135,6 +159,8 @@ def _branch(node: Node, rarity: Rarity) -> Branch | None:
 def _necessary(node: Node) -> list[Anchor]:
     """Keys every paper matching `node` holds (each alone is necessary)."""
     if isinstance(node, Text):
+        if node.aliases:
+            return []  # no one key: any alternative will do
         return list(node.stems) if len(node.stems) == 1 else list(pairwise(node.stems))
     if isinstance(node, Author):
         words = node.words
@@ -145,7 +171,9 @@ def _necessary(node: Node) -> list[Anchor]:
         return ["cat:" + node.name]
     if isinstance(node, MinUpvotes):
         return [upvote_term(node.count)] if node.count >= 1 else []
-    if isinstance(node, And):
+    if isinstance(node, Near) and node.aliases:
+        return []  # the acronym alone will do
+    if isinstance(node, And | Near):
         return [k for child in node.children for k in _necessary(child)]
     return []
 

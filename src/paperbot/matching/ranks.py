@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from paperbot.analysis import AnalyzedPaper
 from paperbot.models import MatchField
-from paperbot.text import AnalyzedPaper
 
 # A compiled query answers -1 for no match, 0 for a match without a field (only filters and
 # exclusions held) and otherwise the rank of the strongest field, ranked by MatchField.weight.

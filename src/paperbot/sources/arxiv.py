@@ -112,6 +112,7 @@ class ArxivSource:
         day = _feed_day(feed)
         if day is not None:
             self._feed_day = (day, self._clock())
+        _log_duplicates(result, f"the feed of {day}")
         return Announcement(day, result)
 
     async def fetch_range(self, start: date, end: date) -> FetchResult:
@@ -155,6 +156,7 @@ class ArxivSource:
                 break
         else:
             logger.warning("arxiv: stopped after %d pages", self._max_pages)
+        _log_duplicates(result, "the query API's answer")
         return result
 
     def _api_feed(self, response: httpx.Response) -> ET.Element:
@@ -176,9 +178,11 @@ class ArxivSource:
             logger.warning("arxiv: skipped a record: %s", exc)
             result.skipped += 1
             return
-        if paper.arxiv_id not in seen:  # pages shift when papers arrive mid-query
-            seen.add(paper.arxiv_id)
-            result.papers.append(paper)
+        if paper.arxiv_id in seen:  # pages shift when papers arrive mid-query
+            result.duplicates += 1
+            return
+        seen.add(paper.arxiv_id)
+        result.papers.append(paper)
 
     def _known_before_feed(self, day: date) -> bool:
         if self._feed_day is None:
@@ -262,6 +266,11 @@ def _split_creators(text: str | None) -> tuple[str, ...]:
         return ()
     names = (_collapse(part).removeprefix("and ") for part in text.split(","))
     return tuple(name for name in names if name)
+
+
+def _log_duplicates(result: FetchResult, where: str) -> None:
+    if result.duplicates:
+        logger.info("arxiv: dropped %d duplicate record(s) in %s", result.duplicates, where)
 
 
 def _feed_day(feed: ET.Element) -> date | None:

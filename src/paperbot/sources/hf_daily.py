@@ -56,6 +56,8 @@ class HFDailySource:
                 break
         else:
             logger.warning("hf: stopped after %d pages for %s", self._max_pages, day)
+        if result.duplicates:
+            logger.info("hf: dropped %d duplicate record(s) for %s", result.duplicates, day)
         return result
 
     async def search(self, query: str) -> FetchResult:
@@ -88,7 +90,10 @@ class HFDailySource:
                 logger.warning("hf: skipped a record: %s", exc)
                 result.skipped += 1
                 continue
-            if paper is None or paper.arxiv_id in seen:
+            if paper is None:
+                continue
+            if paper.arxiv_id in seen:
+                result.duplicates += 1
                 continue
             seen.add(paper.arxiv_id)
             result.papers.append(paper)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperbot.models import Channel, ChannelKey, ChannelSettings, Paper, Subscription
+from paperbot.store import acronyms as acronym_rows
 from paperbot.store import channels as channel_rows
 from paperbot.store import digests as digest_rows
 from paperbot.store import ledger as ledger_rows
@@ -445,3 +446,15 @@ class Store:
     def source_statuses(self) -> list[SourceStatus]:
         with self.engine.connect() as conn:
             return source_rows.source_statuses(conn)
+
+    # --- acronyms -------------------------------------------------------------------------
+
+    def record_acronyms(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Store acronym pairs mined from papers; returns how many were new."""
+        now = self.clock()
+        with self.transaction() as conn:
+            return acronym_rows.record_acronyms(conn, pairs, now)
+
+    def learned_acronyms(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return acronym_rows.learned_acronyms(conn)

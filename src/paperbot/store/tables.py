@@ -231,6 +231,17 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# Acronyms mined from papers ("mixture of experts (MoE)"), kept so that later papers spelling
+# one out meet subscriptions to the acronym. `papers` counts the papers that defined the pair.
+acronyms = Table(
+    "acronyms",
+    metadata,
+    Column("acronym", String(16), primary_key=True),
+    Column("expansion", String(200), primary_key=True),
+    Column("papers", Integer, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+
 # One-sentence TL;DRs a language model wrote, one per paper however many channels post it; the
 # rows of a day are also that day's spent budget (papers and tokens).
 summaries = Table(

@@ -155,7 +155,12 @@ async def invoke(adapter: DiscordAdapter, payload: dict[str, Any]) -> discord.In
         data=payload,  # type: ignore[arg-type]
         state=adapter.client._connection,
     )
-    await adapter.tree._call(interaction)
+    try:
+        await adapter.tree._call(interaction)
+    except discord.app_commands.AppCommandError as error:
+        # What discord.py's own invoker (CommandTree._from_interaction) does with an error
+        # raised before the command runs, such as an unknown subcommand.
+        await adapter.tree._dispatch_error(interaction, error)
     return interaction
 
 

@@ -93,6 +93,7 @@ class FakeDiscord:
     rate_limits: list[RateLimit] = field(default_factory=list)
     rate_limited: list[Request] = field(default_factory=list)
     thread_failure: Failure | None = None
+    sync_faults: list[str] = field(default_factory=list)  # next syncs: "not-json" or "reset"
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -227,6 +228,11 @@ class FakeDiscord:
         return _json(fixture("discord_application_me.json"))
 
     async def _sync(self, request: web.Request) -> web.Response:
+        if self.sync_faults:
+            fault = self.sync_faults.pop(0)
+            if fault == "reset" and request.transport is not None:
+                request.transport.close()  # the connection drops mid-request
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
         commands = copy.deepcopy(request[BODY] or [])
         for command in commands:
             command.update(id=self.snowflake(), application_id=BOT_ID, version=self.snowflake())

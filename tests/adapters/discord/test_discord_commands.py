@@ -125,7 +125,7 @@ async def test_the_permission_is_configurable(
 async def test_unsubscribe_and_its_autocomplete(
     adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
 ) -> None:
-    for query in ("diffusion", '"world model"', "video diffusion", "transformer"):
+    for query in ("diffusion", '"world model"', "video AND diffusion", "transformer"):
         await bot.subscribe(KEY, query, ADA)
     await invoke(adapter, autocomplete_payload("unsubscribe", "query", "DIFF"))
     callback = fake.callbacks[-1]
@@ -300,3 +300,15 @@ async def test_a_failure_is_answered_privately_in_one_line(
     await invoke(adapter, command_payload("search", {"query": "anything"}))
     assert fake.followups[-1]["content"].startswith("⚠️ something went wrong")
     assert private(fake.followups[-1])
+
+
+async def test_a_stale_or_unknown_subcommand_is_answered_with_the_help(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    # What a client's cached command list sends after an upgrade removed or renamed one.
+    await invoke(adapter, command_payload("frobnicate", {"query": "x"}))
+    data = answer(fake)
+    assert private(data)
+    description = data["embeds"][0]["description"]
+    assert "not one I know" in description and "/papers subscribe <query>" in description
+    assert "something went wrong" not in text_of(data)

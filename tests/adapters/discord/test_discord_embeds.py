@@ -146,7 +146,13 @@ def test_extreme_papers_stay_within_every_limit() -> None:
 def test_replies_are_content_embeds_or_papers() -> None:
     error = reply_message(Reply.error("this channel does not follow *diffusion*"))
     assert error.content == r"⚠️ this channel does not follow \*diffusion\*" and not error.embeds
-    short = reply_message(Reply("<@283704385210257409> subscribed", Visibility.IN_CHANNEL))
+    short = reply_message(
+        Reply(
+            "<@283704385210257409> subscribed",
+            Visibility.IN_CHANNEL,
+            mention="283704385210257409",
+        )
+    )
     assert short.content == "<@283704385210257409> subscribed" and not short.embeds
     titled = reply_message(Reply("timezone UTC · hour 9:00", title="Channel settings"))
     assert titled.content is None and titled.embeds[0].title == "Channel settings"

@@ -122,6 +122,7 @@ def test_replies_keep_mentions_and_escape_the_rest() -> None:
     reply = Reply(
         text="<@U0ALICE01> subscribed this channel to a <b> & c.",
         visibility=Visibility.IN_CHANNEL,
+        mention="U0ALICE01",
     )
     message = reply_message(reply)
     assert_within_limits(message.payload())

@@ -297,6 +297,12 @@ class PapersTree(app_commands.CommandTree[discord.Client]):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            # A command this version no longer has, or has changed (a client's cached copy
+            # after an upgrade): what the user needs is what the commands are now.
+            log.info("stale or unknown command %r answered with the help", error)
+            await _answer_with_help(interaction)
+            return
         command = interaction.command.qualified_name if interaction.command else "?"
         log.error("/%s failed in %s", command, interaction.channel_id, exc_info=error)
         message = "something went wrong on our side; please try again in a minute"
@@ -307,3 +313,22 @@ class PapersTree(app_commands.CommandTree[discord.Client]):
                 await interaction.response.send_message(f"⚠️ {message}", ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell the user about the failure of /%s", command)
+
+
+async def _answer_with_help(interaction: discord.Interaction) -> None:
+    help_reply = Reply(
+        text=f"That command is not one I know (anymore).\n{core_commands.HELP}",
+        title="paperbot commands",
+    )
+    rendered = reply_message(help_reply, monospace=True)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                embeds=rendered.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.response.send_message(
+                embeds=rendered.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+    except discord.HTTPException:
+        log.warning("could not answer a stale command with the help")

@@ -10,7 +10,7 @@ says what Slack and the console say.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import discord
@@ -39,6 +39,9 @@ _HEADER_TITLE_CHARS = 120  # per line of the header's table of contents
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]]{1,500}$")
 # Markdown that would change how a paper's text looks; URLs are left whole so they stay links.
 _URL = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
+# What Discord would render live in text: <@id>, <@!id>, <@&id>, <#id>, </name:id>,
+# @everyone, @here, and links (a scheme's "://", "<http", "www.").
+_LIVE = re.compile(r"<[@#/]|@(?:everyone|here)|:/|\bwww\.")
 _INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
 _LINE_MARKDOWN = re.compile(r"^(\s*)(?=(?:#{1,3}|>{1,3}|[-+])\s)", re.MULTILINE)
 _NUMBERED_LINE = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
@@ -85,6 +88,18 @@ def escape_markdown(text: str) -> str:
         done = url.end()
     parts.append(_escape_plain(text[done:]))
     return "".join(parts)
+
+
+def inert(text: str, mention: str = "") -> str:
+    """Text that may hold what a user typed, shown as typed and never live: user, role and
+    channel mentions, @everyone/@here, slash-command mentions and links are broken with an
+    invisible zero-width space (allowed_mentions already stops pings; this stops the mention
+    and the link from rendering). Only the mention the core put first (`mention`, the
+    requester) stays as it is."""
+    prefix = f"<@{mention}>"
+    if mention and mention.isdigit() and text.startswith(prefix):
+        return prefix + inert(text[len(prefix) :])
+    return _LIVE.sub(lambda m: m.group()[0] + BLANK + m.group()[1:], text)
 
 
 def _escape_plain(text: str) -> str:
@@ -161,7 +176,7 @@ def item_message(item: DigestItem, votes: VoteEmoji | None = None) -> Rendered:
     numbers = stats(item)
     if numbers:
         embed.add_field(name="Stats", value=fit(numbers, FIELD_VALUE_LIMIT), inline=True)
-    reason = why(item.reasons)
+    reason = inert(why(item.reasons))  # names subscriptions, which users typed
     if reason:
         embed.add_field(name="Why it's here", value=fit(reason, FIELD_VALUE_LIMIT), inline=False)
     embed.set_footer(text=fit(_footer(paper, votes.hint), FOOTER_LIMIT, escape=False))
@@ -208,16 +223,19 @@ def _aware(moment: datetime | None) -> datetime | None:
 def reply_message(reply: Reply, monospace: bool = False) -> Rendered:
     """A command's answer: short text as content, longer or titled text in embeds, papers as
     one compact embed each (at most ten, the count of the rest in the content)."""
+    text = inert(reply.text, reply.mention)
+    if reply.title is not None:
+        reply = replace(reply, title=inert(reply.title))
     if reply.is_error:
-        return _within_limits(Rendered(fit(f"⚠️ {reply.text}", CONTENT_LIMIT)))
+        return _within_limits(Rendered(fit(f"⚠️ {inert(reply.text)}", CONTENT_LIMIT)))
     if reply.items:
-        return _with_items(reply)
+        return _with_items(replace(reply, text=text))
     if monospace:
-        text = truncate(reply.text.replace("```", "ʼʼʼ"), DESCRIPTION_LIMIT - 8)
+        text = truncate(text.replace("```", "ʼʼʼ"), DESCRIPTION_LIMIT - 8)
         return _within_limits(Rendered(None, [_text_embed(reply.title, f"```\n{text}\n```")]))
-    if reply.title is None and len(reply.text) <= CONTENT_LIMIT // 2:
-        return _within_limits(Rendered(fit(reply.text, CONTENT_LIMIT)))
-    return _within_limits(Rendered(None, _text_embeds(reply.title, fit(reply.text, TOTAL_LIMIT))))
+    if reply.title is None and len(text) <= CONTENT_LIMIT // 2:
+        return _within_limits(Rendered(fit(text, CONTENT_LIMIT)))
+    return _within_limits(Rendered(None, _text_embeds(reply.title, fit(text, TOTAL_LIMIT))))
 
 
 def _text_embed(title: str | None, description: str) -> discord.Embed:

@@ -30,6 +30,8 @@ MAX_URL = 500
 VOTE_HINT = "React 👍 / 👎 to vote"
 _MENTION = re.compile(r"(<@[UW][A-Z0-9]{2,20}>)")
 _URL_UNSAFE = re.compile(r"[\s<>|\"\\]")
+# Where Slack would start a link of its own in plain text: a scheme's "://", "www.", "mailto:".
+_LINK_START = re.compile(r"(?i):/|\bwww\.|\bmailto:")
 
 Block = dict[str, Any]
 
@@ -58,11 +60,19 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def escape_keeping_mentions(text: str) -> str:
-    """Escape core wording but keep `<@U123>` user mentions, which the core writes on purpose."""
-    return "".join(
-        part if _MENTION.fullmatch(part) else escape(part) for part in _MENTION.split(text)
-    )
+def escape_user_text(text: str, mention: str = "") -> str:
+    """Text that may hold what a user typed, made inert: mrkdwn's `<>&` escaped (so `<@U..>`,
+    `<!here>`, `<!subteam^..>` and `<url|text>` show as typed) and bare links broken with an
+    invisible word joiner. Only the mention the core itself put first (`mention`, the
+    requester) stays live."""
+    prefix = f"<@{mention}>"
+    if mention and _MENTION.fullmatch(prefix) and text.startswith(prefix):
+        return prefix + _inert(escape(text[len(prefix) :]))
+    return _inert(escape(text))
+
+
+def _inert(escaped: str) -> str:
+    return _LINK_START.sub(lambda m: m.group()[:-1] + "\u2060" + m.group()[-1], escaped)
 
 
 def one_line(text: str) -> str:
@@ -188,6 +198,11 @@ def _title(paper: Paper, limit: int) -> str:
     return f"*{link(paper.abs_url, one_line(paper.title) or paper.arxiv_id, limit)}*"
 
 
+def _why(item: DigestItem, limit: int = MAX_CONTEXT_TEXT // 2) -> str:
+    """Why a paper matched: it names subscriptions, which users typed."""
+    return fit_user_text(truncate(one_line(why(item.reasons)), limit // 2), limit)
+
+
 def _fallback(text: str) -> str:
     return fit(one_line(text), MAX_FALLBACK)
 
@@ -203,10 +218,8 @@ def item_message(item: DigestItem) -> SlackMessage:
     abstract = item_summary(item, 600)
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
-    extra = [stats(item), why(item.reasons)]
-    blocks.append(
-        context([_links(paper), *(fit(one_line(e), MAX_CONTEXT_TEXT // 2) for e in extra if e)])
-    )
+    extra = [fit(stats(item), MAX_CONTEXT_TEXT // 2), _why(item)]
+    blocks.append(context([_links(paper), *(e for e in extra if e)]))
     blocks.append(context([VOTE_HINT]))
     text = f"{one_line(paper.title)[:200]} ({paper.label if paper.is_sample else paper.arxiv_id})"
     return SlackMessage(_fallback(text), clamp(blocks))
@@ -252,8 +265,11 @@ def _is_table(text: str) -> bool:
     return sum("   " in line.strip() for line in text.splitlines()) >= 2
 
 
-def _text_blocks(text: str) -> list[Block]:
-    lines = [escape_keeping_mentions(line) for line in text.splitlines()] or [""]
+def _text_blocks(text: str, mention: str = "") -> list[Block]:
+    lines = [
+        escape_user_text(line, mention if n == 0 else "")
+        for n, line in enumerate(text.splitlines())
+    ] or [""]
     if _is_table(text):
         chunks = _chunks(lines, MAX_SECTION - 8)
         return [section(f"```\n{chunk}\n```") for chunk in chunks if chunk.strip()]
@@ -271,8 +287,8 @@ def _result_block(number: int, item: DigestItem) -> Block:
         lines.append(highlighted(item.highlight))
     elif abstract:
         lines.append(fit(abstract, 600))
-    extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
-    lines.append(_links(paper) + (" · " + fit(one_line(extra), 400) if extra else ""))
+    extra = " · ".join(part for part in (fit(stats(item), 200), _why(item, 200)) if part)
+    lines.append(_links(paper) + (" · " + extra if extra else ""))
     return section("\n".join(lines))
 
 
@@ -285,18 +301,19 @@ def reply_message(reply: Reply) -> SlackMessage:
     """A command's answer: a title, its text, and any papers it lists (search, top, preview)."""
     if reply.is_error:
         text = f"⚠️ {one_line(reply.text)}"
-        return SlackMessage(_fallback(text), [section(fit(text, MAX_SECTION))])
+        shown = hard_cut(escape_user_text(text), MAX_SECTION)
+        return SlackMessage(hard_cut(escape_user_text(text), MAX_FALLBACK), [section(shown)])
     title = one_line(reply.title or "")
     blocks: list[Block] = [header(title)] if title else []
-    blocks.extend(_text_blocks(reply.text))
+    blocks.extend(_text_blocks(reply.text, reply.mention))
     blocks.extend(_result_block(n, item) for n, item in enumerate(reply.items, start=1))
     joined = f"{title.rstrip(':')}: {reply.text}" if title else reply.text
     fallback = one_line(joined) or title or "paperbot"
-    text = fit_mentions(fallback, MAX_FALLBACK)
+    text = fit_user_text(fallback, MAX_FALLBACK, reply.mention)
     return SlackMessage(text, clamp(blocks or [section(text)], "results"))
 
 
-def fit_mentions(text: str, limit: int) -> str:
-    """Like `fit` for core wording that may carry `<@U123>` mentions."""
-    escaped = escape_keeping_mentions(text)
-    return escaped if slack_len(escaped) <= limit else fit(text, limit)
+def fit_user_text(text: str, limit: int, mention: str = "") -> str:
+    """Like `fit`, for text that may hold what a user typed (see `escape_user_text`)."""
+    escaped = escape_user_text(text, mention)
+    return escaped if slack_len(escaped) <= limit else hard_cut(escaped, limit)

@@ -1,36 +1,41 @@
-"""The subscription language: words, "phrases", AND/OR/NOT (or -term), parentheses and the fields
-title:, abstract:, author:, cat: and upvotes:N, also over a group (title:(a OR b)). One parser
-serves subscriptions, previews and search filters, so every place reads a query the same way.
+"""Reading a subscription: words, "phrases", AND/OR/NOT (or -term), parentheses and the fields
+title:, abstract:, author:, cat: and upvotes:N, also over a group (title:(a OR b)). Words typed
+side by side must be near each other (see nodes.Near); `AND` keeps "anywhere".
 
-`str(node)` writes the canonical form that is stored; reading it back gives the same tree (a
-property test holds the parser to that), so a stored subscription never changes meaning.
+How a word is read (see `reading`): an acronym (`MoE`) as its concept, a compound (`KVCache`)
+as its parts, a curated expansion ("mixture of experts") as the phrase or its acronym, and a
+word written `=MoE` exactly as written, nothing else.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
-from itertools import pairwise
 
 from paperbot.errors import InvalidInput
-from paperbot.models import MatchField
-from paperbot.text import (
-    AnalyzedPaper,
-    fold_name,
-    has_control_characters,
-    normalize,
-    query_terms,
+from paperbot.query.nodes import (
+    OPERATORS,
+    And,
+    Author,
+    Category,
+    MinUpvotes,
+    Near,
+    Node,
+    Not,
+    Or,
+    Scope,
+    Text,
 )
+from paperbot.query.reading import read_text
+from paperbot.text import fold_name, meaning_changer, split_words, strip_invisible
+from paperbot.vocabulary import curated
 
 MAX_TERMS = 20
 MAX_DEPTH = 8
 MAX_LENGTH = 1000  # characters typed: bounds the parser's work on hostile input
 MAX_CANONICAL = 200  # characters written out: what the subscriptions table holds
 _FIELDS = ("title", "abstract", "author", "cat", "upvotes")
-# Lowercase operators are operators too: "diffusion or flow" means either, never the word "or",
-# which is in almost every abstract anyway. A quoted "or" is still a word.
-_OPERATORS = {"and": "AND", "or": "OR", "not": "NOT"}
+_OPERATORS = OPERATORS
 _CATEGORY = re.compile(r"([a-z][a-z\-]*)(\.[a-z\-]+)?")
 # arXiv archives, current and retired (old-style ids like hep-th/9901001 carry them).
 # fmt: off
@@ -42,86 +47,7 @@ _ARCHIVES = frozenset((
     "quant-ph", "solv-int", "stat", "supr-con",
 ))
 # fmt: on
-# A word that reads back as the same single word when written without quotes.
-_BARE = re.compile(r'[^\s()"\-:][^\s()":]*')
-
-
-class Scope(StrEnum):
-    ANY = "any"
-    TITLE = "title"
-    ABSTRACT = "abstract"
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A word (one term) or a phrase (consecutive terms), searched in `scope`."""
-
-    stems: tuple[str, ...]
-    raw: str
-    scope: Scope = Scope.ANY
-
-    def __str__(self) -> str:
-        bare = len(self.stems) == 1 and self.raw not in _OPERATORS and _BARE.fullmatch(self.raw)
-        body = self.raw if bare else f'"{self.raw}"'
-        return body if self.scope is Scope.ANY else f"{self.scope}:{body}"
-
-
-@dataclass(frozen=True, slots=True)
-class Author:
-    words: tuple[str, ...]
-    raw: str
-
-    def __str__(self) -> str:
-        return f'author:"{self.raw}"'
-
-
-@dataclass(frozen=True, slots=True)
-class Category:
-    """An arXiv category (cs.lg) or a whole archive (cs, hep-th)."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return f"cat:{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class MinUpvotes:
-    count: int
-
-    def __str__(self) -> str:
-        return f"upvotes:{self.count}"
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-    def __str__(self) -> str:
-        return " AND ".join(_wrap(c) for c in self.children)
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-    def __str__(self) -> str:
-        return " OR ".join(_wrap(c) for c in self.children)
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-    def __str__(self) -> str:
-        return f"NOT {_wrap(self.child)}"
-
-
-Node = Text | Author | Category | MinUpvotes | And | Or | Not
-
-
-def _wrap(node: Node) -> str:
-    return f"({node})" if isinstance(node, And | Or) else str(node)
+_EDGES = re.compile(r"^[^\w\"]+|[^\w\"]+$")  # punctuation around a word, left out of suggestions
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -177,6 +103,8 @@ class _Parser:
     """Recursive descent: OR binds loosest, then AND (or juxtaposition), then NOT / -."""
 
     def __init__(self, text: str) -> None:
+        shown = " ".join(text.split())
+        self.text = shown if len(shown) <= 40 else shown[:40] + "…"
         self.tokens = _tokenize(text)
         self.pos = 0
         self.terms = 0
@@ -203,11 +131,24 @@ class _Parser:
         return children[0] if len(children) == 1 else self._at(Or(tuple(children)), children[0])
 
     def _and(self, depth: int) -> Node:
-        children = [self._unary(depth)]
+        # Runs of words typed side by side (no AND between them, one scope) become a Near.
+        runs: list[list[Node]] = [[self._unary(depth)]]
         while (tok := self._peek()) is not None and tok.kind not in ("OR", "rparen"):
-            if tok.kind == "AND":
+            explicit = tok.kind == "AND"
+            if explicit:
                 self.pos += 1
-            children.append(self._unary(depth))
+            node = self._unary(depth)
+            last = runs[-1][-1]
+            if (
+                not explicit
+                and isinstance(node, Text)
+                and isinstance(last, Text)
+                and node.scope is last.scope
+            ):
+                runs[-1].append(node)
+            else:
+                runs.append([node])
+        children = [run[0] if len(run) == 1 else self._at(_near(run), run[0]) for run in runs]
         return children[0] if len(children) == 1 else self._at(And(tuple(children)), children[0])
 
     def _unary(self, depth: int) -> Node:
@@ -292,10 +233,10 @@ class _Parser:
             raise InvalidInput(f"too many terms (at most {MAX_TERMS}) at position {tok.at + 1}")
 
     def _text(self, raw: str, scope: Scope, tok: _Tok) -> Text:
-        found = query_terms(raw)
-        if not found:
-            raise InvalidInput(f"nothing to match in '{tok.value}' at position {tok.at + 1}")
-        return Text(found, " ".join(normalize(raw).split()), scope)
+        read = read_text(raw, scope)
+        if read is None:
+            raise InvalidInput(self._no_words(tok))
+        return read
 
     def _field(self, name: str, value: str, tok: _Tok) -> Node:
         where = f"at position {tok.at + 1}"
@@ -319,6 +260,23 @@ class _Parser:
             raise InvalidInput(f"upvotes: {where} takes a whole number, got '{value}'")
         return MinUpvotes(int(digits))
 
+    def _no_words(self, tok: _Tok) -> str:
+        """Why a token is refused, and what would be accepted instead."""
+        wordy = [
+            _EDGES.sub("", t.value)
+            for t in self.tokens
+            if t.kind in ("word", "phrase") and any(len(w) > 1 for w in split_words(t.value))
+        ]
+        if not wordy:
+            return (
+                f"'{self.text}' has no words to match: subscriptions are words and phrases "
+                '(like diffusion or "world model")'
+            )
+        return (
+            f"'{tok.value}' at position {tok.at + 1} has no words to match: subscriptions are "
+            f"words and phrases; leave it out (like: {' '.join(wordy[:4])})"
+        )
+
     def check(self, node: Node) -> None:
         """Refuse trees that parse but would misbehave as subscriptions."""
         vague = _vague_part(node)
@@ -339,6 +297,13 @@ class _Parser:
             raise InvalidInput(
                 f"the query is too long written out ({written} characters, at most {MAX_CANONICAL})"
             )
+
+
+def _near(run: list[Node]) -> Near:
+    texts = tuple(node for node in run if isinstance(node, Text))
+    spelled = tuple(t for text in texts for t in text.stems)
+    concept = curated().concept_of_phrase(spelled) if all(not t.aliases for t in texts) else None
+    return Near(texts, ((concept,),) if concept else ())
 
 
 def _unquote(tok: _Tok) -> str:
@@ -385,107 +350,11 @@ def parse(text: str) -> Node:
     """Parse a subscription; raise InvalidInput with a one-line reason pointing at the problem."""
     if len(text) > MAX_LENGTH:
         raise InvalidInput(f"the query is too long ({len(text)} characters, at most {MAX_LENGTH})")
-    if has_control_characters(text):
-        raise InvalidInput("the query contains control characters; please retype it")
+    text = strip_invisible(text)
+    changer = meaning_changer(text)
+    if changer is not None:
+        raise InvalidInput(f"the query contains {changer}; please retype it without it")
     parser = _Parser(text)
     node = parser.parse()
     parser.check(node)
     return node
-
-
-# --- evaluation ----------------------------------------------------------------------------
-
-_SCOPE_FIELDS = {
-    Scope.ANY: (MatchField.TITLE, MatchField.KEYWORDS, MatchField.ABSTRACT),
-    Scope.TITLE: (MatchField.TITLE,),
-    Scope.ABSTRACT: (MatchField.ABSTRACT,),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Whether a query matched, and the strongest field that gave positive evidence."""
-
-    matched: bool
-    field: MatchField | None = None
-
-
-_NO = Verdict(False)
-_YES = Verdict(True)
-
-
-def evaluate(node: Node, doc: AnalyzedPaper) -> Verdict:
-    """The reference semantics; matching.SubscriptionIndex compiles queries to agree with it."""
-    if isinstance(node, Text):
-        for field in _SCOPE_FIELDS[node.scope]:
-            if contains(doc, field, node.stems):
-                return Verdict(True, field)
-        return _NO
-    if isinstance(node, Author):
-        return Verdict(True, MatchField.AUTHOR) if has_author(doc, node.words) else _NO
-    if isinstance(node, Category):
-        return Verdict(True, MatchField.CATEGORY) if node.name in doc.category_set else _NO
-    if isinstance(node, MinUpvotes):
-        return _YES if doc.upvotes >= node.count else _NO
-    if isinstance(node, Not):
-        return _NO if evaluate(node.child, doc).matched else _YES
-    if isinstance(node, And):
-        best: MatchField | None = None
-        for child in node.children:
-            verdict = evaluate(child, doc)
-            if not verdict.matched:
-                return _NO
-            best = _stronger(best, verdict.field)
-        return Verdict(True, best)
-    best = None
-    matched = False
-    for child in node.children:
-        verdict = evaluate(child, doc)
-        if verdict.matched:
-            matched = True
-            best = _stronger(best, verdict.field)
-    return Verdict(matched, best)
-
-
-def _stronger(a: MatchField | None, b: MatchField | None) -> MatchField | None:
-    if a is None or b is None:
-        return a or b
-    return a if a.weight >= b.weight else b
-
-
-def contains(doc: AnalyzedPaper, field: MatchField, phrase: tuple[str, ...]) -> bool:
-    """Whether `field` of `doc` holds the terms of `phrase` consecutively."""
-    if field is MatchField.TITLE:
-        terms, pairs, sequence = doc.title_terms, doc.title_pairs, doc.title
-    elif field is MatchField.KEYWORDS:
-        terms, pairs, sequence = doc.keyword_terms, doc.keyword_pairs, doc.keywords
-    else:
-        terms, pairs, sequence = doc.abstract_terms, doc.abstract_pairs, doc.abstract
-    size = len(phrase)
-    if size == 1:
-        return phrase[0] in terms
-    if size == 2:
-        return phrase in pairs
-    return all(pair in pairs for pair in pairwise(phrase)) and (contains_phrase(sequence, phrase))
-
-
-def has_author(doc: AnalyzedPaper, words: tuple[str, ...]) -> bool:
-    if len(words) == 1:
-        return words[0] in doc.author_words
-    return all(w in doc.author_words for w in words) and any(
-        contains_phrase(author, words) for author in doc.authors
-    )
-
-
-def contains_phrase(sequence: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    first = phrase[0]
-    size = len(phrase)
-    start = 0
-    while True:
-        try:
-            at = sequence.index(first, start)
-        except ValueError:
-            return False
-        if sequence[at : at + size] == phrase:
-            return True
-        start = at + 1

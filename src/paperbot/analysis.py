@@ -1,0 +1,377 @@
+"""A paper as subscriptions see it: its fields as matching terms, plus the aliases its words
+stand for (acronyms as concepts, compounds whole), placed where they occur.
+
+Aliases are what lets `MoE` meet "mixture of experts", `KVCache` meet "KV cache" and `LoRA`
+meet QLoRA: a paper writing "Mixture of Experts" carries the concept term `~moe` at that
+position, one writing "MoE" or "MoEs" carries it too, and one writing "moe" (a word) does not,
+so acronyms stay case-aware and whole-word ("RL" is never in "world")."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
+from typing import Any
+
+from paperbot.models import Paper
+from paperbot.text import (
+    ASCII_SEPARATORS,
+    category_terms,
+    fold_name,
+    fold_words,
+    pair_term,
+    split_words,
+)
+from paperbot.vocabulary import (
+    Vocabulary,
+    acronym_core,
+    concept_of,
+    curated,
+    known_suffix,
+    split_compound,
+)
+
+_WORD = re.compile(r"\w+")
+Alias = tuple[str, int]  # (term, position of the word it stands for)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzedPaper:
+    """A paper reduced to what queries look at; built once per paper per ingest.
+
+    The term and pair sets are derived on first use and kept, so a query checks a word or a
+    two-word phrase in O(1) instead of scanning the abstract, however many subscriptions ask;
+    the subscription index needs none of them (it intersects its keys with the sequences)."""
+
+    arxiv_id: str
+    title: tuple[str, ...]
+    abstract: tuple[str, ...]
+    keywords: tuple[str, ...]
+    authors: tuple[tuple[str, ...], ...]
+    categories: frozenset[str]
+    upvotes: int
+    title_aliases: tuple[Alias, ...] = ()
+    abstract_aliases: tuple[Alias, ...] = ()
+    keyword_aliases: tuple[Alias, ...] = ()
+    _memo: dict[str, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def _set(
+        self, name: str, sequence: tuple[str, ...], aliases: tuple[Alias, ...]
+    ) -> frozenset[str]:
+        found = self._memo.get(name)
+        if found is None:
+            found = frozenset(sequence)
+            if aliases:
+                found = found.union([term for term, _ in aliases])
+            self._memo[name] = found
+        return found
+
+    @property
+    def title_terms(self) -> frozenset[str]:
+        """The title's terms and its aliases."""
+        return self._set("title_terms", self.title, self.title_aliases)
+
+    @property
+    def abstract_terms(self) -> frozenset[str]:
+        return self._set("abstract_terms", self.abstract, self.abstract_aliases)
+
+    @property
+    def keyword_terms(self) -> frozenset[str]:
+        return self._set("keyword_terms", self.keywords, self.keyword_aliases)
+
+    @property
+    def title_pairs(self) -> frozenset[tuple[str, str]]:
+        """Adjacent term pairs: a two-word phrase is one lookup, a longer one pre-filtered."""
+        found = self._memo.get("title_pairs")
+        if found is None:
+            found = self._memo["title_pairs"] = frozenset(pairwise(self.title))
+        return found
+
+    @property
+    def abstract_pairs(self) -> frozenset[tuple[str, str]]:
+        found = self._memo.get("abstract_pairs")
+        if found is None:
+            found = self._memo["abstract_pairs"] = frozenset(pairwise(self.abstract))
+        return found
+
+    @property
+    def keyword_pairs(self) -> frozenset[tuple[str, str]]:
+        found = self._memo.get("keyword_pairs")
+        if found is None:
+            found = self._memo["keyword_pairs"] = frozenset(pairwise(self.keywords))
+        return found
+
+    @property
+    def author_words(self) -> frozenset[str]:
+        found = self._memo.get("author_words")
+        if found is None:
+            found = self._memo["author_words"] = frozenset(w for a in self.authors for w in a)
+        return found
+
+    @property
+    def category_set(self) -> frozenset[str]:
+        """Each category and its archive ("cs.lg" and "cs")."""
+        found = self._memo.get("category_set")
+        if found is None:
+            found = frozenset(t for c in self.categories for t in category_terms(c))
+            self._memo["category_set"] = found
+        return found
+
+    def sequence(self, name: str) -> tuple[tuple[str, ...], tuple[Alias, ...]]:
+        """A text field ("title", "keywords", "abstract") with its aliases."""
+        if name == "title":
+            return self.title, self.title_aliases
+        if name == "keywords":
+            return self.keywords, self.keyword_aliases
+        return self.abstract, self.abstract_aliases
+
+    def positions(self, name: str, term: str) -> list[int]:
+        """Where `term` is in a text field, aliases at the position of the words they stand
+        for (what proximity is measured on)."""
+        sequence, aliases = self.sequence(name)
+        found = []
+        if aliases:
+            by_term = self._memo.get("alias_positions_" + name)
+            if by_term is None:
+                by_term = {}
+                for alias, position in aliases:
+                    by_term.setdefault(alias, []).append(position)
+                self._memo["alias_positions_" + name] = by_term
+            found = list(by_term.get(term, ()))
+        start = 0
+        while True:
+            try:
+                at = sequence.index(term, start)
+            except ValueError:
+                return found
+            found.append(at)
+            start = at + 1
+
+    def other_terms(self) -> list[str]:
+        """The index terms that are not words of the text: author names (each word, and each
+        adjacent pair of words of one name), categories with their archives, upvote buckets."""
+        found = ["author:" + word for word in self.author_words]
+        found += ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
+        found += ["cat:" + cat for cat in self.category_set]
+        found += [f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes]
+        return found
+
+    def all_terms(self) -> frozenset[str]:
+        """Every term a stored query could be indexed under (see matching.anchor_terms), except
+        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
+        found = self._memo.get("all_terms")
+        if found is None:
+            every = set(self.title_terms)
+            every.update(self.abstract_terms)
+            every.update(self.keyword_terms)
+            every.update(self.other_terms())
+            found = self._memo["all_terms"] = frozenset(every)
+        return found
+
+    def all_pairs(self) -> frozenset[tuple[str, str]]:
+        """Every adjacent pair of terms in the title, keywords or abstract."""
+        found = self._memo.get("all_pairs")
+        if found is None:
+            found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
+            self._memo["all_pairs"] = found
+        return found
+
+
+_UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
+
+
+def analyze(
+    arxiv_id: str,
+    title: str,
+    abstract: str,
+    keywords: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    categories: Iterable[str] = (),
+    upvotes: int = 0,
+    vocabulary: Vocabulary | None = None,
+) -> AnalyzedPaper:
+    """A paper's fields as terms with their aliases, read with `vocabulary` (the curated table
+    by default; the service passes the one it learned mined pairs into)."""
+    vocab = curated() if vocabulary is None else vocabulary
+    title_terms, title_aliases = annotate(title, vocab)
+    abstract_terms, abstract_aliases = annotate(abstract, vocab)
+    keyword_terms: list[str] = []
+    keyword_aliases: list[Alias] = []
+    for keyword in keywords:
+        if keyword_terms:
+            keyword_terms.append("\x00")  # keeps a phrase from spanning two keywords
+        found, aliases = annotate(keyword, vocab)
+        keyword_aliases.extend((term, at + len(keyword_terms)) for term, at in aliases)
+        keyword_terms.extend(found)
+    return AnalyzedPaper(
+        arxiv_id=arxiv_id,
+        title=tuple(title_terms),
+        abstract=tuple(abstract_terms),
+        keywords=tuple(keyword_terms),
+        authors=tuple(tuple(fold_name(a)) for a in authors),
+        categories=frozenset(c.lower() for c in categories),
+        upvotes=upvotes,
+        title_aliases=tuple(title_aliases),
+        abstract_aliases=tuple(abstract_aliases),
+        keyword_aliases=tuple(keyword_aliases),
+    )
+
+
+def analyze_paper(paper: Paper, vocabulary: Vocabulary | None = None) -> AnalyzedPaper:
+    return analyze(
+        paper.arxiv_id,
+        paper.title,
+        paper.abstract,
+        keywords=paper.ai_keywords,
+        authors=paper.authors,
+        categories=paper.categories,
+        upvotes=paper.upvotes,
+        vocabulary=vocabulary,
+    )
+
+
+def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]:
+    """`text` as matching terms, compounds split, with the aliases of its acronyms, compounds
+    and expansions."""
+    lowered = split_words(text)
+    found = fold_words(lowered)
+    aliases: list[Alias] = []
+    if text.isascii():
+        written = text.translate(ASCII_SEPARATORS).split()
+    else:
+        written = _WORD.findall(unicodedata.normalize("NFKC", text))
+    # Words with a capital that are not just capitalised: "MoE", "KVCache", "3DGS". Set algebra
+    # in C finds the words with capitals; only those few are looked at one by one.
+    capitalised = set(written).difference(lowered)
+    shaped = [w for w in capitalised if not (w.isalpha() and w[1:].islower())]
+    if shaped and len(written) == len(found):
+        found = _split_shaped(written, shaped, found, aliases, vocabulary)
+    # Every expansion holds one of these terms (its rarest): most texts hold none, and that
+    # test builds no pair.
+    if not vocabulary.expansion_keys.isdisjoint(found):
+        hits = vocabulary.first_pairs.intersection(pairwise(found))
+        if hits:
+            _expansions(found, hits, aliases, vocabulary)
+    return found, aliases
+
+
+def _split_shaped(
+    written: list[str],
+    shaped: list[str],
+    found: list[str],
+    aliases: list[Alias],
+    vocab: Vocabulary,
+) -> list[str]:
+    """Aliases for acronyms; compounds replaced by their parts, their whole kept as an alias."""
+    readings = _readings(vocab)
+    where: list[tuple[int, Reading]] = []
+    for word in shaped:
+        reading = readings.get(word)
+        if reading is None:
+            reading = readings[word] = _read(word, vocab)
+        if reading[0] or reading[1] is not None:
+            start = 0
+            while (at := _index(written, word, start)) >= 0:
+                where.append((at, reading))
+                start = at + 1
+    if not where:
+        return found
+    if all(parts is None for _, (_, parts) in where):
+        # Acronyms only (the common case): the words stay, the aliases go where they are.
+        aliases.extend((concept, at) for at, (concepts, _) in where for concept in concepts)
+        return found
+    where.sort()
+    out: list[str] = []
+    done = 0  # words of `found` already copied to `out`
+    for index, (concepts, parts) in where:
+        out.extend(found[done:index])
+        done = index + 1
+        at = len(out)
+        aliases.extend((concept, at) for concept in concepts)
+        if parts is None:
+            out.append(found[index])
+            continue
+        aliases.append((found[index], at))  # the compound whole: "kvcache" still matches
+        for part, concept in parts:
+            if concept:
+                aliases.append((concept, len(out)))
+            out.append(part)
+    out.extend(found[done:])
+    return out
+
+
+# How a shaped word is read: (its concept terms, its parts as (term, concept or "") or None).
+Reading = tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None]
+
+
+def _read(word: str, vocab: Vocabulary) -> Reading:
+    concepts: list[str] = []
+    core = acronym_core(word)
+    if core is not None:
+        concepts.append(concept_of(core))
+        form = known_suffix(word, vocab.known)
+        if form is not None:
+            concepts.append(concept_of(form))  # QLoRA is a LoRA too
+    split = split_compound(word, vocab.known)
+    if split is None:
+        return tuple(concepts), None
+    parts = []
+    for part in split:
+        # A part is an acronym only when it is a known one of three characters or more
+        # (QLoRA's LoRA, ChatGPT's GPT): TruthfulQA is a benchmark, not question answering.
+        known = part in vocab.known and len(part) >= 3
+        (term,) = fold_words([part.lower()])
+        parts.append((term, concept_of(part) if known else ""))
+    return tuple(concepts), tuple(parts)
+
+
+def _readings(vocab: Vocabulary) -> dict[str, Reading]:
+    """Shaped words read before (a day's abstracts repeat their acronyms), per vocabulary."""
+    memo = vocab._memo
+    found = memo.get("readings")
+    if not isinstance(found, dict) or len(found) > 200_000:
+        memo["readings"] = found = {}
+    return found
+
+
+def _index(sequence: list[str], item: str, start: int) -> int:
+    try:
+        return sequence.index(item, start)
+    except ValueError:
+        return -1
+
+
+def _expansions(
+    found: list[str], hits: frozenset[tuple[str, str]], aliases: list[Alias], vocab: Vocabulary
+) -> None:
+    """Aliases for every expansion of a known acronym written out in `found`."""
+    table = _by_first_pair(vocab)
+    for first, second in hits:
+        start = 0
+        while (at := _index(found, first, start)) >= 0:
+            start = at + 1
+            if at + 1 < len(found) and found[at + 1] == second:
+                for expansion, concept in table[(first, second)]:
+                    if tuple(found[at : at + len(expansion)]) == expansion:
+                        aliases.append((concept, at))
+
+
+def _by_first_pair(vocab: Vocabulary) -> dict[tuple[str, str], list[tuple[tuple[str, ...], str]]]:
+    memo = vocab._memo
+    found = memo.get("by_first_pair")
+    if found is None:
+        table: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = {}
+        for expansion, concept in vocab.folded.items():
+            table.setdefault((expansion[0], expansion[1]), []).append((expansion, concept))
+        memo["by_first_pair"] = found = table
+    return found  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=4096)
+def query_terms(text: str) -> tuple[str, ...]:
+    """A typed phrase in the same form `analyze` gives a paper's words (compounds split)."""
+    found, _ = annotate(text, curated())
+    return tuple(found)
