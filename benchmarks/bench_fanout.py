@@ -143,7 +143,9 @@ class HttpPoster:
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
         return await self._post(channel, "reply")
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
         return None  # nothing is left pending before a benchmark run
 
 

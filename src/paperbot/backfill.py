@@ -30,6 +30,7 @@ from paperbot.store.store import Store
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
+RAMP = (1_000, 3_000)  # the first batches' sizes (see _Lines.batches)
 MAX_LOGGED = 100  # bad lines logged one by one; after that they are only counted
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
@@ -122,13 +123,24 @@ def _authors(record: dict[str, Any]) -> tuple[str, ...]:
     names: list[str] = []
     if isinstance(parsed, list) and parsed:
         for entry in parsed:
-            if isinstance(entry, list) and entry:
-                last = entry[0] or ""
-                first = (entry[1] or "") if len(entry) > 1 else ""
-                suffix = (entry[2] or "") if len(entry) > 2 else ""
-                name = " ".join(f"{first} {last} {suffix}".split())
-                if name:
-                    names.append(name)
+            if not isinstance(entry, list) or not entry:
+                continue
+            last = entry[0] or ""
+            first = (entry[1] or "") if len(entry) > 1 else ""
+            suffix = (entry[2] or "") if len(entry) > 2 else ""
+            name = f"{first} {last} {suffix}" if suffix else f"{first} {last}"
+            # Most names are two clean parts; only the rest pay for collapsing whitespace.
+            if (
+                not first
+                or not last
+                or "  " in name
+                or not name.isprintable()
+                or name[0] == " "
+                or name[-1] == " "
+            ):
+                name = " ".join(name.split())
+            if name:
+                names.append(name)
     else:
         text = record.get("authors")
         if isinstance(text, str):
@@ -194,12 +206,19 @@ class _Lines:
         self.offset = start
 
     def batches(self, size: int) -> Iterator[list[bytes]]:
+        """Batches of `size` lines, the first ones smaller: the search index, the slowest
+        stage, waits for the first batch to be stored, so it starts sooner on a small one."""
+        sizes = (min(size, RAMP[0]), min(size, RAMP[1]))
         batch: list[bytes] = []
+        target = sizes[0]
+        count = 0
         for line in self.stream:
             batch.append(line)
-            if len(batch) >= size:
+            if len(batch) >= target:
                 yield batch
                 batch = []
+                count += 1
+                target = sizes[count] if count < len(sizes) else size
         if batch:
             yield batch
 

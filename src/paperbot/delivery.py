@@ -19,14 +19,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 
 from paperbot import metrics
 from paperbot.candidates import DigestBuilder
 from paperbot.digest_records import DigestRecords
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError
+from paperbot.errors import ChannelUnavailable, PostError
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -34,11 +34,13 @@ from paperbot.models import (
     DeliveryReport,
     Digest,
     Reply,
-    Visibility,
 )
 from paperbot.pacing import PACE_RULES, Pacer, PaceRule
+from paperbot.paper_posts import PaperPosts, Stopped
 from paperbot.ports import ChatPoster
-from paperbot.sending import RetryPolicy, Sender, Undecided
+from paperbot.report_text import empty_digest_reply, name_papers
+from paperbot.sending import LeaseLost, RetryPolicy, Sender
+from paperbot.settling import ReconcileReport, Settler
 from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
 from paperbot.store.store import Clock, DigestRecord, Store, utc_now
@@ -46,26 +48,6 @@ from paperbot.store.store import Clock, DigestRecord, Store, utc_now
 __all__ = ["PACE_RULES", "DigestDelivery", "PaceRule", "Pacer", "ReconcileReport"]
 
 log = logging.getLogger(__name__)
-
-# Platform clocks and ours disagree a little; look back a bit further than the intent's time.
-FIND_POSTED_MARGIN = timedelta(minutes=10)
-
-
-class _LeaseLost(Exception):
-    pass
-
-
-class _Stopped(Exception):
-    """The process stops: the digest ends after the post in flight (and said what is left)."""
-
-
-@dataclass(slots=True)
-class ReconcileReport:
-    channel: ChannelKey
-    confirmed: list[str] = field(default_factory=list)
-    retry: list[str] = field(default_factory=list)
-    uncertain: list[str] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)
 
 
 class DigestDelivery:
@@ -88,15 +70,18 @@ class DigestDelivery:
         self.channel_defaults = channel_defaults or ChannelSettings()
         self.leases = LeaseKeeper(store)
         self.policy = RetryPolicy()
-        self.sender = Sender(Pacer(), self.policy)
+        # Set when the process stops: no digest starts, one posting stops after its post in
+        # flight, and no post waits out an outage (see shutdown.py for what is logged and left
+        # to the next lease holder).
+        self.stopping = asyncio.Event()
+        self.sender = Sender(Pacer(), self.policy, stopping=self.stopping)
         self.records = DigestRecords(store, self.sender)
+        self.papers = PaperPosts(store, self.sender, clock, self.leases.owner, self.stopping)
+        self.settler = Settler(store, self.leases.coordination, self._pause)
         # One digest at a time per channel within a process; the lease guards across processes.
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
         self._preparing = asyncio.Semaphore(max_preparing)
-        # Set when the process stops: no digest starts, one posting stops after its post in
-        # flight (see shutdown.py for what is logged and left to the next lease holder).
-        self.stopping = asyncio.Event()
 
     # Knobs tests and benchmarks turn, kept where they always were.
     @property
@@ -130,6 +115,10 @@ class DigestDelivery:
     @retry_backoff.setter
     def retry_backoff(self, seconds: float) -> None:
         self.policy.backoff = seconds
+
+    def stop_waiting(self) -> None:
+        """On shutdown: no digest starts, posts waiting out an outage give up at once."""
+        self.stopping.set()
 
     @property
     def coordination(self) -> Coordination:
@@ -206,11 +195,11 @@ class DigestDelivery:
                 await asyncio.to_thread(self.store.set_last_digest, key, now)
                 metrics.digest_posted(key.platform, len(report.posted))
                 log.info("digest %s", report.summary)
-            except _Stopped:
+            except Stopped:
                 pass  # the digest's record stays open: the next holder resumes it
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
-            except _LeaseLost:
+            except LeaseLost:
                 report.skipped_reason = "lost the channel's lease to another worker"
             if report.posted and channel.settings.paused and channel.pause_reason:
                 await self._unpause(channel, report)
@@ -237,18 +226,29 @@ class DigestDelivery:
                 return report
             if digest.is_empty:
                 return report
+            report.remaining = digest.remaining
             try:
                 await self.records.reopen(latest.id)
-                digest = await self._reserve(channel, digest, latest.id)
-                await self._post_items(poster, channel, digest, latest.thread_id, lease, report)
+                digest = await self.papers.reserve(channel, digest, latest.id)
+                await self.papers.post_items(
+                    poster, channel, digest, latest.thread_id, self._guard(lease), report
+                )
                 await self.records.finish(poster, channel, latest.id, latest.header_id, digest)
-            except _Stopped:
+            except Stopped:
                 pass
             except ChannelUnavailable as exc:
                 await self._pause(key, str(exc), report)
-            except _LeaseLost:
+            except LeaseLost:
                 report.skipped_reason = "lost the channel's lease to another worker"
         return report
+
+    async def resume_interrupted(self) -> list[DeliveryReport]:
+        """On start and on every sweep: finish the digests a crash interrupted (under their own
+        headers), so their requesters hear back while their answer channels are still open."""
+        keys = await asyncio.to_thread(self.store.channels_with_open_digests)
+        keys = [key for key in keys if key.platform in self.posters]
+        reports = await asyncio.gather(*(self.deliver_safely(key, None) for key in keys))
+        return [report for report in reports if report.resumed]
 
     async def deliver_many(
         self, keys: Iterable[ChannelKey], due: Mapping[ChannelKey, datetime] | None = None
@@ -276,27 +276,12 @@ class DigestDelivery:
         if digest.is_empty:
             return digest, None
         record = await asyncio.to_thread(self.store.open_digest, channel.key, digest.day, reply_to)
-        return await self._reserve(channel, digest, record), record
-
-    async def _reserve(self, channel: Channel, digest: Digest, record: int) -> Digest:
-        ids = [item.paper.arxiv_id for item in digest.items]
-        reserved = set(
-            await asyncio.to_thread(
-                self.store.reserve_posts,
-                channel.key,
-                ids,
-                digest.day,
-                self.leases.owner,
-                record,
-            )
-        )
-        items = tuple(item for item in digest.items if item.paper.arxiv_id in reserved)
-        return replace(digest, items=items, ref=str(record))
+        return await self.papers.reserve(channel, digest, record), record
 
     def _guard(self, lease: HeldLease) -> Callable[[], None]:
         def check() -> None:
             if lease.lost:
-                raise _LeaseLost(lease.name)
+                raise LeaseLost(lease.name)
 
         return check
 
@@ -329,84 +314,24 @@ class DigestDelivery:
         try:
             header = await self.records.post_header(poster, channel, digest, self._guard(lease))
         except ChannelUnavailable:
-            await self._release(key, ids)
+            await self.papers.release(key, ids)
             await self.records.abandon(record)
             raise
         except PostError as exc:
-            await self._release(key, ids)
+            await self.papers.release(key, ids)
             await self.records.abandon(record)
             log.warning("digest header for %s failed, will retry later: %s", key, exc)
             report.failed.extend(ids)
-            _name(report, digest)
+            name_papers(report, digest)
             return False
         except asyncio.CancelledError:
-            self._release_now(key, ids)
+            self.papers.release_now(key, ids)
             raise
         thread = header if channel.settings.threaded else None
         await asyncio.to_thread(self.store.set_digest_header, record, header, thread)
-        await self._post_items(poster, channel, digest, thread, lease, report)
+        await self.papers.post_items(poster, channel, digest, thread, self._guard(lease), report)
         await self.records.finish(poster, channel, record, header, digest)
         return True
-
-    async def _post_items(
-        self,
-        poster: ChatPoster,
-        channel: Channel,
-        digest: Digest,
-        thread: str | None,
-        lease: HeldLease,
-        report: DeliveryReport,
-    ) -> None:
-        key, items = channel.key, digest.items
-        ids = [item.paper.arxiv_id for item in items]
-        _name(report, digest)
-        since = self.clock() - FIND_POSTED_MARGIN
-        position = -1
-        try:
-            for position, item in enumerate(items):
-                paper_id = item.paper.arxiv_id
-                if self.stopping.is_set():
-                    await self._release(key, ids[position:])
-                    interrupted(report, digest, ids[position:])
-                    raise _Stopped
-                try:
-                    message_id = await self.sender.send(
-                        key,
-                        partial(poster.post_item, key, digest, item, thread),
-                        partial(poster.find_posted, key, paper_id, since),
-                        self._guard(lease),
-                    )
-                except ChannelUnavailable:
-                    await self._release(key, ids[position:])
-                    raise
-                except Undecided as exc:
-                    # Final: uncertain, never resent; otherwise it stays pending and the next
-                    # delivery asks the platform again before anything else.
-                    log.warning("post of %s to %s undecided: %s", paper_id, key, exc)
-                    if exc.final:
-                        await asyncio.to_thread(self.store.mark_post_uncertain, key, paper_id)
-                        report.uncertain.append(paper_id)
-                    else:
-                        report.checking.append(paper_id)
-                    continue
-                except PostError as exc:
-                    log.warning("post of %s to %s failed, queued again: %s", paper_id, key, exc)
-                    await asyncio.to_thread(self.store.release_post, key, paper_id)
-                    report.failed.append(paper_id)
-                    continue
-                await asyncio.to_thread(self.store.complete_post, key, paper_id, message_id, thread)
-                report.posted.append(paper_id)
-        except _LeaseLost:
-            # Another worker may own the channel now; it settles what is still pending.
-            report.checking.extend(ids[max(position, 0) :])
-            log.warning("digest for %s stopped, lease lost: %s", key, report.summary)
-            raise
-        except asyncio.CancelledError:
-            # Shutting down: what was never sent may go out again; the post in flight stays
-            # pending, to be settled by asking the platform.
-            self._release_now(key, ids[position + 1 :])
-            interrupted(report, digest, ids[max(position, 0) :])
-            raise
 
     async def _resume(
         self,
@@ -433,8 +358,12 @@ class DigestDelivery:
             waiting = await self.records.queued_again(record.id)
             digest = await self.builder.build(channel, now, only=waiting, limit=len(waiting))
             digest = replace(digest, day=record.day)
-            digest = await self._reserve(channel, digest, record.id) if digest.items else digest
-            await self._post_items(poster, channel, digest, thread, lease, report)
+            digest = (
+                await self.papers.reserve(channel, digest, record.id) if digest.items else digest
+            )
+            await self.papers.post_items(
+                poster, channel, digest, thread, self._guard(lease), report
+            )
             await self.records.finish(poster, channel, record.id, header, digest, resumed=True)
             report.resumed = True
             await asyncio.to_thread(self.store.set_last_digest, channel.key, record.created_at)
@@ -456,19 +385,15 @@ class DigestDelivery:
         if record is None:
             return not_started(report)
         left = [item.paper.arxiv_id for item in digest.items]
-        await self._release(digest.channel, left)
+        await self.papers.release(digest.channel, left)
         await self.records.abandon(record)
         return interrupted(report, digest, left, before_hour=True)
 
-    async def _release(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self._release_now, key, paper_ids)
-
-    def _release_now(self, key: ChannelKey, paper_ids: Sequence[str]) -> None:
-        for paper_id in paper_ids:
-            self.store.release_post(key, paper_id)
-
-    async def _pause(self, key: ChannelKey, reason: str, report: DeliveryReport) -> None:
-        report.paused = True
+    async def _pause(
+        self, key: ChannelKey, reason: str, report: DeliveryReport | None = None
+    ) -> None:
+        if report is not None:
+            report.paused = True
         first_time = await asyncio.to_thread(self.store.pause_channel, key, reason)
         if first_time:
             log.warning("paused digests for %s: %s", key, reason)
@@ -482,49 +407,8 @@ class DigestDelivery:
     # --- reconciliation -------------------------------------------------------------------
 
     async def reconcile_channel(self, key: ChannelKey, poster: ChatPoster) -> ReconcileReport:
-        """Settle intents left pending by a crash; the caller holds the channel's lease.
-
-        Found on the platform: recorded as posted. Definitely not there: 'retry', so the next
-        digest posts it. The platform cannot tell: 'uncertain', never resent automatically.
-        """
-        report = ReconcileReport(key)
-        for entry in await asyncio.to_thread(self.coordination.pending_posts, key):
-            paper_id = entry.paper_id
-            try:
-                found = await poster.find_posted(
-                    key, paper_id, entry.created_at - FIND_POSTED_MARGIN
-                )
-            except CannotTell as exc:
-                log.warning("%s: cannot tell whether %s was posted (%s)", key, paper_id, exc)
-                await asyncio.to_thread(self.store.mark_post_uncertain, key, paper_id)
-                report.uncertain.append(paper_id)
-                continue
-            except ChannelUnavailable as exc:
-                await self._pause(key, str(exc), DeliveryReport(key))
-                report.unresolved.append(paper_id)  # asked again when the channel is back
-                continue
-            except PostError as exc:
-                log.warning("%s: could not check %s for now (%s)", key, paper_id, exc)
-                report.unresolved.append(paper_id)
-                continue
-            if found is not None:
-                await asyncio.to_thread(self.store.complete_post, key, paper_id, found)
-                report.confirmed.append(paper_id)
-            else:
-                await asyncio.to_thread(self.store.release_post, key, paper_id)
-                report.retry.append(paper_id)
-        if len(report.unresolved) < sum(
-            map(len, (report.confirmed, report.retry, report.uncertain, report.unresolved))
-        ):
-            log.info(
-                "reconciled %s: %d confirmed, %d to retry, %d uncertain, %d unresolved",
-                key,
-                len(report.confirmed),
-                len(report.retry),
-                len(report.uncertain),
-                len(report.unresolved),
-            )
-        return report
+        """Settle intents left pending by a crash; the caller holds the channel's lease."""
+        return await self.settler.reconcile_channel(key, poster)
 
     async def reconcile_all(self, concurrency: int = 8) -> list[ReconcileReport]:
         """On start: settle every channel's leftover intents (skipping channels a live worker is
@@ -543,14 +427,3 @@ class DigestDelivery:
 
         results = await asyncio.gather(*(one(key) for key in keys))
         return [r for r in results if r is not None]
-
-
-def _name(report: DeliveryReport, digest: Digest) -> None:
-    report.titles.update({item.paper.arxiv_id: item.paper.title for item in digest.items})
-
-
-def empty_digest_reply(digest: Digest) -> Reply:
-    text = f"No new matching papers for {digest.day:%a %d %b}."
-    if digest.missing_sources:
-        text += f" (Not fetched: {', '.join(digest.missing_sources)}.)"
-    return Reply(text=text, visibility=Visibility.IN_CHANNEL)

@@ -10,11 +10,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from paperbot.errors import CannotTell, PostError
+from paperbot.errors import CannotTell, PostError, PostNotSent, PostOutcomeUnknown
 from paperbot.models import Channel, DeliveryReport, Digest, DigestItem, Reply, Visibility
 from paperbot.ports import ChatPoster
 from paperbot.report_text import digest_answer
-from paperbot.sending import Sender
+from paperbot.sending import Sender, Undecided
 from paperbot.store.store import DigestRecord, PostState, Store
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,17 @@ class DigestRecords:
                 await self.sender.send(
                     channel.key, partial(_update, poster, channel, header, shown)
                 )
-            except PostError as exc:
+            except (PostNotSent, PostOutcomeUnknown, Undecided) as exc:
+                # For now: the record stays open and the next delivery (or sweep) edits again.
                 log.warning(
-                    "%s: could not correct digest %d's header: %s", channel.key, record_id, exc
+                    "%s: could not correct digest %d's header yet: %s", channel.key, record_id, exc
                 )
                 return False
+            except PostError as exc:
+                # Refused for good (the header was deleted, say): nothing left to correct.
+                log.warning(
+                    "%s: digest %d's header cannot be corrected: %s", channel.key, record_id, exc
+                )
         await asyncio.to_thread(self.store.finish_digest, record_id)
         return True
 
@@ -110,6 +116,8 @@ class DigestRecords:
         now = self.store.clock()
         for record in records:
             target = record.reply_to
+            if not report.posted and not target:
+                continue  # only the header's list was corrected: nothing to tell anyone
             if target and target != reply_to and now - record.created_at < ANSWER_WINDOW:
                 try:
                     if await poster.post_answer(channel.key, target, answer):

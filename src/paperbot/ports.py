@@ -62,7 +62,9 @@ class ChatPoster(Protocol):
         longer possible, so the caller says it in the channel instead."""
         ...
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
         """The id of a message about `paper_id` posted since `since`, or None if there is none.
 
         Raises CannotTell when the platform cannot be asked; the caller then never resends.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paperbot.models import DeliveryReport, Reply
+from paperbot.models import DeliveryReport, Digest, Reply, Visibility
 
 MAX_NAMED = 5
 
@@ -33,8 +33,8 @@ def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
         parts[0] = f"Finished an interrupted digest: posted {_plural(len(report.posted))}."
     if report.failed:
         parts.append(
-            f"{_plural(len(report.failed))} could not be posted; they stay queued and go out "
-            "with the next digest."
+            f"{_plural(len(report.failed))} could not be posted; they stay queued for the "
+            "coming digests (and /papers more)."
         )
     if report.checking:
         parts.append(
@@ -47,10 +47,24 @@ def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
             f"again (check the channel): {_titles(report, report.uncertain)}."
         )
     if report.remaining:
-        parts.append(f"{_plural(report.remaining, 'more paper')} matched: /papers more posts them.")
+        parts.append(
+            f"{_plural(report.remaining, 'more paper')} matched: /papers more posts the next ones."
+        )
     if report.unpaused:
         parts.append(
             f"The channel had been paused ({report.unpaused}); posting works again, so "
             "scheduled digests are back on."
         )
     return Reply(text=" ".join(parts))
+
+
+def name_papers(report: DeliveryReport, digest: Digest) -> None:
+    """Remember the titles of a digest's papers, so an answer can name any of them."""
+    report.titles.update({item.paper.arxiv_id: item.paper.title for item in digest.items})
+
+
+def empty_digest_reply(digest: Digest) -> Reply:
+    text = f"No new matching papers for {digest.day:%a %d %b}."
+    if digest.missing_sources:
+        text += f" (Not fetched: {', '.join(digest.missing_sources)}.)"
+    return Reply(text=text, visibility=Visibility.IN_CHANNEL)

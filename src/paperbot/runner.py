@@ -199,6 +199,7 @@ class BotProcess:
         await stop.wait()
 
     async def stop(self) -> None:
+        self.core.bot.delivery.stop_waiting()  # no digest waits out an outage past SIGTERM
         """Stop everything within STOP_BUDGET seconds: the schedule first (no digest starts,
         running ones say what they left), then the platforms, the health endpoint, the core."""
         deadline = asyncio.get_running_loop().time() + STOP_BUDGET

@@ -278,11 +278,13 @@ class DigestScheduler:
         return report
 
     async def catch_up(self) -> list[DeliveryReport]:
-        """Post each channel's latest missed digest once, if it is no older than the grace.
+        """Finish interrupted digests; then post each channel's latest missed digest once, if it
+        is no older than the grace.
 
         Only the most recent slot counts: a bot down for three days posts one digest, not three
         (its papers are all in it; matches wait in the store until a digest takes them).
         """
+        resumed = await self.bot.delivery.resume_interrupted()
         now = self.bot.clock()
         channels = await self.bot.blocking(self.bot.store.list_channels)
         created = await self.bot.blocking(self.bot.delivery.coordination.channel_created_at)
@@ -306,10 +308,10 @@ class DigestScheduler:
                 continue
             due[key] = slot - self.prepare_ahead
         if not due:
-            return []
+            return resumed
         log.info("catching up %d missed digest(s)", len(due))
         await self.wait_for_ingest(now)
-        return await self.bot.delivery.deliver_many(list(due), due)
+        return resumed + await self.bot.delivery.deliver_many(list(due), due)
 
     async def sweep(self) -> None:
         """Every few minutes: settle orphaned intents, pick up channel changes, catch up."""

@@ -35,6 +35,10 @@ Lookup = Callable[[], Awaitable[str | None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class LeaseLost(Exception):
+    """The channel's lease went to another worker: stop posting; it settles what is pending."""
+
+
 class Undecided(PostError):
     """A post that may or may not have gone out, and the platform could not settle it (yet).
 
@@ -61,10 +65,17 @@ class RetryPolicy:
 class Sender:
     """Sends one post through the pacer, as the module docstring describes."""
 
-    def __init__(self, pacer: Pacer, policy: RetryPolicy, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        pacer: Pacer,
+        policy: RetryPolicy,
+        sleep: Sleep = asyncio.sleep,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.pacer = pacer
         self.policy = policy
         self.sleep = sleep
+        self._stopping = stopping or asyncio.Event()
 
     async def send(
         self,
@@ -89,7 +100,8 @@ class Sender:
                 if not outage.more():
                     metrics.post_failed(key.platform)
                     raise
-                await self._wait(key, exc, outage.next_delay())
+                if not await self._wait(key, exc, outage.next_delay()):
+                    raise
             except PostOutcomeUnknown as exc:
                 if already_posted is None:
                     # Nothing to ask (a notice): treat it as failed; a notice may repeat.
@@ -97,7 +109,8 @@ class Sender:
                     if failures >= self.policy.attempts:
                         metrics.post_failed(key.platform)
                         raise
-                    await self._wait(key, exc, self.policy.delay(failures))
+                    if not await self._wait(key, exc, self.policy.delay(failures)):
+                        raise
                     continue
                 found = await self.settle(key, already_posted, exc, outage, guard)
                 if found is not None:
@@ -106,13 +119,15 @@ class Sender:
                 if failures >= self.policy.attempts:
                     metrics.post_failed(key.platform)
                     raise PostError(f"{exc}; not posted (checked), retries spent") from exc
-                await self._wait(key, exc, self.policy.delay(failures))
+                if not await self._wait(key, exc, self.policy.delay(failures)):
+                    raise PostError(f"{exc}; not posted (checked), shutting down") from exc
             except PostError as exc:
                 failures += 1
                 if failures >= self.policy.attempts:
                     metrics.post_failed(key.platform)
                     raise
-                await self._wait(key, exc, self.policy.delay(failures))
+                if not await self._wait(key, exc, self.policy.delay(failures)):
+                    raise
 
     async def settle(
         self,
@@ -136,11 +151,27 @@ class Sender:
             except PostError as exc:
                 if not outage.more():
                     raise Undecided(f"{failure}; asking the platform failed: {exc}") from exc
-                await self._wait(key, exc, outage.next_delay())
+                if not await self._wait(key, exc, outage.next_delay()):
+                    raise Undecided(f"{failure}; not settled before shutdown: {exc}") from exc
 
-    async def _wait(self, key: ChannelKey, exc: PostError, delay: float) -> None:
+    def stop_waiting(self) -> None:
+        """Shutting down: waits end now; what was not sent is queued again, what may have
+        arrived stays pending (settled on the next start), so stopping takes seconds."""
+        self._stopping.set()
+
+    async def _wait(self, key: ChannelKey, exc: PostError, delay: float) -> bool:
+        """Wait before trying again; False when the process is stopping (do not try again)."""
+        if self._stopping.is_set():
+            return False
         log.info("post to %s failed (%s); trying again in %.1fs", key, exc, delay)
-        await self.sleep(delay)
+        sleeping = asyncio.ensure_future(self.sleep(delay))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            stopping.cancel()
+        return not self._stopping.is_set()
 
 
 class _Outage:

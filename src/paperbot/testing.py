@@ -102,7 +102,9 @@ class RecordingPoster:
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
         return self._record(Posted(channel, "reply", self._next_id(), text=reply.text))
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
         for posted in self.posts:
             if posted.channel == channel and posted.paper_id == paper_id:
                 return posted.message_id

@@ -83,7 +83,9 @@ class FilePoster:
     async def post_reply(self, channel: ChannelKey, reply: Reply) -> str:
         return self._write({"kind": "reply", "text": reply.text})
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
         if self.blind:
             raise CannotTell("this platform keeps no history we can read")
         for line in self._lines():

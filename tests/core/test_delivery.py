@@ -15,7 +15,13 @@ from datetime import date, timedelta
 import pytest
 
 from paperbot.delivery import Pacer, PaceRule
-from paperbot.errors import CannotTell, ChannelUnavailable, PostError, PostOutcomeUnknown
+from paperbot.errors import (
+    CannotTell,
+    ChannelUnavailable,
+    PostError,
+    PostNotSent,
+    PostOutcomeUnknown,
+)
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
 from paperbot.store.coordination import Coordination
@@ -220,7 +226,9 @@ async def test_reconcile_completes_what_the_platform_has_and_retries_what_it_has
 class BlindPoster(RecordingPoster):
     """A platform that cannot list its history."""
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         raise CannotTell("no history access")
 
 
@@ -237,7 +245,9 @@ async def test_when_the_platform_cannot_tell_nothing_is_resent(bot: Paperbot) ->
 
 
 class DownPoster(RecordingPoster):
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         raise PostError("HTTP 503")
 
 
@@ -440,7 +450,9 @@ class LosesTheAnswer(RecordingPoster):
             raise PostOutcomeUnknown("read timeout")
         return message_id
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: object) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: object, thread: str | None = None
+    ) -> str | None:
         if not self.can_tell:
             raise CannotTell("history unreadable")
         return await super().find_posted(channel, paper_id, since)  # type: ignore[arg-type]
@@ -469,3 +481,119 @@ async def test_when_the_platform_cannot_tell_the_paper_is_uncertain_not_resent(
     assert states(bot)[ids[1]] == "uncertain"
     await bot.deliver_digest(KEY, force_post=True)
     assert sorted(poster.items()) == sorted(ids)  # the uncertain one was never sent again
+
+
+# --- issue 11: never-connected posts, asked-about posts, shutdown ----------------------------
+
+
+async def test_a_platform_that_refuses_connections_is_waited_out_like_a_rate_limit(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot)
+    refused: list[str] = []
+
+    def outage(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and len(refused) < 6:
+            refused.append(posted.paper_id or "")
+            return PostNotSent("connection refused")
+        return None
+
+    poster.fail = outage
+    bot.delivery.sleep = sleeps = Sleeps()
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == ids and report.failed == [] and report.uncertain == []
+    assert len(refused) == 6 > bot.delivery.retry_attempts  # not limited to the 3 attempts
+    assert sleeps.delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # capped exponential backoff
+    assert sorted(poster.items()) == ids
+
+
+async def test_a_post_that_may_have_arrived_is_asked_about_and_sent_again_only_if_absent(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    sent: list[str] = []
+
+    def lost_answer(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id not in sent:
+            sent.append(posted.paper_id or "")
+            if posted.paper_id == ids[0]:
+                poster.posts.append(posted)  # it did arrive; the answer was lost
+            return PostOutcomeUnknown("read timeout")
+        return None
+
+    poster.fail = lost_answer
+    bot.delivery.sleep = Sleeps()
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == ids
+    assert sorted(poster.items()) == ids  # the first found, the second sent again: once each
+
+
+async def test_shutting_down_ends_an_outage_wait_and_queues_the_paper_again(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    poster.fail = lambda posted: PostNotSent("refused") if posted.kind == "item" else None
+    forever = asyncio.get_running_loop().create_future()
+
+    async def never_wakes(seconds: float) -> None:
+        await forever  # only stop_waiting can end this wait
+
+    bot.delivery.sleep = never_wakes
+    task = asyncio.create_task(bot.deliver_digest(KEY))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    bot.delivery.stop_waiting()
+    report = await asyncio.wait_for(task, 30)
+    assert report.failed == [ids[0]] and report.posted == []
+    assert report.skipped_reason == "interrupted by shutdown"  # the second was never tried
+    assert set(states(bot).values()) == {"retry"}  # certainly not posted: queued again
+
+
+async def test_a_header_edit_that_fails_for_now_is_done_by_the_next_delivery(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=3)
+    bot.delivery.sleep = Sleeps()
+    bot.delivery.retry_attempts = 1
+
+    def second_fails_and_edits_are_refused(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id == ids[1]:
+            return PostError("HTTP 400")  # certainly not posted: queued again
+        if posted.kind == "edit":
+            return PostNotSent("connection refused")
+        return None
+
+    poster.fail = second_fails_and_edits_are_refused
+    bot.delivery.policy.outage_budget = 0
+    first = await bot.deliver_digest(KEY)
+    assert sorted(first.posted) == [ids[0], ids[2]] and first.failed == [ids[1]]
+    assert poster.edits == [] and len(bot.store.open_digests(KEY)) == 1  # list still wrong
+
+    poster.fail = None
+    [resumed] = await bot.delivery.resume_interrupted()
+    assert resumed.posted == [ids[1]]  # into the same thread
+    [header] = [p for p in poster.posts if p.kind == "header"]
+    assert {p.thread for p in poster.posts if p.kind == "item"} == {header.message_id}
+    assert poster.edits == [(header.message_id, [ids[0], ids[2], ids[1]])]
+    assert bot.store.open_digests(KEY) == []
+    assert any("Resumed" in p.text for p in poster.posts if p.kind == "reply")
+
+
+async def test_a_header_that_cannot_be_edited_for_good_is_left_alone(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    ids = await matched(bot, count=2)
+    bot.delivery.sleep = Sleeps()
+    bot.delivery.retry_attempts = 1
+
+    def refused(posted: Posted) -> Exception | None:
+        if posted.kind == "item" and posted.paper_id == ids[1]:
+            return PostError("HTTP 400")
+        if posted.kind == "edit":
+            return PostError("Slack said message_not_found")  # someone deleted the header
+        return None
+
+    poster.fail = refused
+    await bot.deliver_digest(KEY)
+    assert bot.store.open_digests(KEY) == []  # not retried every sweep
+    assert await bot.delivery.resume_interrupted() == []

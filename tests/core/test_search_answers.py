@@ -11,7 +11,7 @@ from paperbot.adapters import console
 from paperbot.adapters.discord import embeds
 from paperbot.adapters.slack import blocks
 from paperbot.models import ChannelKey, CommandContext, DigestItem, Reply
-from paperbot.search import SearchIndex, parse_search
+from paperbot.search import SearchIndex, parse_search, retrieval
 from paperbot.search.paste import pasted_paper_id
 from paperbot.search.snippet import MAX_SNIPPET_CHARS, best_sentence
 from paperbot.service import Paperbot
@@ -110,7 +110,12 @@ async def test_a_typo_falls_back_to_the_word_one_edit_away(loaded: Paperbot) -> 
     assert nothing.text == "No papers found for zyzzyva."
 
 
-def test_papers_holding_every_word_rank_above_title_hits_missing_some() -> None:
+@pytest.mark.parametrize("exact_up_to", [retrieval.EXACT_TIERS_MAX_DOCS, 0])
+def test_papers_holding_every_word_rank_above_title_hits_missing_some(
+    exact_up_to: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0: every word counts as common, so the tiers are ranked within the union's window.
+    monkeypatch.setattr(retrieval, "EXACT_TIERS_MAX_DOCS", exact_up_to)
     index = SearchIndex.open(None)
     index.index_papers(
         [

@@ -125,7 +125,9 @@ class ConsolePoster:
         self.console.print(render_reply(reply))
         return self._new_id()
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
         return next((mid for mid, pid in self.posted.items() if pid == paper_id), None)
 
     async def update_header(self, channel: ChannelKey, header_id: str, digest: Digest) -> None:

@@ -3,13 +3,13 @@
 from paperbot.search.analysis import english_analyzer
 from paperbot.search.index import (
     CATCH_UP_BATCH,
-    STATE_FILE,
     PaperFeed,
     SearchHit,
     SearchIndex,
     SearchResult,
 )
 from paperbot.search.request import MAX_TERMS, SearchRequest, parse_search
+from paperbot.search.storage import STATE_FILE
 
 __all__ = [
     "CATCH_UP_BATCH",

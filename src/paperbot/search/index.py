@@ -8,10 +8,7 @@ nothing a user types can inject syntax or crash a search.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,11 +18,20 @@ from typing import Protocol
 import tantivy
 
 from paperbot.models import Paper
-from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema, register_analyzers
+from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema
 from paperbot.search.plan import plan
 from paperbot.search.request import SearchRequest
 from paperbot.search.residency import ResidencyCap
 from paperbot.search.retrieval import corrected, retrieve
+from paperbot.search.storage import (
+    WriterBusy,
+    compatible,
+    configured,
+    open_directory,
+    read_state,
+    wipe,
+    write_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +42,6 @@ CATCH_UP_BATCH = 20_000  # bigger commits make fewer segments to merge; this man
 # process's backfill) is indexed in the background while searches use what is there.
 INLINE_CATCH_UP = 5_000
 DEFAULT_HEAP_BYTES = 128_000_000
-STATE_FILE = "paperbot-search.json"
-
-_TANTIVY_FILES = (".idx", ".pos", ".term", ".store", ".fast", ".fieldnorm", ".del")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +110,20 @@ class SearchIndex:
         schema = new_schema()
         watermark = 0
         if path is None:
-            index = _configured(tantivy.Index(schema))
+            index = configured(tantivy.Index(schema))
         else:
             path.mkdir(parents=True, exist_ok=True)
-            state = _read_state(path)
-            if state.get("schema") != SCHEMA_VERSION or not _compatible(path):
-                _wipe(path)
+            state = read_state(path)
+            if state.get("schema") != SCHEMA_VERSION or not compatible(path):
+                wipe(path)
             else:
                 watermark = int(state.get("rev", 0))
             try:
-                index = _open_directory(schema, path)
+                index = open_directory(schema, path)
             except (OSError, ValueError):  # damaged or foreign: start over, catch_up refills
-                _wipe(path)
+                wipe(path)
                 watermark = 0
-                index = _open_directory(schema, path)
+                index = open_directory(schema, path)
         search_index = cls(index, path, watermark, heap_bytes, ResidencyCap(max_resident_bytes))
         if path is not None:
             search_index._save_watermark(watermark)
@@ -252,10 +255,14 @@ class SearchIndex:
             self._lock.release()
 
     def _catch_up_in_background(self, store: PaperFeed) -> None:
-        with self._lock:
-            self._adopt_disk_state()  # maybe another process on this directory did it all
         if self._background is not None and self._background.is_alive():
             return
+        if not self._lock.acquire(blocking=False):
+            return  # a catch-up is running
+        try:
+            self._adopt_disk_state()  # maybe another process on this directory did it all
+        finally:
+            self._lock.release()
 
         def run() -> None:
             try:
@@ -311,7 +318,7 @@ class SearchIndex:
         with self._lock:
             if self._closed or self._writer is not None or not self._cap.over():
                 return
-            self._index = _open_directory(self._schema, self._path)
+            self._index = open_directory(self._schema, self._path)
             rss = self._cap.shed()
         log.info(
             "search index reopened past the %d MB memory budget: mapped pages let go "
@@ -345,57 +352,11 @@ class SearchIndex:
         if self._path is None:
             return
         self._index.reload()
-        on_disk = int(_read_state(self._path).get("rev", 0))
+        on_disk = int(read_state(self._path).get("rev", 0))
         if on_disk > self._watermark:
             self._watermark = on_disk
 
     def _save_watermark(self, rev: int) -> None:
         self._watermark = rev
-        if self._path is None:
-            return
-        target = self._path / STATE_FILE
-        temp = target.with_suffix(".tmp")
-        with temp.open("w", encoding="utf-8") as handle:
-            json.dump({"schema": SCHEMA_VERSION, "rev": rev}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-
-
-class WriterBusy(RuntimeError):
-    """Another process holds this index directory's writer."""
-
-
-def _open_directory(schema: tantivy.Schema, path: Path) -> tantivy.Index:
-    return _configured(tantivy.Index(schema, str(path), reuse=True))
-
-
-def _configured(index: tantivy.Index) -> tantivy.Index:
-    register_analyzers(index)  # tokenizers are not saved in the index
-    index.config_reader(reload_policy="Manual")  # we reload after each commit
-    return index
-
-
-def _read_state(path: Path) -> dict[str, int]:
-    try:
-        state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _compatible(path: Path) -> bool:
-    try:
-        return not tantivy.Index.exists(str(path)) or bool(tantivy.Index.is_compatible(str(path)))
-    except OSError:
-        return False
-
-
-def _wipe(path: Path) -> None:
-    """Remove tantivy's files and our state only, never anything else someone put there."""
-    for entry in path.iterdir():
-        name = entry.name
-        ours = name in ("meta.json", ".managed.json", STATE_FILE) or name.startswith(".tantivy")
-        if entry.is_file() and (ours or entry.suffix in _TANTIVY_FILES):
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
+        if self._path is not None:
+            write_state(self._path, {"schema": SCHEMA_VERSION, "rev": rev})

@@ -16,6 +16,15 @@ from paperbot.text import stem
 # switch off tantivy's block-max WAND pruning, so scoring them over every paper that holds a
 # common word costs tens of ms at a million papers; on the window it costs a fraction of one.
 WINDOW = 200
+# When even the rarest word of a query is in this many papers, the all-words tier is a big
+# intersection that tantivy would score doc by doc (no pruning): tens of ms at a million
+# papers. Then the best WINDOW papers of the union (block-max WAND) are ranked into the tiers
+# instead: a paper holding every common word scores higher than one missing some, so the best
+# of them are in that window.
+EXACT_TIERS_MAX_DOCS = 20_000
+# How many of those get the phrase bonuses evaluated: the bonus queries' cost grows with it
+# (at 200 they took two thirds of a three-word search at 200,000 papers; at 50, a fifth).
+BONUS_WINDOW = 50
 # A typed word no paper holds is corrected only when it is this long: shorter words (and
 # acronyms) have too many neighbours one edit away to guess which was meant.
 MIN_CORRECTED_LENGTH = 4
@@ -31,6 +40,8 @@ def retrieve(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> F
             query_plan.filter_query(), limit, count=False, order_by_field="day"
         )
         return [(0.0, address) for _, address in result.hits]
+    if len(query_plan.words) > 1 and _all_common(searcher, query_plan):
+        return _tiers_in_window(searcher, query_plan, limit)
     found: Found = []
     seen: set[tuple[int, int]] = set()
     for at_least in query_plan.tiers:
@@ -42,6 +53,49 @@ def retrieve(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> F
         if len(found) >= limit:
             break
     return found
+
+
+def _all_common(searcher: tantivy.Searcher, query_plan: QueryPlan) -> bool:
+    if query_plan.required or query_plan.filters:
+        return False  # they narrow the intersection: the exact tiers stay cheap enough
+    rarest = min(searcher.doc_freq("text", w) for w in query_plan.words)
+    return rarest > EXACT_TIERS_MAX_DOCS
+
+
+def _tiers_in_window(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> Found:
+    """The union's best WINDOW, with bonuses, ordered by how many of the words each holds."""
+    candidates = searcher.search(_tier(query_plan, 1), WINDOW, count=False).hits
+    ranked = _with_bonus(searcher, query_plan, candidates)
+    only = _only(searcher, query_plan, candidates)
+    holding: dict[tuple[int, int], int] = {}
+    for word in query_plan.words:
+        term = tantivy.Query.term_query(query_plan.schema, "text", word)
+        for _, address in _among(searcher, only, term, len(candidates)):
+            holding[_slot(address)] = holding.get(_slot(address), 0) + 1
+    position = {_slot(address): n for n, (_, address) in enumerate(ranked)}
+    ranked.sort(key=lambda hit: (-holding.get(_slot(hit[1]), 0), position[_slot(hit[1])]))
+    return ranked[:limit]
+
+
+def _only(searcher: tantivy.Searcher, query_plan: QueryPlan, candidates: Found) -> tantivy.Query:
+    """Matches exactly the candidates, scoring 0. One TermQuery per key: tantivy's
+    TermSetQuery walks the whole key dictionary."""
+    Q, Occur = tantivy.Query, tantivy.Occur
+    keys = searcher.fast_field_values("key", [address for _, address in candidates])
+    return Q.const_score_query(
+        Q.boolean_query([(Occur.Should, Q.term_query(query_plan.schema, "key", k)) for k in keys]),
+        0.0,
+    )
+
+
+def _among(
+    searcher: tantivy.Searcher, only: tantivy.Query, query: tantivy.Query, count: int
+) -> Found:
+    """`query`'s hits among the candidates `only` matches."""
+    Q, Occur = tantivy.Query, tantivy.Occur
+    both = Q.boolean_query([(Occur.Must, only), (Occur.Must, query)])
+    hits: Found = searcher.search(both, count, count=False).hits
+    return hits
 
 
 def _tier(query_plan: QueryPlan, at_least: int) -> tantivy.Query:
@@ -56,28 +110,23 @@ def _tier(query_plan: QueryPlan, at_least: int) -> tantivy.Query:
     return Q.boolean_query(clauses)
 
 
-def _with_bonus(searcher: tantivy.Searcher, query_plan: QueryPlan, candidates: Found) -> Found:
-    """Candidates re-scored with the phrase bonuses, best first."""
-    if not candidates or not query_plan.bonus:
-        return candidates
-    Q, Occur = tantivy.Query, tantivy.Occur
-    schema = query_plan.schema
+def _with_bonus(searcher: tantivy.Searcher, query_plan: QueryPlan, found: Found) -> Found:
+    """The best BONUS_WINDOW of `found` (best first) re-scored with the phrase bonuses; the
+    rest follow unchanged (a bonus only adds, so none of them can pass the re-scored ones)."""
+    if not found or not query_plan.bonus:
+        return found
+    candidates, rest = found[:BONUS_WINDOW], found[BONUS_WINDOW:]
     addresses = {_slot(address): address for _, address in candidates}
     scores = {_slot(address): float(score) for score, address in candidates}
-    keys = searcher.fast_field_values("key", [address for _, address in candidates])
-    # One TermQuery per key: tantivy's TermSetQuery walks the whole key dictionary.
-    only = Q.const_score_query(
-        Q.boolean_query([(Occur.Should, Q.term_query(schema, "key", k)) for k in keys]), 0.0
-    )
+    only = _only(searcher, query_plan, candidates)
     for bonus in query_plan.bonus:
         # Separate queries, not one union: a union seeked doc by doc refills whole blocks.
-        query = Q.boolean_query([(Occur.Must, only), (Occur.Must, bonus)])
-        for score, address in searcher.search(query, len(candidates), count=False).hits:
+        for score, address in _among(searcher, only, bonus, len(candidates)):
             slot = _slot(address)
             if slot in scores:
                 scores[slot] += float(score)
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [(score, addresses[slot]) for slot, score in best]
+    return [(score, addresses[slot]) for slot, score in best] + rest
 
 
 def corrected(

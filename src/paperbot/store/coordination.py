@@ -118,6 +118,7 @@ class Coordination:
                     message_id=row["message_id"],
                     digest_day=row["digest_day"],
                     created_at=row["created_at"],
+                    digest_id=row["digest_id"],
                 )
                 for row in conn.execute(query).mappings()
             ]

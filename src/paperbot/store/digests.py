@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, RowMapping, func, select, update
 
-from paperbot.store.tables import digests, papers, posts
+from paperbot.store.tables import channels, digests, papers, posts
 
 
 class DigestState:
@@ -88,6 +88,16 @@ def open_digests(conn: Connection, channel_id: int) -> list[DigestRecord]:
     return [_record(row) for row in conn.execute(query).mappings()]
 
 
+def channels_with_open_digests(conn: Connection) -> list[tuple[str, str, str]]:
+    query = (
+        select(channels.c.platform, channels.c.workspace, channels.c.channel)
+        .join(digests, digests.c.channel_id == channels.c.id)
+        .where(digests.c.state == DigestState.OPEN)
+        .distinct()
+    )
+    return [(row.platform, row.workspace, row.channel) for row in conn.execute(query)]
+
+
 def latest_digest(conn: Connection, channel_id: int, day: date) -> DigestRecord | None:
     """The newest digest of the channel for `day` that has a header."""
     row = (
@@ -105,6 +115,14 @@ def latest_digest(conn: Connection, channel_id: int, day: date) -> DigestRecord 
         .first()
     )
     return None if row is None else _record(row)
+
+
+def digest_thread(conn: Connection, digest_id: int) -> str | None:
+    """Where a digest's papers went: its thread (the header's id), None when top level."""
+    found = conn.execute(
+        select(digests.c.thread_id).where(digests.c.id == digest_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def digest_posts(conn: Connection, digest_id: int) -> list[DigestPost]:

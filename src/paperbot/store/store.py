@@ -402,9 +402,18 @@ class Store:
         with self.engine.connect() as conn:
             return digest_rows.open_digests(conn, self._channel_id(conn, key))
 
+    def channels_with_open_digests(self) -> list[ChannelKey]:
+        """Channels with a digest a crash interrupted (or whose header still needs its edit)."""
+        with self.engine.connect() as conn:
+            return [ChannelKey(*row) for row in digest_rows.channels_with_open_digests(conn)]
+
     def latest_digest(self, key: ChannelKey, day: date) -> DigestRecord | None:
         with self.engine.connect() as conn:
             return digest_rows.latest_digest(conn, self._channel_id(conn, key), day)
+
+    def digest_thread(self, digest_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return digest_rows.digest_thread(conn, digest_id)
 
     def digest_posts(self, digest_id: int) -> list[DigestPost]:
         with self.engine.connect() as conn:

@@ -8,6 +8,7 @@ history, interaction callbacks and webhook follow-ups with payloads shaped like 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import json
@@ -78,6 +79,18 @@ class RateLimit:
 
 
 @dataclass
+class Fault:
+    """A failure played on Create Message attempts (1-based, every channel): `reset` drops the
+    connection after reading the body, `5xx` answers 503, `slow` answers after `delay` seconds.
+    `applied`: Discord created the message before failing to answer (the ambiguous case)."""
+
+    attempts: set[int]
+    kind: str
+    applied: bool = False
+    delay: float = 0.0
+
+
+@dataclass
 class FakeDiscord:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     requests: list[Request] = field(default_factory=list)
@@ -93,8 +106,17 @@ class FakeDiscord:
     rate_limits: list[RateLimit] = field(default_factory=list)
     rate_limited: list[Request] = field(default_factory=list)
     thread_failure: Failure | None = None
+    faults: list[Fault] = field(default_factory=list)
+    refused_windows: list[tuple[float, float]] = field(default_factory=list)
+    duplicates_refused: int = 0  # Create Message calls answered from an earlier nonce
+    edits: list[tuple[str, str, Json]] = field(default_factory=list)  # channel, message, body
     sync_faults: list[str] = field(default_factory=list)  # next syncs: "not-json" or "reset"
     base_url: str = ""
+    _create_attempts: int = 0
+    _nonces: dict[tuple[str, str], Json] = field(default_factory=dict)
+    _port: int = 0
+    _site: web.TCPSite | None = None
+    _reopening: asyncio.Task[None] | None = None
     _runner: web.AppRunner | None = None
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -111,6 +133,7 @@ class FakeDiscord:
                 web.get(f"{API}/channels/{{channel}}", self._get_channel),
                 web.post(f"{API}/channels/{{channel}}/messages", self._create_message),
                 web.get(f"{API}/channels/{{channel}}/messages", self._history),
+                web.patch(f"{API}/channels/{{channel}}/messages/{{message}}", self._edit_message),
                 web.post(
                     f"{API}/channels/{{channel}}/messages/{{message}}/threads", self._create_thread
                 ),
@@ -123,13 +146,31 @@ class FakeDiscord:
                 web.patch(f"{API}/webhooks/{{app}}/{{token}}/messages/@original", self._edit),
             ]
         )
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}{API}"
+        self._site = site
+        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{self._port}{API}"
         return self.base_url
+
+    async def refuse_connections(self, seconds: float) -> None:
+        """Stop listening for `seconds`: connection attempts are refused by the OS meanwhile
+        (every answer says `Connection: close`, so no pooled connection outlives the window)."""
+        assert self._runner is not None and self._site is not None
+        await self._site.stop()
+        started = time.monotonic()
+        self.refused_windows.append((started, started + seconds))
+        runner = self._runner
+
+        async def reopen() -> None:
+            await asyncio.sleep(seconds)
+            site = web.TCPSite(runner, "127.0.0.1", self._port)
+            await site.start()
+            self._site = site
+
+        self._reopening = asyncio.create_task(reopen())
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -194,6 +235,7 @@ class FakeDiscord:
             if failure is not None:
                 return _error(failure.status, failure.code, failure.message)
         response: web.StreamResponse = await handler(request)
+        response.force_close()
         return response
 
     async def _read_multipart(self, request: web.Request) -> Any:
@@ -252,9 +294,46 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]
         body = request[BODY] or {}
-        message = self._message(channel, body)
-        self.messages.setdefault(channel, []).append(message)
-        self.sent.setdefault(channel, []).append(body)
+        self._create_attempts += 1
+        fault = next((f for f in self.faults if self._create_attempts in f.attempts), None)
+        if fault is not None and not fault.applied:
+            return await self._fail(request, fault)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce") and (channel, nonce) in self._nonces:
+            # Discord: the same nonce within minutes returns the message already created.
+            self.duplicates_refused += 1
+            message = self._nonces[(channel, nonce)]
+        else:
+            message = self._message(channel, body, nonce=nonce)
+            self.messages.setdefault(channel, []).append(message)
+            self.sent.setdefault(channel, []).append(body)
+            if nonce is not None:
+                self._nonces[(channel, nonce)] = message
+        if fault is not None:
+            return await self._fail(request, fault)
+        return _json(message)
+
+    async def _fail(self, request: web.Request, fault: Fault) -> web.Response:
+        if fault.kind == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            raise ConnectionResetError("fake Discord dropped the connection")
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+        return _error(503, 0, "upstream connect error or disconnect/reset before headers")
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        channel, message_id = request.match_info["channel"], request.match_info["message"]
+        body: Json = request[BODY] or {}
+        message = next((m for m in self.posted(channel) if m["id"] == message_id), None)
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        message.update(
+            content=body.get("content", message["content"]),
+            embeds=[_as_received(e) for e in body.get("embeds") or []],
+            edited_timestamp=self.clock().isoformat(),
+        )
+        self.edits.append((channel, message_id, body))
         return _json(message)
 
     async def _history(self, request: web.Request) -> web.Response:

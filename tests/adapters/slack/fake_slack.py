@@ -11,7 +11,6 @@ points to.
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import itertools
 import json
@@ -25,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from aiohttp import web
+from fake_slack_distribution import DistributionAPI, Workspace
 from slack_sdk.signature import SignatureVerifier
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -55,45 +55,6 @@ class Call:
 
 
 @dataclass
-class Workspace:
-    """A Slack workspace that installs the app through OAuth, with its own bot token."""
-
-    team_id: str
-    name: str
-    token: str
-    bot_user: str = "U0PAPERBOT"
-    bot_id: str = "B0PAPERBOT"
-    installer: str = "U0INSTALLER"
-
-    def oauth_access(self, client_id: str) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "app_id": "A0PAPERBOT",
-            "authed_user": {"id": self.installer},
-            "scope": "commands,chat:write,reactions:read,channels:history,groups:history,"
-            "files:write",
-            "token_type": "bot",
-            "access_token": self.token,
-            "bot_user_id": self.bot_user,
-            "team": {"id": self.team_id, "name": self.name},
-            "enterprise": None,
-            "is_enterprise_install": False,
-        }
-
-    def auth_test(self) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "url": f"https://{self.name.lower()}.slack.com/",
-            "team": self.name,
-            "user": "paperbot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
-
-
-@dataclass
 class Fault:
     """A failure the fake Web API plays on chat.postMessage attempts (1-based, all channels).
 
@@ -109,7 +70,7 @@ class Fault:
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(DistributionAPI):
     """The fake Web API and response_url endpoint. Configure failures before the calls happen."""
 
     calls: list[Call] = field(default_factory=list)
@@ -118,6 +79,8 @@ class FakeSlack:
     rate_limited_attempts: set[int] = field(default_factory=set)
     retry_after: int = 0
     first_ts: int = FIRST_TS
+    real_time_ts: bool = False
+    _last_ts: float = 0.0
     channel_errors: dict[str, str] = field(default_factory=dict)
     history_error: str | None = None
     history_page_size: int | None = None
@@ -296,24 +259,6 @@ class FakeSlack:
             return web.json_response(workspace.auth_test())
         return web.json_response(fixture("slack_auth_test.json"))
 
-    def _oauth_v2_access(self, call: Call) -> web.Response:
-        """Trade an installer's code for the workspace's bot token: once per code, and only
-        for this app's client id and secret (sent as HTTP Basic auth, as slack_sdk does)."""
-        basic = (call.token or "").removeprefix("Basic ")
-        try:
-            client_id, _, secret = base64.b64decode(basic).decode().partition(":")
-        except ValueError:
-            client_id = secret = ""
-        if client_id != self.client_id:
-            return self._error(call, "invalid_client_id")
-        if secret != self.client_secret:
-            return self._error(call, "bad_client_secret")
-        workspace = self.oauth_codes.pop(str(call.body.get("code", "")), None)
-        if workspace is None:
-            return self._error(call, "invalid_code")
-        self.workspaces[workspace.token] = workspace
-        return web.json_response(workspace.oauth_access(self.client_id))
-
     def _apps_connections_open(self, call: Call) -> web.Response:
         if call.token != APP_TOKEN:
             return self._error(call, "not_allowed_token_type")
@@ -331,7 +276,7 @@ class FakeSlack:
         channel = str(call.body.get("channel", ""))
         if channel in self.channel_errors:
             return self._error(call, self.channel_errors[channel])
-        ts = f"{self.first_ts}.{next(self._ts) * 100:06d}"
+        ts = self._next_ts()
         message = {
             "type": "message",
             "user": BOT_USER,
@@ -369,6 +314,14 @@ class FakeSlack:
         message["edited"] = {"user": BOT_USER, "ts": ts}
         return web.json_response({"ok": True, "channel": channel, "ts": ts})
 
+    def _next_ts(self) -> str:
+        """Message timestamps: from `first_ts` on, or Slack's own wall clock (`real_time_ts`,
+        for runs longer than the bot's 10-minute look-back margin)."""
+        if not self.real_time_ts:
+            return f"{self.first_ts}.{next(self._ts) * 100:06d}"
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
     def _conversations_history(self, call: Call) -> web.Response:
         if self.history_error:
             return self._error(call, self.history_error)
@@ -405,52 +358,6 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + size) if more else ""},
             }
         )
-
-    # --- files: Slack's external upload (get a URL, send the bytes there, complete) ----------
-
-    def _files_getUploadURLExternal(self, call: Call) -> web.Response:
-        file_id = f"F0{len(self.uploads) + 1:08d}"
-        self.uploads[file_id] = {
-            "filename": call.body.get("filename"),
-            "length": int(call.body.get("length") or 0),
-            "content": None,
-            "shared_in": None,
-        }
-        return web.json_response(
-            {
-                "ok": True,
-                "upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}",
-                "file_id": file_id,
-            }
-        )
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        upload = self.uploads.get(request.match_info["file_id"])
-        if upload is None:
-            return web.Response(status=404, text="unknown upload")
-        upload["content"] = await request.read()
-        await self._notify()
-        return web.Response(text="OK - " + str(len(upload["content"])))
-
-    def _files_completeUploadExternal(self, call: Call) -> web.Response:
-        files = call.body.get("files")
-        listed = json.loads(files) if isinstance(files, str) else files or []
-        channel = str(call.body.get("channel_id", ""))
-        if channel in self.channel_errors:
-            return self._error(call, self.channel_errors[channel])
-        done = []
-        for item in listed:
-            upload = self.uploads.get(item.get("id"))
-            if upload is None or upload["content"] is None:
-                return self._error(call, "file_not_found")
-            upload.update(
-                shared_in=channel,
-                title=item.get("title"),
-                initial_comment=call.body.get("initial_comment"),
-                token=call.token,
-            )
-            done.append({"id": item["id"], "name": upload["filename"], "title": item.get("title")})
-        return web.json_response({"ok": True, "files": done})
 
     # --- response_url and Socket Mode --------------------------------------------------------
 
@@ -525,7 +432,8 @@ class SlackSender:
 
     def command_body(self, text: str, **overrides: str) -> str:
         form = fixture("slack_command.json")
-        form.update(text=text, response_url=self.fake.response_url(), **overrides)
+        form.update(text=text, response_url=self.fake.response_url())
+        form.update(overrides)
         return urlencode(form)
 
     async def post(

@@ -195,6 +195,13 @@ async def test_two_workspaces_install_are_served_apart_and_leave_apart(
         assert tokens == {CHANNEL_A: {LAB_A.token}, CHANNEL_B: {LAB_B.token}}
         transcript.append("core: digests delivered to both channels")
 
+        # An export from Lab B is uploaded with Lab B's token, into Lab B's channel.
+        shared = await slack.ask("export week", **where(LAB_B, CHANNEL_B))
+        assert "Shared paperbot-week-" in str(shared["blocks"])
+        [upload] = fake_slack.uploads.values()
+        assert (upload["shared_in"], upload["token"]) == (CHANNEL_B, LAB_B.token)
+        transcript.append("slack  -> bot   POST /slack/events  /papers export week (Lab B)")
+
         # Signed votes from both workspaces land in each workspace's channel.
         for team, key in ((LAB_A, KEY_A), (LAB_B, KEY_B)):
             ts = next(e.message_id for e in bot.store.ledger(key))
@@ -316,3 +323,37 @@ def test_the_manifest_documents_the_redirect_url_scopes_and_events() -> None:
         assert f"      - {scope} " in manifest
     for event_name in ("app_uninstalled", "tokens_revoked"):
         assert f"      - {event_name} " in manifest
+
+
+async def test_revoked_user_tokens_leave_the_workspace_installed(
+    distributed: SlackAdapter, fake_slack: FakeSlack, bot: Paperbot
+) -> None:
+    base = f"http://127.0.0.1:{distributed.port}"
+    browser = Browser(base, [])
+    slack = SlackSender(base + "/slack/events", fake_slack)
+    try:
+        await install(browser, fake_slack, LAB_A, "code-a")
+        await slack.ask("subscribe diffusion", **where(LAB_A, CHANNEL_A))
+        revoked = {"type": "tokens_revoked", "tokens": {"oauth": [LAB_A.installer], "bot": []}}
+        assert (await slack.event(event(LAB_A, revoked)))[0] == 200
+        installs = distributed.installs.installations  # type: ignore[union-attr]
+        assert await installs.async_find_bot(enterprise_id=None, team_id=LAB_A.team_id)
+        assert not (await bot.channel(KEY_A)).settings.paused
+    finally:
+        await browser.close()
+        await slack.close()
+
+
+async def test_a_workspace_that_never_installed_gets_no_service(
+    distributed: SlackAdapter, fake_slack: FakeSlack, bot: Paperbot
+) -> None:
+    slack = SlackSender(f"http://127.0.0.1:{distributed.port}/slack/events", fake_slack)
+    try:
+        answer = await slack.ask("subscribe diffusion", **where(LAB_B, CHANNEL_B))
+        assert answer["text"] == (
+            "paperbot is not installed in this workspace (any more): "
+            "install it at https://paperbot.example.org/slack/install"
+        )
+        assert await bot.blocking(bot.store.get_channel, KEY_B) is None  # nothing changed
+    finally:
+        await slack.close()

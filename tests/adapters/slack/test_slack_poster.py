@@ -199,3 +199,41 @@ async def test_the_pacer_spaces_one_channel_and_leaves_others_alone() -> None:
     now[0] += 5
     await pacer.wait("C1")
     assert slept == [1.0, 1.0]
+
+
+async def test_a_header_is_found_by_its_digest_ref_and_its_list_edited(
+    poster: SlackPoster, fake_slack: FakeSlack
+) -> None:
+    from dataclasses import replace
+
+    first = replace(digest_of("2611.00001", "2611.00002"), ref="7")
+    second = replace(digest_of("2611.00003"), ref="8")
+    header = await poster.post_header(KEY, first)
+    other = await poster.post_header(KEY, second)
+    assert await poster.find_header(KEY, replace(first, items=()), LONG_AGO) == header
+    assert await poster.find_header(KEY, replace(second, items=()), LONG_AGO) == other
+    assert await poster.find_header(KEY, replace(first, ref="9"), LONG_AGO) is None
+    # The list becomes what the thread holds (here: only the first paper made it).
+    await poster.update_header(KEY, header, replace(first, items=first.items[:1]))
+    [call] = fake_slack.api("chat.update")
+    assert call.body["ts"] == header
+    shown = next(m for m in fake_slack.messages["C0RESEARCH"] if m["ts"] == header)
+    text = "\n".join(b["text"]["text"] for b in shown["blocks"] if b["type"] == "section")
+    assert "2611.00001" in text and "2611.00002" not in text
+    assert shown["metadata"]["event_payload"]["digest"] == "7"  # still found after the edit
+
+
+async def test_slack_sdk_never_resends_a_post_whose_connection_broke_mid_answer(
+    poster: SlackPoster, fake_slack: FakeSlack
+) -> None:
+    # slack_sdk's default connection retry resends on a reset after the body went out, which
+    # can post twice; ours only retries connections that never opened.
+    from fake_slack import Fault
+
+    from paperbot.errors import PostOutcomeUnknown
+
+    fake_slack.faults = [Fault({1}, "reset", applied=True)]
+    with pytest.raises(PostOutcomeUnknown):
+        await poster.post_item(KEY, digest_of("2611.00001"), digest_of("2611.00001").items[0], None)
+    assert len(fake_slack.api("chat.postMessage")) == 1
+    assert fake_slack.posted_papers("C0RESEARCH") == ["2611.00001"]  # it did arrive, once

@@ -8,6 +8,7 @@ failure for now (the core retries the paper with the next digest).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -138,10 +139,13 @@ class DiscordPoster:
         message = await self._send(channel, _id(channel.channel), reply_message(reply), once)
         return str(message.id)
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
-        """Our message about the paper since `since`, looked up in the channel's history and in
-        the threads of our headers. None only when the whole window was read: a "no" here lets
-        the core post the paper again, so anything less certain is CannotTell."""
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
+        """Our message about the paper since `since`, looked up in `thread` (the digest's, whose
+        header may be older than `since`), the channel's history and the threads of our headers.
+        None only when the whole window was read: a "no" here lets the core post the paper
+        again, so anything less certain is CannotTell."""
         me = self.client.user
         if me is None:
             raise PostError("discord: not logged in yet")
@@ -149,7 +153,12 @@ class DiscordPoster:
             since = since.replace(tzinfo=UTC)
         search = _HistorySearch(self, channel, arxiv_url(paper_id), since, me.id)
         try:
-            found = await search.run(_id(channel.channel), in_thread=False)
+            found = None
+            if thread is not None and thread != channel.channel:
+                with contextlib.suppress(discord.NotFound):  # no thread was opened after all
+                    found = await search.run(_id(thread), in_thread=True)
+            if found is None:
+                found = await search.run(_id(channel.channel), in_thread=False)
         except discord.Forbidden as exc:
             raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
         except discord.NotFound as exc:

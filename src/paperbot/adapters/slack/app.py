@@ -145,6 +145,9 @@ class SlackAdapter:
             process_before_response=True,
             logger=logging.getLogger("paperbot.adapters.slack.bolt"),
             oauth_settings=installs.oauth_settings() if installs is not None else None,
+            user_facing_authorize_error_message=(
+                installs.not_installed_message() if installs is not None else None
+            ),
         )
         self.app.command(settings.command)(self._on_command)
         self.app.event("reaction_added")(self._on_reaction)

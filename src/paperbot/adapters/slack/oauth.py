@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -72,6 +73,20 @@ class SlackInstalls:
                 success=self._installed, failure=self._install_failed
             ),
             logger=logging.getLogger("paperbot.adapters.slack.oauth.bolt"),
+        )
+
+    def install_url(self) -> str | None:
+        """Where a workspace installs the app: the redirect URL's host, at install_path."""
+        if not self.settings.redirect_uri:
+            return None
+        parts = urlsplit(self.settings.redirect_uri)
+        return f"{parts.scheme}://{parts.netloc}{self.settings.install_path}"
+
+    def not_installed_message(self) -> str:
+        """What someone in a workspace without an installation sees when they use /papers."""
+        where = self.install_url()
+        return "paperbot is not installed in this workspace" + (
+            f" (any more): install it at {where}" if where else " (any more)"
         )
 
     def register(self, app: AsyncApp, web_app: web.Application) -> None:

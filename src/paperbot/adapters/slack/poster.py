@@ -285,8 +285,12 @@ class SlackPoster:
             raise PostError("Slack accepted the post but returned no ts")
         return ts
 
-    async def find_posted(self, channel: ChannelKey, paper_id: str, since: datetime) -> str | None:
-        """Look for our tagged post of `paper_id`, at top level or in one of our digest threads.
+    async def find_posted(
+        self, channel: ChannelKey, paper_id: str, since: datetime, thread: str | None = None
+    ) -> str | None:
+        """Look for our tagged post of `paper_id`: in `thread` (the digest's, whose header may be
+        older than `since`: `/papers more` and resumed digests post into old threads), at top
+        level, or in one of our digest threads started since `since`.
 
         Raises CannotTell when the history can never be read in full (a missing scope, too much
         of it), so the core never reposts on a guess; PostError when Slack cannot be asked now.
@@ -294,12 +298,18 @@ class SlackPoster:
         oldest = f"{since.timestamp():.6f}"
         auth = await self._auth(channel)
         try:
+            if thread is not None:
+                async for reply in self._pages(channel.channel, oldest, thread, auth):
+                    if _tagged(reply, PAPER_EVENT, "paper_id") == paper_id:
+                        return str(reply["ts"])
             async for message in self._pages(channel.channel, oldest, auth=auth):
                 if _tagged(message, PAPER_EVENT, "paper_id") == paper_id:
                     return str(message["ts"])
                 if _tagged(message, DIGEST_EVENT, "day") and message.get("reply_count"):
-                    thread = str(message["ts"])
-                    async for reply in self._pages(channel.channel, oldest, thread, auth):
+                    header = str(message["ts"])
+                    if header == thread:
+                        continue  # read above
+                    async for reply in self._pages(channel.channel, oldest, header, auth):
                         if _tagged(reply, PAPER_EVENT, "paper_id") == paper_id:
                             return str(reply["ts"])
         except SlackApiError as exc:
