@@ -35,6 +35,32 @@ _NOISY_LIBRARIES = (
 )
 
 
+class OneLineRetries(logging.Filter):
+    """A library retrying after an expected outage (discord.py reconnecting a shard, slack_sdk's
+    Socket Mode reconnecting) logs an ERROR with a traceback per attempt. This makes each of
+    those records one WARNING line that carries the error's kind and text instead."""
+
+    def __init__(self, *starts: str, prefix: str = "") -> None:
+        super().__init__()
+        self.starts, self.prefix = starts, prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith(self.starts):
+            error = record.exc_info[1]
+            reason = f"{type(error).__name__}: {error}" if error is not None else "failed"
+            record.msg, record.args = f"{self.prefix}{record.getMessage()} [{reason}]", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+    @classmethod
+    def install(cls, logger_name: str, *starts: str, prefix: str = "") -> None:
+        """On the named logger, once."""
+        target = logging.getLogger(logger_name)
+        if not any(isinstance(f, cls) and f.starts == starts for f in target.filters):
+            target.addFilter(cls(*starts, prefix=prefix))
+
+
 class RedactSecrets(logging.Filter):
     """Masks secret values wherever they appear in a record, as a net under the rule that no code
     logs a token: a library's debug line or an exception text must not leak one either."""

@@ -19,6 +19,7 @@ from rich.console import Console
 from paperbot.adapters.console import ConsoleChannel, ConsolePoster, read_stdin_line
 from paperbot.errors import ConfigError
 from paperbot.health import HealthServer, start_health
+from paperbot.logs import OneLineRetries
 from paperbot.metrics import Health
 from paperbot.scheduler import DigestScheduler, running_schedule
 from paperbot.settings import Settings
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 SAMPLE_DAYS = 3
 LOGIN_WAIT = 5.0  # seconds start-up waits for a Discord login before going on without it
 SLACK_START_WAIT = 5.0  # and for Slack's Socket Mode connection
+SLACK_LIBRARY_LOG = "paperbot.adapters.slack.bolt"  # the logger the Slack adapter gives bolt
 STOP_BUDGET = 8.0  # seconds a shutdown may take, under the 10 s a supervisor allows
 
 
@@ -167,6 +169,8 @@ class BotProcess:
         connection by itself (slack_sdk) while Slack is unreachable, so after a few seconds it
         goes on in the background and the other platforms and the schedule start. A refused
         token, or an HTTP port already taken, still fails the start (it raises here)."""
+        # slack_sdk logs each Socket Mode reconnect with a traceback: one line each instead.
+        OneLineRetries.install(SLACK_LIBRARY_LOG, "Failed to connect", prefix="slack: ")
         starting = asyncio.create_task(slack.start(), name="slack-start")
         done, _ = await asyncio.wait({starting}, timeout=SLACK_START_WAIT)
         if starting in done:

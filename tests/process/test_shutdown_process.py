@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,3 +111,49 @@ async def test_sigterm_before_the_digest_hour(
     for key in CHANNELS:
         papers = fake_slack.posted_papers(key.channel)
         assert sorted(papers) == ["2611.00001", "2611.00002", "2611.00003"]
+
+
+async def test_sigterm_in_the_middle_of_a_catch_up(
+    fake_slack: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    """Catch-up digests cut short used to stop without a word; now each says how far it got,
+    and the next process finishes them, every paper once."""
+    await channels_waiting_for_nine(db_url, papers=5)
+    env = bot_env(fake_slack, db_url, tmp_path / "data")
+    after = [sys.executable, str(WORKER), SLOT.isoformat(), "after"]
+    child = await Child.start(after, env, tmp_path)
+    try:
+        await child.wait_for_line("catching up 3 missed digest(s)")
+        # Slack takes about one post per second per channel: stop while all three post.
+        deadline = time.monotonic() + 60
+        while not all(fake_slack.posted_papers(key.channel) for key in CHANNELS):
+            assert time.monotonic() < deadline, f"never posted:\n{child.log}"
+            await asyncio.sleep(0.05)
+        code, seconds = await child.terminate(timeout=45)
+    finally:
+        await child.kill()
+    print(f"SIGTERM in the middle of a catch-up: {seconds:.2f}s")
+    assert code == 0 and seconds < 10, child.log
+    lines = child.matching("interrupted by shutdown")
+    assert len(lines) == len(CHANNELS), child.log
+    for key in CHANNELS:
+        posted = len(fake_slack.posted_papers(key.channel))
+        [line] = [line for line in lines if str(key) in line]
+        assert f"{posted} of 5 papers posted, {5 - posted} left" in line, line
+    assert not [line for line in child.lines if " ERROR " in line or "Traceback" in line]
+
+    restarted = await Child.start(after, env, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        for key in CHANNELS:
+            while len(fake_slack.posted_papers(key.channel)) < 5:
+                assert restarted.proc.returncode is None, restarted.log
+                assert time.monotonic() < deadline, f"never finished:\n{restarted.log}"
+                await asyncio.sleep(0.05)
+        code, _ = await restarted.terminate()
+    finally:
+        await restarted.kill()
+    assert code == 0, restarted.log
+    for key in CHANNELS:
+        papers = fake_slack.posted_papers(key.channel)
+        assert sorted(papers) == [f"2611.{n:05d}" for n in range(1, 6)], papers  # each once

@@ -148,7 +148,6 @@ class DiscordAdapter:
         self.poster = poster
         self.votes = votes
         self.link: GatewayLink = getattr(client, "link", None) or GatewayLink(settings.gateway_url)
-        self.reconnect = Backoff()  # between whole-client restarts, see hold()
         self.sync_retry = Backoff(base=60.0, cap=3600.0)
         self._sync_task: asyncio.Task[None] | None = None
         self._synced_once = False

@@ -23,6 +23,7 @@ import discord
 from discord.gateway import DiscordWebSocket, ReconnectWebSocket
 
 from paperbot.backoff import Backoff
+from paperbot.logs import OneLineRetries
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +50,11 @@ TRANSIENT = (
 STABLE_AFTER = 10.0
 
 
-class OneLineReconnects(logging.Filter):
-    """Once a shard has connected, discord.py's own Shard reconnects it, logging an ERROR with a
-    traceback per attempt. An outage is expected: one WARNING line with the reason instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Attempting a reconnect") and record.exc_info:
-            error = record.exc_info[1]
-            reason = describe_error(error) if error is not None else "disconnected"
-            record.msg, record.args = f"discord: {record.getMessage()}: {reason}", ()
-            record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 def quiet_library_reconnects() -> None:
-    """Install OneLineReconnects on discord.py's loggers (once)."""
+    """Once a shard has connected, discord.py's own Shard reconnects it, logging an ERROR with a
+    traceback per attempt: make those one WARNING line each."""
     for name in ("discord.shard", "discord.client"):
-        library = logging.getLogger(name)
-        if not any(isinstance(f, OneLineReconnects) for f in library.filters):
-            library.addFilter(OneLineReconnects())
+        OneLineRetries.install(name, "Attempting a reconnect", prefix="discord: ")
 
 
 class GatewayRefused(Exception):
