@@ -4,15 +4,18 @@ the channel's keep window, ranked together whether they matched today or a few d
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperbot.digest import build_digest
-from paperbot.models import Channel, Digest, MatchReason, Paper
+from paperbot.models import Channel, Digest, DigestItem, MatchReason, Paper
 from paperbot.store.store import Store
+from paperbot.taste import DigestTaste, Taste
 
+log = logging.getLogger(__name__)
 MissingSources = Callable[[], Awaitable[Sequence[str]]]
 
 
@@ -30,6 +33,8 @@ class DigestBuilder:
         self.annotate: Callable[[Digest], Awaitable[Digest]] | None = None
         # Says how each match was made ("MoE as 'mixture of experts'"), editing the reasons.
         self.explain: Callable[[dict[str, list[MatchReason]], dict[str, Paper]], None] | None = None
+        # The channel's learned taste: ranking and "also worth a look" (never fails a digest).
+        self.taste: Taste | None = None
 
     async def build(
         self,
@@ -54,5 +59,37 @@ class DigestBuilder:
         votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
-        digest = build_digest(key, day, reasons, papers, votes, size, missing)
+        taste = await self._taste(channel, list(papers.values()), only)
+        digest = build_digest(
+            key,
+            day,
+            reasons,
+            papers,
+            votes,
+            size,
+            missing,
+            learned=taste.learned if taste else None,
+            suggestions=[
+                DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
+                for s in (taste.suggestions if taste else ())
+            ],
+        )
         return digest if self.annotate is None else await self.annotate(digest)
+
+    async def _taste(
+        self, channel: Channel, matched: list[Paper], only: Collection[str] | None
+    ) -> DigestTaste | None:
+        """The channel's taste for this digest; a model that fails leaves the digest as it was.
+        With `only` (a resumed digest), the suggestions are those it had reserved already."""
+        if self.taste is None:
+            return None
+        try:
+            if only is not None:
+                left = [pid for pid in only if pid not in {p.arxiv_id for p in matched}]
+                return await asyncio.to_thread(self.taste.for_resumed, channel.key, matched, left)
+            return await asyncio.to_thread(
+                self.taste.for_digest, channel.key, matched, channel.last_digest_at
+            )
+        except Exception as exc:
+            log.warning("taste for %s unavailable, digest ranked without it: %r", channel.key, exc)
+            return None

@@ -20,6 +20,8 @@ from paperbot.report_text import digest_answer
 from paperbot.roundup import roundup_setting, roundup_status
 from paperbot.search.wording import search_wording
 from paperbot.service import Paperbot
+from paperbot.taste.learner import MAX_ALSO_WORTH
+from paperbot.taste.replies import like_reply, taste_reply
 from paperbot.text import meaning_changer, strip_invisible
 
 MAX_ARGUMENT = 100
@@ -34,6 +36,8 @@ SUBCOMMANDS = (
     "top",
     "export",
     "settings",
+    "like",
+    "taste",
     "help",
 )
 CHANGES_CHANNEL = {"subscribe", "unsubscribe", "settings-change"}
@@ -48,10 +52,13 @@ HELP = """\
 /papers digest                post this channel's digest now
 /papers more                  post the next matched papers into today's digest thread
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)
+/papers like <arXiv id|link|N> papers most like that one (N: its number in the latest digest)
+/papers taste                 what this channel's votes taught the bot (words that pull up/down)
 /papers export [week|month|top|#N]  a BibTeX file of papers posted here, voted up, or matched
 /papers settings [name value] show or change: timezone, hour, size, days, threaded, empty,
                               keep (days a matched paper waits for room in a digest),
                               roundup (a weekly roundup: roundup fri 16, roundup off)
+                              also (how many "also worth a look" papers, 0 turns them off)
 /papers help                  this text"""
 
 
@@ -209,13 +216,14 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
         channel = await bot.channel(ctx.channel)
         s = channel.settings
         state = f"paused ({channel.pause_reason})" if s.paused else "active"
+        also = await bot.blocking(bot.taste.also_worth, ctx.channel)
         return Reply(
             title="Channel settings",
             text=(
                 f"timezone {s.timezone} · hour {s.digest_hour}:00 · size {s.max_items} · "
                 f"days {','.join(s.digest_days)} · threaded {'on' if s.threaded else 'off'} · "
                 f"empty {'on' if s.post_when_empty else 'off'} · keep {s.keep_days} days · "
-                f"{await roundup_status(bot, ctx)} · {state}"
+                f"also {also} · {await roundup_status(bot, ctx)} · {state}"
             ),
         )
     _require_manage(ctx)
@@ -224,6 +232,8 @@ async def _settings(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
         name, _, value = name.partition("=")
     if name.lower() == "roundup":
         return await roundup_setting(bot, ctx, value)
+    if name.lower() == "also":
+        return await _set_also(bot, ctx, value.strip())
     changes = parse_setting(name.lower(), value.strip())
     await bot.update_settings(ctx.channel, **changes)
     shown = ", ".join(f"{_SETTING_NAMES[key]} {_show(v)}" for key, v in changes.items())
@@ -280,7 +290,16 @@ def parse_setting(name: str, value: str) -> dict[str, object]:
         return {"keep_days": _int_in(value.removesuffix("d"), 1, 60, "keep (days)")}
     raise InvalidInput(
         f"unknown setting '{name[:20]}' "
-        "(timezone, hour, size, days, threaded, empty, keep, roundup, pause, resume)"
+        "(timezone, hour, size, days, threaded, empty, keep, roundup, also, pause, resume)"
+    )
+
+
+async def _set_also(bot: Paperbot, ctx: CommandContext, value: str) -> Reply:
+    count = _int_in(value, 0, MAX_ALSO_WORTH, "also")
+    await bot.blocking(bot.taste.set_also_worth, ctx.channel, count)
+    shown = "off" if count == 0 else str(count)
+    return Reply(
+        text=f"<@{ctx.user}> set also worth a look {shown}.", visibility=Visibility.IN_CHANNEL
     )
 
 
@@ -312,6 +331,17 @@ def parse_days(value: str) -> tuple[str, ...]:
     return tuple(d for d in WEEKDAYS if d in days)
 
 
+async def _like(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    if not argument:
+        raise InvalidInput("say which paper: /papers like 2401.12345 (or its number in the digest)")
+    paper, similar = await bot.blocking(bot.taste.like, ctx.channel, argument)
+    return like_reply(paper, similar)
+
+
+async def _taste(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
+    return taste_reply(await bot.blocking(bot.taste.describe, ctx.channel))
+
+
 async def _help(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
     return Reply(text=HELP, title="paperbot commands")
 
@@ -327,4 +357,6 @@ _HANDLERS: dict[str, Handler] = {
     "export": _export,
     "settings": _settings,
     "help": _help,
+    "like": _like,
+    "taste": _taste,
 }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 
 from paperbot.models import ChannelKey, Digest, DigestItem, MatchReason, Paper
-from paperbot.ranking import score
+from paperbot.ranking import RANKED_UP, RANKED_UP_ABOVE, TASTE_WEIGHT, score
 
 
 def strongest_reasons(reasons: Sequence[MatchReason]) -> tuple[MatchReason, ...]:
@@ -24,7 +25,10 @@ def rank_items(
     papers: Mapping[str, Paper],
     team_votes: Mapping[str, int],
     today: date,
+    learned: Mapping[str, float] | None = None,
 ) -> list[DigestItem]:
+    """Matched papers, best first; with `learned` (the channel's taste), keyword evidence and
+    taste together, and a note on each paper taste moved up."""
     items = []
     for paper_id, reasons in reasons_by_paper.items():
         paper = papers.get(paper_id)
@@ -35,7 +39,25 @@ def rank_items(
         items.append(DigestItem(paper, best, score(paper, best, votes, today), votes))
     # Ties break on id so the same inputs always give the same digest.
     items.sort(key=lambda item: (-item.score, item.paper.arxiv_id))
+    if learned:
+        items = _with_taste(items, learned)
     return items
+
+
+def _with_taste(items: list[DigestItem], learned: Mapping[str, float]) -> list[DigestItem]:
+    before = {item.paper.arxiv_id: n for n, item in enumerate(items)}
+    tasted = [
+        replace(item, score=item.score + TASTE_WEIGHT * learned.get(item.paper.arxiv_id, 0.0))
+        for item in items
+    ]
+    tasted.sort(key=lambda item: (-item.score, item.paper.arxiv_id))
+    return [
+        replace(item, note=RANKED_UP)
+        if n < before[item.paper.arxiv_id]
+        and learned.get(item.paper.arxiv_id, 0.0) >= RANKED_UP_ABOVE
+        else item
+        for n, item in enumerate(tasted)
+    ]
 
 
 def build_digest(
@@ -46,13 +68,17 @@ def build_digest(
     team_votes: Mapping[str, int],
     max_items: int,
     missing_sources: Sequence[str] = (),
+    learned: Mapping[str, float] | None = None,
+    suggestions: Sequence[DigestItem] = (),
 ) -> Digest:
-    ranked = rank_items(reasons_by_paper, papers, team_votes, day)
+    """`suggestions` ("also worth a look") follow the matched papers, as items of their own."""
+    ranked = rank_items(reasons_by_paper, papers, team_votes, day, learned)
     chosen = ranked[:max_items]
+    extra = [item for item in suggestions if item.paper.arxiv_id not in reasons_by_paper]
     return Digest(
         channel=channel,
         day=day,
-        items=tuple(chosen),
+        items=(*chosen, *extra),
         missing_sources=tuple(missing_sources),
         remaining=len(ranked) - len(chosen),
     )

@@ -219,6 +219,10 @@ class DigestItem:
     reasons: tuple[MatchReason, ...] = ()
     score: float = 0.0
     team_votes: int = 0
+    # What the channel's learned taste says about it ("ranked up: …", "close to: …").
+    note: str = ""
+    # In the digest's "also worth a look" section: matched no subscription, taste picked it.
+    suggested: bool = False
     # A search hit's best abstract sentence as (text, matched) pieces; renderers bold matches.
     highlight: tuple[tuple[str, bool], ...] = ()
     tldr: str | None = None  # a language model's one sentence, when TL;DRs are on

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from paperbot.models import DigestItem, MatchReason, Paper
 
+ALSO_WORTH = "Also worth a look"
+"""The digest section of papers that matched no subscription but the channel's taste picked."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 

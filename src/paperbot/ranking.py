@@ -14,6 +14,11 @@ EVIDENCE_CAP = 8.0
 UPVOTE_WEIGHT = 0.6
 TEAM_VOTE_WEIGHT = 1.5
 FRESHNESS_WEIGHT = 1.0
+# Per standard deviation of the channel's learned score over the day's papers (clipped at 2):
+# a paper the channel's taste likes clearly can pass one matched in a title more.
+TASTE_WEIGHT = 1.5
+RANKED_UP = "ranked up: like papers this channel voted for"
+RANKED_UP_ABOVE = 0.5  # standard deviations: taste must clearly like a paper to say it moved it
 
 
 def evidence(reasons: Sequence[MatchReason]) -> float:

@@ -37,7 +37,9 @@ from paperbot.search import SearchIndex
 from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
+from paperbot.store.taste import TasteStore
 from paperbot.summaries import TldrWriter
+from paperbot.taste import Taste
 from paperbot.vocabulary import Vocabulary, curated, mine_pairs
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,8 @@ class Paperbot:
         self.delivery = DigestDelivery(
             store, self.posters, self.digests, clock, self.channel_defaults
         )
+        self.taste = Taste(TasteStore(store), clock)
+        self.digests.taste = self.taste
         # Kept across ingests and synced with the store by its change counter: rebuilding it
         # for 100,000 subscriptions costs more than matching a day (benchmarks/bench_day.py).
         self.live_subscriptions = LiveSubscriptions()
@@ -394,6 +398,7 @@ class Paperbot:
         else:
             changed = await self.blocking(self.store.retract_vote, key, paper_id, user, value)
         if changed:
+            self.taste.votes_changed(key)
             log.info(
                 "vote %+d %s by %s on %s in %s",
                 value,

@@ -241,6 +241,24 @@ class SearchSettings(Section):
     )
 
 
+class TasteSettings(Section):
+    also_worth: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description=(
+            "New channels' 'also worth a look' papers per digest (unmatched papers their "
+            "learned taste picks); 0: off. Each channel changes it with /papers settings also."
+        ),
+    )
+    min_up_votes: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Papers a channel must vote up before its taste ranks and suggests papers.",
+    )
+
+
 class TldrSettings(Section):
     enabled: bool = Field(
         default=False,
@@ -305,6 +323,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     tldr: TldrSettings = Field(default_factory=TldrSettings)
+    taste: TasteSettings = Field(default_factory=TasteSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod

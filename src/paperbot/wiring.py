@@ -56,6 +56,7 @@ class Core:
     http: httpx.AsyncClient
 
     async def aclose(self) -> None:
+        await self.bot.taste.aclose()
         await self.http.aclose()
         self.search.close()
         self.store.close()
@@ -92,6 +93,8 @@ def build_core(
         clock=clock,
         worker_id=socket.gethostname()[:40],
     )
+    bot.taste.default_also_worth = settings.taste.also_worth
+    bot.taste.min_up_votes = settings.taste.min_up_votes
     bot.tldr_writer = build_tldr_writer(settings, store, http)
     return Core(settings, store, search, bot, http)
 

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from paperbot import commands
 from paperbot.models import Attachment, ChannelKey, CommandContext, Digest, DigestItem, Reply
-from paperbot.presentation import item_summary, links, short_authors, stats, why
+from paperbot.presentation import ALSO_WORTH, item_summary, links, short_authors, stats, why
 from paperbot.service import Paperbot
 
 PLATFORM = "console"
@@ -56,7 +56,7 @@ def render_item(item: DigestItem, message_id: str | None = None, number: int | N
     text.append(
         "  " + "  ".join(f"{label}: {url}" for label, url in links(paper)[:3]) + "\n", style="cyan"
     )
-    extra = " · ".join(part for part in (stats(item), why(item.reasons)) if part)
+    extra = " · ".join(part for part in (stats(item), why(item.reasons), item.note) if part)
     if extra:
         text.append(f"  {plain(extra)}\n", style="green")
     return text
@@ -115,6 +115,8 @@ class ConsolePoster:
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
     ) -> str:
         message_id = self._new_id()
+        if item.suggested and item == next(i for i in digest.items if i.suggested):
+            self.console.print(Rule(ALSO_WORTH, style="dim"))
         self.console.print(render_item(item, message_id))
         self.posted[message_id] = item.paper.arxiv_id
         return message_id

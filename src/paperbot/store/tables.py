@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -229,6 +230,21 @@ leases = Table(
     Column("owner", String(64), nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# A channel's taste: its "also worth a look" size and the model learned from its votes alone
+# (one row per channel, never shared). `fingerprint` says which votes the model was trained on.
+channel_taste = Table(
+    "channel_taste",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("also_worth", Integer),
+    Column("model", LargeBinary),
+    Column("fingerprint", String(100)),
+    Column("up_votes", Integer, nullable=False, default=0),
+    Column("down_votes", Integer, nullable=False, default=0),
+    Column("weak", Integer, nullable=False, default=0),
+    Column("trained_at", UTCDateTime),
 )
 
 # Acronyms mined from papers ("mixture of experts (MoE)"), kept so that later papers spelling

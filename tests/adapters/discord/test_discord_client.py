@@ -25,6 +25,8 @@ SUBCOMMANDS = [
     "top",
     "export",
     "settings",
+    "like",
+    "taste",
     "help",
 ]
 

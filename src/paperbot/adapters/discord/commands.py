@@ -35,7 +35,17 @@ CHOICE_TEXT_LIMIT = 100
 ARGUMENT_LIMIT = core_commands.MAX_ARGUMENT
 
 SettingName = Literal[
-    "timezone", "hour", "size", "days", "threaded", "empty", "keep", "roundup", "pause", "resume"
+    "timezone",
+    "hour",
+    "size",
+    "days",
+    "threaded",
+    "empty",
+    "keep",
+    "roundup",
+    "also",
+    "pause",
+    "resume",
 ]
 Period = Literal["week", "month", "all"]
 ExportChoice = Literal["week", "month", "top"]
@@ -195,6 +205,19 @@ class PapersGroup(app_commands.Group):
         else:
             return []
         return [app_commands.Choice(name=v, value=v) for v in offered[:CHOICE_LIMIT]]
+
+    @app_commands.command(description="Papers most like one you name")
+    @app_commands.describe(
+        paper="An arXiv id (2401.12345), an arxiv.org link, or its digest number"
+    )
+    async def like(
+        self, interaction: discord.Interaction, paper: app_commands.Range[str, 1, ARGUMENT_LIMIT]
+    ) -> None:
+        await self.run(interaction, f"like {paper}", defer=True)
+
+    @app_commands.command(description="What this channel's votes taught the bot")
+    async def taste(self, interaction: discord.Interaction) -> None:
+        await self.run(interaction, "taste")
 
     @app_commands.command(name="help", description="What /papers can do")
     async def help_(self, interaction: discord.Interaction) -> None:

@@ -16,7 +16,16 @@ from datetime import UTC, datetime
 import discord
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import item_summary, links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import (
+    ALSO_WORTH,
+    item_summary,
+    links,
+    short_authors,
+    stats,
+    summary,
+    truncate,
+    why,
+)
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -156,6 +165,8 @@ def _contents(items: tuple[DigestItem, ...]) -> str | None:
     used = 0
     for number, item in enumerate(items, start=1):
         line = f"{number}. [{fit(item.paper.title, _HEADER_TITLE_CHARS)}]({item.paper.abs_url})"
+        if item.suggested and (number == 1 or not items[number - 2].suggested):
+            line = f"**{ALSO_WORTH}**\n{line}"
         more = f"…and {len(items) - number + 1} more"
         if used + len(line) + 1 + len(more) > DESCRIPTION_LIMIT:
             lines.append(more)
@@ -179,6 +190,9 @@ def item_message(item: DigestItem, votes: VoteEmoji | None = None) -> Rendered:
     reason = inert(why(item.reasons))  # names subscriptions, which users typed
     if reason:
         embed.add_field(name="Why it's here", value=fit(reason, FIELD_VALUE_LIMIT), inline=False)
+    if item.note:
+        label = ALSO_WORTH if item.suggested else "Taste"
+        embed.add_field(name=label, value=fit(item.note, FIELD_VALUE_LIMIT), inline=False)
     embed.set_footer(text=fit(_footer(paper, votes.hint), FOOTER_LIMIT, escape=False))
     return _within_limits(Rendered(None, [embed]))
 

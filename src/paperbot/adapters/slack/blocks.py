@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperbot.models import Digest, DigestItem, Paper, Reply
-from paperbot.presentation import item_summary, links, short_authors, stats, summary, truncate, why
+from paperbot.presentation import (
+    ALSO_WORTH,
+    item_summary,
+    links,
+    short_authors,
+    stats,
+    summary,
+    truncate,
+    why,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -219,6 +228,10 @@ def item_message(item: DigestItem) -> SlackMessage:
     if abstract:
         blocks.append(section(fit(abstract, 1200)))
     extra = [fit(stats(item), MAX_CONTEXT_TEXT // 2), _why(item)]
+    if item.note:
+        extra.append(fit(one_line(item.note), MAX_CONTEXT_TEXT // 2))
+    if item.suggested:
+        extra.insert(0, f"*{ALSO_WORTH}*")
     blocks.append(context([_links(paper), *(e for e in extra if e)]))
     blocks.append(context([VOTE_HINT]))
     text = f"{one_line(paper.title)[:200]} ({paper.label if paper.is_sample else paper.arxiv_id})"
@@ -234,7 +247,13 @@ def header_message(digest: Digest) -> SlackMessage:
         notes.append(f"+{digest.remaining} more matched: `/papers more` posts the next ones here")
     notes.append(f"{VOTE_HINT} on a paper")
     blocks = [header(digest.headline), context(notes)]
-    lines = [f"• {link(item.paper.abs_url, item.paper.title, 150)}" for item in digest.items]
+    lines = [
+        f"• {link(item.paper.abs_url, item.paper.title, 150)}"
+        for item in digest.items
+        if not item.suggested
+    ]
+    also = [f"• {link(i.paper.abs_url, i.paper.title, 150)}" for i in digest.items if i.suggested]
+    lines += [f"*{ALSO_WORTH}*", *also] if also else []
     blocks.extend(section(chunk) for chunk in _chunks(lines, MAX_SECTION))
     return SlackMessage(_fallback(digest.headline), clamp(blocks, "lines"))
 

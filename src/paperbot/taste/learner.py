@@ -1,0 +1,347 @@
+"""Each channel's taste, kept up to date: retrained from its own votes (in the background after
+a vote, and before a digest whenever the votes changed since), persisted in the database, and
+used to rank a digest, to suggest "also worth a look" papers, and to find similar papers.
+
+Nothing learned here is shared between channels: a model is trained on one channel's votes and
+stored in that channel's row. What is shared is the feature hashing (no state) and a cache of
+paper vectors (derived from the papers alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from scipy import sparse
+
+from paperbot.errors import InvalidInput
+from paperbot.models import ChannelKey, Paper, normalize_arxiv_id
+from paperbot.store.store import utc_now
+from paperbot.store.taste import StoredTaste, TasteStore, TrainedModel
+from paperbot.taste.features import VectorCache
+from paperbot.taste.model import TasteModel, strongest_words, train
+
+log = logging.getLogger(__name__)
+
+MIN_UP_VOTES = 5
+"""Below this many papers voted up, a model knows too little to reorder anyone's digest."""
+MAX_TRAINING = 400
+"""The channel's latest voted papers a model learns from: recent taste, bounded retrain time."""
+WEAK_NEGATIVES = 0
+"""Papers shown and left unvoted used as weak negatives: none; benchmarks/bench_taste.py
+measures votes alone beside both kinds of weak negatives (see benchmarks/README.md)."""
+SUGGESTION_POOL = 3000
+LIKE_POOL = 5000
+DEFAULT_ALSO_WORTH = 3
+MAX_ALSO_WORTH = 10
+SUGGEST_ABOVE = 1.0
+"""A suggestion must score this many standard deviations above the day's papers."""
+RETRAIN_DELAY = 2.0
+"""Seconds a retrain waits after a vote, so a burst of votes costs one retrain."""
+_HF_PREFIXES = ("https://huggingface.co/papers/", "http://huggingface.co/papers/")
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    paper: Paper
+    close_to: str  # the title of the voted-up paper it is most like
+    learned: float
+
+
+@dataclass(frozen=True, slots=True)
+class DigestTaste:
+    """What taste adds to one digest: a learned score per matched paper (in standard deviations
+    from the day's mean, clipped) and the "also worth a look" papers."""
+
+    learned: dict[str, float] = field(default_factory=dict)
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TasteSummary:
+    up_votes: int
+    down_votes: int
+    learned: bool
+    pull_up: tuple[str, ...] = ()
+    pull_down: tuple[str, ...] = ()
+    trained_at: datetime | None = None
+    also_worth: int = DEFAULT_ALSO_WORTH
+    needed: int = MIN_UP_VOTES
+
+
+class Taste:
+    """One per process. Blocking methods run in worker threads (the service calls them through
+    `Paperbot.blocking`); `votes_changed` is called on the event loop."""
+
+    def __init__(
+        self,
+        store: TasteStore,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        default_also_worth: int = DEFAULT_ALSO_WORTH,
+        min_up_votes: int = MIN_UP_VOTES,
+        retrain_delay: float = RETRAIN_DELAY,
+        weak_negatives: int = WEAK_NEGATIVES,
+    ) -> None:
+        self.store = store
+        self.now = clock
+        self.default_also_worth = default_also_worth
+        self.min_up_votes = min_up_votes
+        self.retrain_delay = retrain_delay
+        self.weak_negatives = weak_negatives
+        self.vectors = VectorCache()
+        self._retraining: set[ChannelKey] = set()
+        self._again: set[ChannelKey] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- training -------------------------------------------------------------------------
+
+    def votes_changed(self, key: ChannelKey) -> None:
+        """Retrain soon, in the background; a storm of votes coalesces into one or two."""
+        if key in self._retraining:
+            self._again.add(key)
+            return
+        self._retraining.add(key)
+        task = asyncio.get_running_loop().create_task(self._retrain_soon(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retrain_soon(self, key: ChannelKey) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.retrain_delay)
+                self._again.discard(key)
+                try:
+                    await asyncio.to_thread(self.refresh, key)
+                except Exception as exc:
+                    # The digest retrains before it is built anyway; one line is enough.
+                    log.warning("taste: retraining %s failed: %r", key, exc)
+                if key not in self._again:
+                    return
+        finally:
+            self._retraining.discard(key)
+
+    async def aclose(self) -> None:
+        """Stop waiting retrains: the next digest retrains whatever they would have."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self) -> None:
+        """Wait for background retrains (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def refresh(self, key: ChannelKey) -> TasteModel | None:
+        """The channel's model, retrained first if its votes changed since; None while it has
+        fewer than `min_up_votes` papers voted up."""
+        stored = self.store.load(key)
+        fingerprint = self.store.vote_fingerprint(key)
+        if stored is not None and stored.fingerprint == fingerprint:
+            return self._usable(stored)
+        return self._retrain(key, fingerprint)
+
+    def _usable(self, stored: StoredTaste) -> TasteModel | None:
+        if stored.model is None or stored.up_votes < self.min_up_votes:
+            return None
+        return TasteModel.from_bytes(
+            stored.model,
+            stored.up_votes,
+            stored.down_votes,
+            stored.weak,
+        )
+
+    def _retrain(self, key: ChannelKey, fingerprint: str) -> TasteModel | None:
+        voted = self.store.training_votes(key, MAX_TRAINING)
+        weak_ids = self.store.shown_unvoted(key, self.weak_negatives) if self.weak_negatives else []
+        papers = self.store.store.get_papers([pid for pid, _ in voted] + weak_ids)
+        positives = [papers[pid] for pid, net in voted if net > 0 and pid in papers]
+        negatives = [papers[pid] for pid, net in voted if net < 0 and pid in papers]
+        weak = [papers[pid] for pid in weak_ids if pid in papers]
+        model: TasteModel | None = None
+        blob: bytes | None = None
+        if positives:
+            rows = self.vectors.rows([*positives, *negatives, *weak])
+            model = train(positives, negatives, rows, weak)
+            blob = model.to_bytes()
+        self.store.save_model(
+            key,
+            TrainedModel(
+                model=blob or b"",
+                fingerprint=fingerprint,
+                up_votes=len(positives),
+                down_votes=len(negatives),
+                weak=len(weak),
+                trained_at=self.now(),
+            ),
+        )
+        if model is None or len(positives) < self.min_up_votes:
+            return None
+        log.info("taste: retrained %s on %d up, %d down", key, len(positives), len(negatives))
+        return model
+
+    # --- digests --------------------------------------------------------------------------
+
+    def also_worth(self, key: ChannelKey) -> int:
+        stored = self.store.load(key)
+        if stored is None or stored.also_worth is None:
+            return self.default_also_worth
+        return stored.also_worth
+
+    def set_also_worth(self, key: ChannelKey, count: int) -> None:
+        if not 0 <= count <= MAX_ALSO_WORTH:
+            raise InvalidInput(f"also is a whole number from 0 (off) to {MAX_ALSO_WORTH}")
+        self.store.set_also_worth(key, count)
+
+    def for_digest(
+        self, key: ChannelKey, matched: Sequence[Paper], since: datetime | None
+    ) -> DigestTaste | None:
+        """Learned scores for the digest's matched papers and the day's best unmatched ones;
+        None when the channel has no model yet (the digest is then ranked as before)."""
+        model = self.refresh(key)
+        if model is None:
+            return None
+        now = self.now()
+        floor = now - timedelta(days=2)
+        since = floor if since is None or since < floor else since
+        also = self.also_worth(key)
+        pool = self.store.candidates(key, since, SUGGESTION_POOL) if also else []
+        # Ranking compares the digest's own papers with each other; suggestions compare the
+        # day's unmatched papers: each set is scaled on its own.
+        scores = model.decision(self.vectors.rows([*matched, *pool]))
+        own, pool_z = _zscores(scores[: len(matched)]), _zscores(scores[len(matched) :])
+        learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
+        order = [int(i) for i in np.argsort(-pool_z, kind="stable") if pool_z[i] >= SUGGEST_ABOVE]
+        chosen = [pool[i] for i in order[:also]]
+        titles = self._closest_voted(key, chosen)
+        suggestions = tuple(
+            Suggestion(paper, title, float(pool_z[i]))
+            for paper, title, i in zip(chosen, titles, order, strict=False)
+        )
+        return DigestTaste(learned, suggestions)
+
+    def for_resumed(
+        self, key: ChannelKey, matched: Sequence[Paper], suggested: Sequence[str]
+    ) -> DigestTaste | None:
+        """A digest finished after a crash: the same suggestions it had reserved (`suggested`,
+        the ids it still has to post beyond its matched papers), whatever the model says now."""
+        model = self.refresh(key)
+        papers = self.store.store.get_papers(list(suggested))
+        chosen = [papers[pid] for pid in suggested if pid in papers]
+        if model is None and not chosen:
+            return None
+        learned: dict[str, float] = {}
+        if model is not None and matched:
+            own = _zscores(model.decision(self.vectors.rows(matched)))
+            learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
+        titles = self._closest_voted(key, chosen)
+        return DigestTaste(
+            learned, tuple(Suggestion(p, t, 0.0) for p, t in zip(chosen, titles, strict=True))
+        )
+
+    def _closest_voted(self, key: ChannelKey, chosen: Sequence[Paper]) -> list[str]:
+        if not chosen:
+            return []
+        voted = [pid for pid, net in self.store.training_votes(key, MAX_TRAINING) if net > 0]
+        papers = self.store.store.get_papers(voted)
+        liked = [papers[pid] for pid in voted if pid in papers]
+        if not liked:
+            return ["" for _ in chosen]
+        similarity = (self.vectors.rows(chosen) @ self.vectors.rows(liked).T).toarray()
+        return [liked[int(row.argmax())].title for row in similarity]
+
+    # --- /papers like and /papers taste ---------------------------------------------------
+
+    def resolve(self, key: ChannelKey, target: str) -> Paper:
+        """A paper named by arXiv id, arXiv/HF link, number in the latest digest, or the id of a
+        message that posted it; InvalidInput in one line otherwise."""
+        text = target.strip()
+        paper_id: str | None = None
+        if text.isdigit():
+            latest = self.store.latest_digest(key)
+            number = int(text)
+            if not 1 <= number <= len(latest):
+                shown = f"it had {len(latest)}" if latest else "there was none yet"
+                raise InvalidInput(f"no paper #{number} in this channel's latest digest ({shown})")
+            paper_id = latest[number - 1]
+        else:
+            for prefix in _HF_PREFIXES:
+                text = text.removeprefix(prefix)
+            paper_id = normalize_arxiv_id(text) or self.store.store.paper_for_message(key, text)
+        if paper_id is None:
+            raise InvalidInput(
+                "give an arXiv id (2401.12345), an arxiv.org link, or a number from the "
+                "latest digest: /papers like 2"
+            )
+        paper = self.store.store.get_paper(paper_id)
+        if paper is None:
+            raise InvalidInput(
+                f"I have not seen arXiv:{paper_id[:40]}; try /papers search with its title"
+            )
+        return paper
+
+    def like(self, key: ChannelKey, target: str, limit: int = 5) -> tuple[Paper, list[Paper]]:
+        """The papers most like `target` among the latest ones stored: cosine over TF-IDF."""
+        paper = self.resolve(key, target)
+        pool = [p for p in self.store.recent_papers(LIKE_POOL) if p.arxiv_id != paper.arxiv_id]
+        if not pool:
+            return paper, []
+        rows = self.vectors.rows([paper, *pool])
+        weighted = _tf_idf(rows)
+        similarity = np.asarray((weighted[1:] @ weighted[0].T).todense()).ravel()
+        order = [int(i) for i in np.argsort(-similarity, kind="stable")[:limit]]
+        return paper, [pool[i] for i in order if similarity[i] > 0]
+
+    def describe(self, key: ChannelKey) -> TasteSummary:
+        try:
+            model = self.refresh(key)
+        except Exception as exc:
+            log.warning("taste: model for %s unavailable: %r", key, exc)
+            model = None
+        stored = self.store.load(key)
+        also = self.also_worth(key)
+        up: tuple[str, ...] = ()
+        down: tuple[str, ...] = ()
+        if model is not None:
+            voted = self.store.training_votes(key, MAX_TRAINING)
+            papers = self.store.store.get_papers([pid for pid, _ in voted])
+            up, down = strongest_words(model, [papers[pid] for pid, _ in voted if pid in papers])
+        if stored is None:
+            return TasteSummary(0, 0, False, also_worth=also, needed=self.min_up_votes)
+        return TasteSummary(
+            up_votes=stored.up_votes,
+            down_votes=stored.down_votes,
+            learned=model is not None,
+            pull_up=up,
+            pull_down=down,
+            trained_at=stored.trained_at,
+            also_worth=also,
+            needed=self.min_up_votes,
+        )
+
+
+def _zscores(values: np.ndarray) -> np.ndarray:
+    """Standard deviations from the mean, clipped at 2; all 0 when the values do not vary."""
+    spread = float(values.std()) if values.size > 1 else 0.0
+    if spread == 0:
+        return np.zeros_like(values)
+    clipped: np.ndarray = np.clip((values - values.mean()) / spread, -2.0, 2.0)
+    return clipped
+
+
+def _tf_idf(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Reweight hashed term frequencies by inverse document frequency over these rows."""
+    count = rows.shape[0]
+    present = rows.copy()
+    present.data[:] = 1
+    df = np.asarray(present.sum(axis=0)).ravel()
+    idf = np.log((1 + count) / (1 + df)) + 1
+    weighted = rows.multiply(idf.astype(np.float32)).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    result: sparse.csr_matrix = sparse.diags(1.0 / norms).dot(weighted).tocsr()
+    return result

@@ -1,0 +1,65 @@
+"""The taste model on its own: it learns a topic from a handful of real papers, names the
+words it learned, fits in well under a megabyte, and reads back what it wrote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from paperbot.sources.sample import sample_papers
+from paperbot.taste.features import N_FEATURES, term_indices, terms, vectorize
+from paperbot.taste.model import MAX_WEIGHTS, TasteModel, TrainingError, strongest_words, train
+
+
+def about(word: str) -> list[bool]:
+    return [word in f"{p.title} {p.abstract}".lower() for p in sample_papers()]
+
+
+def test_a_few_votes_teach_a_topic_that_holds_on_unseen_papers() -> None:
+    papers = list(sample_papers())
+    liked = about("reinforcement")
+    train_ids = list(range(0, len(papers), 3))
+    positives = [papers[i] for i in train_ids if liked[i]][:8]
+    negatives = [papers[i] for i in train_ids if not liked[i]][:12]
+    model = train(positives, negatives, vectorize([*positives, *negatives]))
+    held_out = [i for i in range(len(papers)) if i % 3]
+    scores = model.decision(vectorize([papers[i] for i in held_out]))
+    assert roc_auc_score([liked[i] for i in held_out], scores) > 0.8
+    up, down = strongest_words(model, [*positives, *negatives])
+    assert "reinforcement" in up[:4] and "reinforcement" not in down
+
+
+def test_votes_up_only_still_give_a_model() -> None:
+    positives = [p for p, hit in zip(sample_papers(), about("diffusion"), strict=True) if hit]
+    model = train(positives[:5], [], vectorize(positives[:5]))
+    assert model.downs == 0 and model.weights.size > 0
+    assert (
+        model.decision(vectorize(positives[5:])).mean()
+        > model.decision(vectorize(list(sample_papers())[:50])).mean()
+    )
+    with pytest.raises(TrainingError):
+        train([], positives[:3], vectorize(positives[:3]))
+
+
+def test_the_model_is_small_and_reads_back() -> None:
+    papers = list(sample_papers())
+    model = train(papers[:60], papers[60:200], vectorize(papers[:200]))
+    assert model.indices.size <= MAX_WEIGHTS and model.nbytes < 2**20
+    blob = model.to_bytes()
+    assert len(blob) < 2**20
+    again = TasteModel.from_bytes(blob, model.ups, model.downs)
+    rows = vectorize(papers[200:260])
+    assert np.allclose(again.decision(rows), model.decision(rows))
+    with pytest.raises(ValueError):
+        TasteModel.from_bytes(b"not a model", 1, 0)
+
+
+def test_term_columns_are_the_vectorizers_columns() -> None:
+    paper = sample_papers()[0]
+    found = sorted(set(terms(paper)))
+    columns = term_indices(found)
+    row = vectorize([paper])
+    assert set(columns.tolist()) == set(row.indices.tolist())
+    assert int(columns.max()) < N_FEATURES
+    assert abs(float(row.multiply(row).sum()) - 1.0) < 1e-5  # rows are L2-normalised
