@@ -236,13 +236,15 @@ def analyze_paper(paper: Paper, vocabulary: Vocabulary | None = None) -> Analyze
 def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]:
     """`text` as matching terms, compounds split, with the aliases of its acronyms, compounds
     and expansions."""
-    lowered = split_words(text)
-    found = fold_words(lowered)
     aliases: list[Alias] = []
     if text.isascii():
-        written = text.translate(ASCII_SEPARATORS).split()
+        spaced = text.translate(ASCII_SEPARATORS)  # once: what split_words would lowercase
+        written = spaced.split()
+        lowered = spaced.lower().split()
     else:
         written = _WORD.findall(unicodedata.normalize("NFKC", text))
+        lowered = split_words(text)
+    found = fold_words(lowered)
     # Words with a capital that are not just capitalised: "MoE", "KVCache", "3DGS". Set algebra
     # in C finds the words with capitals; only those few are looked at one by one.
     capitalised = set(written).difference(lowered)
@@ -310,8 +312,11 @@ Reading = tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None]
 def _read(word: str, vocab: Vocabulary) -> Reading:
     concepts: list[str] = []
     core = acronym_core(word)
-    if core is not None:
+    # Only a known acronym (curated or mined) carries its concept: a subscription to any
+    # other is read as the word too (query.reading), so no paper needs it.
+    if core is not None and core in vocab.known:
         concepts.append(concept_of(core))
+    if core is not None:
         form = known_suffix(word, vocab.known)
         if form is not None:
             concepts.append(concept_of(form))  # QLoRA is a LoRA too

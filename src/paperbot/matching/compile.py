@@ -71,7 +71,16 @@ def _compile(node: Node, rarity: Rarity) -> Check:
             alternatives = tuple(
                 _compile_text(Text(stems, node.raw, node.scope)) for stems in node.alternatives
             )
-            return lambda d: max(check(d) for check in alternatives)
+
+            def check_any_alternative(d: AnalyzedPaper) -> int:
+                best = _MISS
+                for check in alternatives:
+                    rank = check(d)
+                    if rank > best:
+                        best = rank
+                return best
+
+            return check_any_alternative
         return _compile_text(node)
     if isinstance(node, Near):
         return _compile_near(node)

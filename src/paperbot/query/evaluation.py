@@ -133,10 +133,16 @@ def near(doc: AnalyzedPaper, field: MatchField, children: tuple[Text, ...]) -> b
     name = _FIELD_NAMES.get(field, "abstract")
     found: list[list[int]] = []
     for child in children:
-        positions = [p for alt in child.alternatives for p in starts(doc, name, alt)]
+        if child.aliases:
+            positions = [p for alt in child.alternatives for p in starts(doc, name, alt)]
+        else:
+            positions = starts(doc, name, child.stems)
         if not positions:
             return False
         found.append(positions)
+    if len(found) == 2:  # most: two words; their few positions, compared pairwise
+        window = NEAR_WINDOW
+        return any(abs(a - b) <= window for a in found[0] for b in found[1])
     return within(found, NEAR_WINDOW)
 
 

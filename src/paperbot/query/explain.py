@@ -66,7 +66,7 @@ def describe(node: Node) -> str:
             if spelled:
                 notes.append(f"{text.raw} also as '{spelled[0]}' (={text.raw}: the word only)")
             else:
-                notes.append(f"{text.raw} as an acronym, in capitals")
+                notes.append(f"{text.raw} also as what papers define it as")
         elif concept is not None:
             notes.append(f"{text} also as its acronym {_written(concept)}")
         elif len(text.stems) > 1 and len(text.raw.split()) == 1:

@@ -43,9 +43,13 @@ def _read_word(word: str, scope: Scope) -> Text | None:
     if not found:
         return None
     if core is not None:
-        # The concept, and for a compound acronym (GPT4) its parts too ("GPT-4").
-        aliases: tuple[Terms, ...] = (found,) if parts is not None and len(found) > 1 else ()
-        return Text((concept_of(core),), word, scope, aliases)
+        if core in curated().known:
+            # Case-aware: the concept only, which papers writing SAM (not Sam or sample), or
+            # an expansion, carry; for a compound acronym (GPT4) its parts too ("GPT-4").
+            aliases: tuple[Terms, ...] = (found,) if parts is not None and len(found) > 1 else ()
+            return Text((concept_of(core),), word, scope, aliases)
+        # Not in the table: the word as written, or the concept a mined definition gives it.
+        return Text((concept_of(core),), word, scope, (found,))
     return Text(found, _shown(word), scope)  # KVCache: the phrase "kv cache"
 
 
