@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,8 +55,6 @@ class DigestBuilder:
             if only is None or match.paper_id in only:
                 reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
         papers = await asyncio.to_thread(self.store.get_papers, list(reasons))
-        if self.explain is not None:
-            await asyncio.to_thread(self.explain, reasons, papers)
         votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
@@ -74,7 +73,26 @@ class DigestBuilder:
                 for s in (taste.suggestions if taste else ())
             ],
         )
+        if self.explain is not None:
+            digest = await asyncio.to_thread(self._explained, digest)
         return digest if self.annotate is None else await self.annotate(digest)
+
+    def _explained(self, digest: Digest) -> Digest:
+        """The digest with its shown items' reasons explained: only those, since explaining
+        re-reads a paper, and a channel has many more candidates than it shows (the detail
+        plays no part in the ranking)."""
+        assert self.explain is not None
+        shown = {item.paper.arxiv_id: list(item.reasons) for item in digest.items if item.reasons}
+        if not shown:
+            return digest
+        self.explain(shown, {item.paper.arxiv_id: item.paper for item in digest.items})
+        items = tuple(
+            replace(item, reasons=tuple(shown[item.paper.arxiv_id]))
+            if item.paper.arxiv_id in shown
+            else item
+            for item in digest.items
+        )
+        return replace(digest, items=items)
 
     async def _taste(
         self, channel: Channel, matched: list[Paper], only: Collection[str] | None

@@ -33,6 +33,7 @@ from paperbot.models import (
 )
 from paperbot.ports import ChatPoster, FetchResult, PaperSource
 from paperbot.query import describe, evaluate, matched_as, parse
+from paperbot.query.explain import may_expand
 from paperbot.search import SearchIndex
 from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.matches import LOOKBACK, pack
@@ -246,10 +247,16 @@ class Paperbot:
     def _refuse_broad(self, node: Any) -> None:
         if self.live_subscriptions.index.follows(str(node)):
             return  # another channel follows it already: judged then, and its matches stored
-        recent = self.store.papers_seen_since(self.clock() - PREVIEW_WINDOW)
         # A share is measured well on a thousand papers; a busy week holds ten times more.
-        step = max(1, len(recent) // catchall.MAX_JUDGED)
-        catchall.refuse_broad(node, [self.analyze(p) for p in recent[::step]])
+        # The latest ingests' analyses are reused: analysing them again made a subscribe slow.
+        recent = self.live_subscriptions.recent.seen_since(
+            self.store,
+            self.clock() - PREVIEW_WINDOW,
+            self.analyze,
+            analysis=self.vocabulary,
+            most=catchall.MAX_JUDGED,
+        )
+        catchall.refuse_broad(node, recent)
 
     def _match_recent(self, subscription: Subscription) -> int:
         """Match the new subscription's query against the last few days' papers, dated from the
@@ -350,10 +357,11 @@ class Paperbot:
         self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
     ) -> None:
         """Say how each match was made when it went through an expansion ("MoE as 'mixture
-        of experts'"): only the papers of one digest, so re-reading them costs nothing."""
+        of experts'"): only the papers a digest shows, and only those matched by a query
+        holding an acronym (the others are not analysed again)."""
         for paper_id, found in reasons.items():
             paper = papers.get(paper_id)
-            if paper is None:
+            if paper is None or not any(may_expand(r.subscription) for r in found):
                 continue
             doc = self.analyze(paper)
             found[:] = [

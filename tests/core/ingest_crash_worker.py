@@ -3,7 +3,8 @@
     ingest_crash_worker.py DB_URL PAPERS
 
 Stores, matches and records the day through the real ingest, each chunk of a few papers in its
-own transaction, pausing a little after each chunk and in matching, so the test's SIGKILL lands
+own transaction, pausing a little after each chunk and in analysing its papers (before each chunk is
+written), so the test's SIGKILL lands
 in the middle of the day (at times in the middle of a transaction).
 """
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
 from paperbot.models import Paper
 from paperbot.service import analyze_paper
-from paperbot.store.store import Store, StoredChunk
+from paperbot.store.store import Store, StoredChunk, UpsertPlan
 from paperbot.testing import make_paper
 
 
@@ -39,8 +40,10 @@ def slowly(paper: Paper) -> AnalyzedPaper:
 
 
 class SlowStore(Store):
-    def store_chunk(self, batch: Iterable[Paper]) -> StoredChunk:
-        done = super().store_chunk(batch)
+    def store_chunk(
+        self, batch: Iterable[Paper], prepare: Callable[[UpsertPlan], None] | None = None
+    ) -> StoredChunk:
+        done = super().store_chunk(batch, prepare)
         time.sleep(0.03)
         return done
 

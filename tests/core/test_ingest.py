@@ -51,13 +51,13 @@ def test_a_failure_mid_ingest_leaves_marked_papers_that_the_next_ingest_matches(
     live = LiveSubscriptions()
     live.sync(store)
 
-    def analyze_until_crash(p: Paper):  # type: ignore[no-untyped-def]
-        if p.arxiv_id == "2611.00008":
-            raise MemoryError("killed mid-ingest")
-        return analyze_paper(p)
+    def crash(*args: object, **kwargs: object) -> None:
+        raise MemoryError("killed mid-ingest")
 
+    live.match_chunk = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(MemoryError):  # the papers were stored in chunks; matching failed
-        ingest_in_chunks(store, live, day[:10], analyze_until_crash, first_chunk=1)
+        ingest_in_chunks(store, live, day[:10], analyze_paper, first_chunk=1)
+    del live.match_chunk
     assert all(store.get_paper(p.arxiv_id) is not None for p in day[:10])
     assert len(store.pending_matches()) == 4  # chunks of 1, 2, 4 and 3, each marked
     assert candidates(store, KEY) == set()
@@ -67,6 +67,31 @@ def test_a_failure_mid_ingest_leaves_marked_papers_that_the_next_ingest_matches(
     assert store.pending_matches() == []
     again, matched, _ = ingest_in_chunks(store, live, day, analyze_paper)
     assert (again.changed, matched) == ([], 0)  # the same day twice writes nothing
+
+
+def test_a_failure_analysing_a_chunk_stores_none_of_it_and_the_next_ingest_does(
+    store: Store,
+) -> None:
+    store.ensure_channel(KEY, ChannelSettings())
+    store.add_subscription(KEY, "diffusion", "U1")
+    day = [paper(n, f"Diffusion {n}") for n in range(1, 11)]
+    live = LiveSubscriptions()
+    live.sync(store)
+
+    def analyze_until_crash(p: Paper):  # type: ignore[no-untyped-def]
+        if p.arxiv_id == "2611.00008":
+            raise MemoryError("killed mid-ingest")
+        return analyze_paper(p)
+
+    with pytest.raises(MemoryError):  # papers are analysed before their chunk is written
+        ingest_in_chunks(store, live, day, analyze_until_crash, first_chunk=1)
+    stored = [p.arxiv_id for p in day if store.get_paper(p.arxiv_id) is not None]
+    assert stored == [p.arxiv_id for p in day[:7]]  # chunks of 1, 2 and 4; not the fourth
+    assert len(store.pending_matches()) == 3
+    result, matched, stats = ingest_in_chunks(store, live, day, analyze_paper, first_chunk=1)
+    assert (len(result.inserted), stats.recovered, matched) == (3, 7, 10)
+    assert candidates(store, KEY) == naive(day, "diffusion")
+    assert store.pending_matches() == []
 
 
 def test_an_updated_paper_records_only_its_new_matches(store: Store, clock: FixedClock) -> None:
@@ -332,8 +357,10 @@ async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(
     real = bot.store.get_papers
     monkeypatch.setattr(bot.store, "get_papers", lambda ids: reads.append(list(ids)) or real(ids))
     first = await bot.subscribe(KEY, "sparse", "U1")
-    assert (first.recent_matches, reads) == (1, [[]])  # nothing read or analysed again
-    # A paper changed since (a new revision) is read and analysed as it is now.
+    # The broad-subscription guard and the look back: nothing read or analysed again.
+    assert (first.recent_matches, reads) == (1, [[], []])
+    # A paper changed since (a new revision) is read and analysed as it is now, once.
     bot.store.upsert_papers([paper(2, "Dense Graphs", ai_keywords=("sparse",))])
+    reads.clear()
     second = await bot.subscribe(OTHER, "sparse", "U2")
-    assert (second.recent_matches, reads[-1]) == (2, ["2611.00002"])
+    assert (second.recent_matches, reads) == (2, [["2611.00002"], []])

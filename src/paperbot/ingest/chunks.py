@@ -26,8 +26,9 @@ class IngestStats:
     """Where an ingest's time went (seconds)."""
 
     read_seconds: float = 0.0  # which papers are new or changed
+    analyse_seconds: float = 0.0  # the changed papers analysed for matching, before writing
     store_seconds: float = 0.0  # papers written, to commit
-    match_seconds: float = 0.0  # matching and packing, outside any transaction
+    match_seconds: float = 0.0  # matching and packing (and analysing recovered papers)
     record_seconds: float = 0.0  # query rows written, to commit
     writes: list[float] = field(default_factory=list)  # each transaction's write lock hold
     recovered: int = 0  # papers an interrupted ingest had stored unmatched
@@ -62,15 +63,31 @@ def ingest_in_chunks(
     stats.recovered = len(whole)
     total, ranges = UpsertResult(), [first for first, _ in leftover]
     diffed: list[tuple[Paper, Paper]] = []  # updated papers: only their new matches count
+    # Each changed paper analysed before it is written (no write lock held meanwhile) and kept
+    # for `recent` as soon as it is: a subscribe's look back then finds every stored paper of
+    # the day analysed already, even in the middle of this ingest.
+    docs: dict[str, tuple[Paper, AnalyzedPaper]] = {}
+
+    def prepare(plan: UpsertPlan) -> None:
+        started = time.perf_counter()
+        docs.update((p.arxiv_id, (p, analyze(p))) for p in plan.changed)
+        stats.analyse_seconds += time.perf_counter() - started
+
+    def analysed(paper: Paper) -> AnalyzedPaper:
+        kept = docs.get(paper.arxiv_id)
+        return kept[1] if kept is not None and kept[0] is paper else analyze(paper)
+
     papers = list(merge_batch(batch).values())  # one paper never spans two chunks
     size, start = first_chunk, 0
     while start < len(papers):
         chunk = papers[start : start + size]
         start += len(chunk)
-        done = store.store_chunk(chunk)
+        done = store.store_chunk(chunk, prepare)
         stats.read_seconds += done.read_seconds
         if not done.upsert.changed:
             continue
+        for i, p in enumerate(done.upsert.changed):
+            live.recent.keep(p.arxiv_id, done.upsert.first_rev + i, docs[p.arxiv_id][1], analysis)
         stats.store_seconds += done.write_seconds
         stats.writes.append(done.write_seconds)
         ranges.append(done.upsert.first_rev)
@@ -91,7 +108,10 @@ def ingest_in_chunks(
     if not ranges:
         return total, 0, stats
     started = time.perf_counter()
-    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analyze, revs, analysis)
+    recovered = {arxiv_id: rev for arxiv_id, rev in revs.items() if arxiv_id not in docs}
+    packed = live.match_chunk(
+        UpsertPlan(list(whole.values()), diffed), analysed, recovered, analysis
+    )
     stats.match_seconds = time.perf_counter() - started
     matched = sum(map(len, packed.values()))
     rows, now, batch_id = list(packed.items()), store.clock(), min(ranges)

@@ -55,19 +55,28 @@ class RecentDocs:
         since: datetime,
         analyze: Callable[[Paper], AnalyzedPaper],
         analysis: object = None,
+        most: int | None = None,
     ) -> list[AnalyzedPaper]:
-        """Every paper first seen since `since`, analysed: kept ones as they are (same
-        revision and analysis), the rest read and analysed now."""
-        docs, missing = [], []
+        """Every paper first seen since `since` (or `most` of them, evenly spread in the order
+        they were seen), analysed: kept ones as they are (same revision and analysis), the rest
+        read and analysed now."""
+        docs, missing = [], {}
+        seen = store.revisions_seen_since(since)
+        if most is not None:
+            seen = seen[:: max(1, len(seen) // most)]
         with self._lock:
-            for arxiv_id, rev in store.revisions_seen_since(since):
+            for arxiv_id, rev in seen:
                 kept = self._docs.get(arxiv_id)
                 if kept is not None and kept[0] == rev and kept[1] is analysis:
                     docs.append(kept[2])
                 else:
-                    missing.append(arxiv_id)
-        papers = store.get_papers(missing)
-        docs.extend(analyze(papers[arxiv_id]) for arxiv_id in missing if arxiv_id in papers)
+                    missing[arxiv_id] = rev
+        papers = store.get_papers(list(missing))
+        for arxiv_id, rev in missing.items():
+            if arxiv_id in papers:
+                doc = analyze(papers[arxiv_id])
+                self.keep(arxiv_id, rev, doc, analysis)  # the next look back reuses it
+                docs.append(doc)
         return docs
 
 

@@ -4,6 +4,7 @@ other") and how it matched a paper ("MoE as 'mixture of experts'"), in plain wor
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
@@ -74,6 +75,24 @@ def describe(node: Node) -> str:
             if parts:
                 notes.append(f"{text.raw} also as '{' '.join(parts)}'")
     return "; ".join(dict.fromkeys(notes))
+
+
+@lru_cache(maxsize=65536)
+def may_expand(query: str) -> bool:
+    """Whether `matched_as` can say anything for `query` (a positive leaf carries an acronym's
+    concept): parsing depends on the curated table alone, so the answer is kept per text."""
+    try:
+        node = parse(query)
+    except InvalidInput:
+        return False
+    return any(
+        positive and _concept(text) is not None and text.stems[0] == _concept(text)
+        for text, positive in _texts(node)
+    )
+
+
+def _concept(text: Text) -> str | None:
+    return next((a[0] for a in text.alternatives if a[0].startswith(CONCEPT)), None)
 
 
 def matched_as(query: str, doc: AnalyzedPaper, vocabulary: Vocabulary | None = None) -> str:

@@ -330,9 +330,11 @@ def papers_in_revisions(conn: Connection, first: int, last: int) -> list[tuple[i
 
 
 def revisions_seen_since(conn: Connection, since: datetime) -> list[tuple[str, int]]:
-    """(id, revision) of the papers first seen since `since`: no row decoded."""
+    """(id, revision) of the papers first seen since `since`, in that order: no row decoded."""
     rows = conn.execute(
-        select(papers.c.arxiv_id, papers.c.rev).where(papers.c.first_seen_at >= since)
+        select(papers.c.arxiv_id, papers.c.rev)
+        .where(papers.c.first_seen_at >= since)
+        .order_by(papers.c.first_seen_at, papers.c.rev)
     )
     return [(str(arxiv_id), int(rev)) for arxiv_id, rev in rows]
 

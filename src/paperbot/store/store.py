@@ -1,17 +1,15 @@
 """The store: every database session paperbot opens is opened here. Methods are synchronous and
 short; async callers run them in a worker thread. Each method opens its transaction (or
 connection) and leaves the rows to the table modules beside it: papers, channels (with
-subscriptions), ledger (matches and posts), votes and sources."""
+subscriptions), ledger (matches and posts), votes and sources. The ingest's side (chunks,
+query rows, digest candidates) is `IngestStore`, and what every part shares is `StoreBase`."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperbot.models import Channel, ChannelKey, ChannelSettings, Paper, Subscription
@@ -19,13 +17,14 @@ from paperbot.store import acronyms as acronym_rows
 from paperbot.store import channels as channel_rows
 from paperbot.store import digests as digest_rows
 from paperbot.store import ledger as ledger_rows
-from paperbot.store import matches as match_rows
 from paperbot.store import papers as paper_rows
 from paperbot.store import sources as source_rows
 from paperbot.store import votes as vote_rows
+from paperbot.store.base import Clock, utc_now
 from paperbot.store.channels import StoredSubscription
 from paperbot.store.database import create_db_engine, migrate
 from paperbot.store.digests import DigestPost, DigestRecord, DigestState
+from paperbot.store.ingest_store import IngestStore, StoredChunk
 from paperbot.store.ledger import LedgerEntry, PostState
 from paperbot.store.matches import PackedMatches, StoredMatch
 from paperbot.store.papers import UpsertPlan
@@ -50,29 +49,10 @@ __all__ = [
     "utc_now",
 ]
 
-Clock = Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredChunk:
-    """One chunk of an ingest's papers: the plan (with the versions stored before), what was
-    written, and how long reading and writing (first write to commit) took."""
-
-    plan: UpsertPlan
-    upsert: paper_rows.UpsertResult
-    read_seconds: float = 0.0
-    write_seconds: float = 0.0
-
-
-class Store:
+class Store(IngestStore):
     def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
-        self.engine = engine
-        self.clock = clock
-        self._channel_ids: dict[ChannelKey, int] = {}
+        super().__init__(engine, clock)
         parts = (engine, self.transaction, self._channel_id_or_none, lambda: self.clock())
         self.history = History(*parts)
         self.summaries = Summaries(*parts)
@@ -86,67 +66,11 @@ class Store:
         migrate(engine)
         return cls(engine, clock)
 
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(select(1))
-
     # --- papers ---------------------------------------------------------------------------
 
     def upsert_papers(self, batch: Iterable[Paper]) -> paper_rows.UpsertResult:
         with self.transaction() as conn:
             return paper_rows.upsert_papers(conn, batch, self.clock())
-
-    def store_chunk(self, batch: Iterable[Paper]) -> StoredChunk:
-        """Upsert a chunk of an ingest's papers, marking them as waiting for their matches in
-        the same transaction (see `record_matches`): a crash before those are recorded leaves
-        the mark, and the next ingest matches them first."""
-        started = time.perf_counter()
-        with self.transaction() as conn:
-            plan = paper_rows.plan_upsert(conn, batch)
-            if not plan.changed:
-                return StoredChunk(plan, paper_rows.UpsertResult(), time.perf_counter() - started)
-            writing = time.perf_counter()
-            result = paper_rows.write_plan(conn, plan, self.clock())
-            match_rows.mark_pending(conn, result.first_rev, result.last_rev)
-        done = time.perf_counter()
-        return StoredChunk(plan, result, writing - started, done - writing)
-
-    def record_matches(
-        self, packed: PackedMatches, matched_at: datetime, batch: int, settled: Sequence[int] = ()
-    ) -> float:
-        """Store query rows of an ingest; the last call of an ingest also removes the marks of
-        the papers it matched (`settled`: their first revisions). Returns the seconds from the
-        first write to commit."""
-        started = time.perf_counter()
-        with self.transaction() as conn:
-            match_rows.record(conn, packed, matched_at, batch)
-            match_rows.settle_pending(conn, settled)
-        return time.perf_counter() - started
-
-    def pending_matches(self) -> list[tuple[int, int]]:
-        """Revision ranges of stored papers whose matches are not recorded yet."""
-        with self.engine.connect() as conn:
-            return match_rows.pending(conn)
-
-    def papers_in_revisions(self, first: int, last: int) -> list[tuple[int, Paper]]:
-        with self.engine.connect() as conn:
-            return paper_rows.papers_in_revisions(conn, first, last)
-
-    def revisions_seen_since(self, since: datetime) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
-            return paper_rows.revisions_seen_since(conn, since)
 
     def import_papers(
         self, batch: Iterable[Paper], checkpoint: Mapping[str, int] | None = None
@@ -239,23 +163,6 @@ class Store:
         with self.transaction() as conn:
             channel_rows.set_last_digest(conn, self._channel_id(conn, key), at)
 
-    def _channel_id(self, conn: Connection, key: ChannelKey) -> int:
-        """The channel's row id, cached: a channel's id never changes once it exists."""
-        cached = self._channel_ids.get(key)
-        if cached is not None:
-            return cached
-        found = channel_rows.find_channel_id(conn, key)
-        if found is None:
-            raise LookupError(f"unknown channel {key}")
-        self._channel_ids[key] = found
-        return found
-
-    def _channel_id_or_none(self, conn: Connection, key: ChannelKey) -> int | None:
-        try:
-            return self._channel_id(conn, key)
-        except LookupError:
-            return None
-
     # --- subscriptions --------------------------------------------------------------------
 
     def add_subscription(self, key: ChannelKey, query: str, user: str) -> Subscription | None:
@@ -298,34 +205,6 @@ class Store:
             if rev == since_rev:
                 return rev, set()
             return rev, channel_rows.changed_channels(conn, since_rev)
-
-    def query_ids(self, texts: Iterable[str]) -> dict[str, int]:
-        """The row id matches of each query text are stored under (created if missing)."""
-        with self.transaction() as conn:
-            return match_rows.query_ids(conn, texts)
-
-    # --- matches --------------------------------------------------------------------------
-
-    def record_query_matches(self, packed: PackedMatches, matched_at: datetime) -> int:
-        """Store matches outside an ingest (a new subscription's look back): dated
-        `matched_at`, so they count for digests as if recorded then."""
-        with self.transaction() as conn:
-            return match_rows.record(conn, packed, matched_at, batch=0)
-
-    def followed_query_matches(self, subscription: Subscription, since: datetime) -> int | None:
-        """How many papers the subscription's query matched since `since`, if another channel
-        followed that query all along (so the ingests stored its matches); None otherwise."""
-        with self.engine.connect() as conn:
-            return match_rows.followed_query_matches(
-                conn, subscription.query, self._channel_id(conn, subscription.channel), since
-            )
-
-    def digest_candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
-        """What the channel's next digest may post: matches since `matched_since` (its keep
-        window) of papers not posted, reserved or uncertain there, counted for a subscription
-        from a few days before it was added. The one place a digest's candidates are chosen."""
-        with self.engine.connect() as conn:
-            return match_rows.digest_candidates(conn, self._channel_id(conn, key), matched_since)
 
     # --- the posted ledger ----------------------------------------------------------------
 
