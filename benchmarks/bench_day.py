@@ -214,6 +214,7 @@ def run_query_rows(
         figures.stages = {
             "sync subscriptions": sync.seconds,
             "store (read + write)": stats.read_seconds + stats.store_seconds,
+            "analyse": stats.analyse_seconds,
             "match": stats.match_seconds,
             "record": stats.record_seconds,
             "index": stats.index_seconds,

@@ -18,7 +18,7 @@ from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
-from paperbot.matching import SubscriptionIndex
+from paperbot.matching import match_naively
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -267,11 +267,12 @@ class Paperbot:
         stored = self.store.followed_query_matches(subscription, since)
         if stored is not None:
             return stored
-        index = SubscriptionIndex([subscription])
         # Papers the latest ingests analysed with this same vocabulary are not analysed again.
         recent = self.live_subscriptions.recent
         docs = recent.seen_since(self.store, since, self.analyze, analysis=self.vocabulary)
-        found = [pack(m.arxiv_id, m.field) for m in index.match_all(docs)]
+        # One query over a few thousand papers: evaluated directly, which is the reference the
+        # index agrees with and twice as fast as an index built for it.
+        found = [pack(m.arxiv_id, m.field) for m in match_naively([subscription], docs)]
         if not found:
             return 0
         query_id = self.store.query_ids([subscription.query])[subscription.query]

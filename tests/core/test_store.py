@@ -23,6 +23,25 @@ def test_migrations_run_on_open_and_again_harmlessly(store: Store, db_url: str) 
     again.close()
 
 
+def test_papers_read_again_are_current_whichever_process_changed_them(
+    store: Store, db_url: str
+) -> None:
+    a = make_paper("Attention", "Abstract", arxiv_id="2401.00001")
+    b = make_paper("Other", "Abstract", arxiv_id="2401.00002")
+    store.upsert_papers([a, b])
+    assert store.get_papers([a.arxiv_id, b.arxiv_id])[a.arxiv_id].upvotes == 0  # now cached
+    other = Store.open(db_url)  # another process, with a cache of its own
+    try:
+        other.upsert_papers([make_paper("Attention", "Abstract", arxiv_id=a.arxiv_id, upvotes=7)])
+        fresh = store.get_papers([a.arxiv_id, b.arxiv_id])
+        assert (fresh[a.arxiv_id].upvotes, fresh[b.arxiv_id].title) == (7, "Other")
+        other.upsert_papers([make_paper("Other", "Abstract", arxiv_id=b.arxiv_id, upvotes=3)])
+        assert store.get_paper(b.arxiv_id).upvotes == 3  # type: ignore[union-attr]
+        assert store.get_paper(a.arxiv_id).upvotes == 7  # type: ignore[union-attr]
+    finally:
+        other.close()
+
+
 def test_upsert_is_idempotent_and_merges_sources(store: Store) -> None:
     a = make_paper("Attention", "Abstract", arxiv_id="2401.00001", categories=("cs.LG",))
     b = make_paper("Other", "Abstract", arxiv_id="2401.00002")

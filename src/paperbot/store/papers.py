@@ -292,23 +292,37 @@ _REVISIONS = select(papers.c.arxiv_id, papers.c.rev).where(
 class PaperCache:
     """Recently read papers by id with the revision they were read at: a thousand digests of one
     day read the same few thousand papers, and a revision check is much cheaper than decoding
-    a row again. A paper changed by any process has a new revision, so it is never stale."""
+    a row again. A paper changed by any process has a new revision, and revisions commit in
+    order (`_next_revisions` holds a row lock to commit), so while the newest revision stays
+    what it was when a paper was last checked, the paper is current: one indexed max() then
+    answers for every cached paper."""
 
     def __init__(self, size: int = 5000) -> None:
         self.size = size
-        self._papers: dict[str, tuple[int, Paper]] = {}
+        # id -> (revision read, paper, newest revision of the store when last checked)
+        self._papers: dict[str, tuple[int, Paper, int]] = {}
 
     def get_papers(self, conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
-        missing: list[str] = []
         wanted = list(dict.fromkeys(ids))
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            revs = conn.execute(_REVISIONS, {"ids": chunk})
-            for arxiv_id, rev in revs:
+        if not wanted:
+            return found
+        latest = int(conn.execute(_LATEST).scalar_one_or_none() or 0)
+        unsure: list[str] = []
+        for arxiv_id in wanted:
+            cached = self._papers.get(arxiv_id)
+            if cached is not None and cached[2] == latest:
+                found[arxiv_id] = cached[1]
+            else:
+                unsure.append(arxiv_id)
+        missing: list[str] = []
+        for start in range(0, len(unsure), _CHUNK):
+            chunk = unsure[start : start + _CHUNK]
+            for arxiv_id, rev in conn.execute(_REVISIONS, {"ids": chunk}):
                 cached = self._papers.get(arxiv_id)
                 if cached is not None and cached[0] == rev:
                     found[arxiv_id] = cached[1]
+                    self._papers[arxiv_id] = (rev, cached[1], latest)
                 else:
                     missing.append(arxiv_id)
         for start in range(0, len(missing), _CHUNK):
@@ -316,10 +330,13 @@ class PaperCache:
             for row in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
                 paper = found[row["arxiv_id"]] = paper_from_row(row)
                 self._papers.pop(paper.arxiv_id, None)
-                self._papers[paper.arxiv_id] = (row["rev"], paper)
+                self._papers[paper.arxiv_id] = (row["rev"], paper, latest)
         while len(self._papers) > self.size:  # dicts keep insertion order: oldest first
             del self._papers[next(iter(self._papers))]
         return found
+
+
+_LATEST = select(func.max(papers.c.rev))
 
 
 def papers_in_revisions(conn: Connection, first: int, last: int) -> list[tuple[int, Paper]]:
