@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperbot.digest import build_digest
-from paperbot.models import Channel, Digest, DigestItem, MatchReason, Paper
+from paperbot.models import Channel, ChannelKey, Digest, DigestItem, MatchReason, Paper
 from paperbot.store.store import Store
 from paperbot.taste import DigestTaste, Taste
 
@@ -49,33 +49,37 @@ class DigestBuilder:
         key = channel.key
         day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
         matched_since = now - timedelta(days=channel.settings.keep_days)
-        stored = await asyncio.to_thread(self.store.digest_candidates, key, matched_since)
-        reasons: dict[str, list[MatchReason]] = defaultdict(list)
-        for match in stored:
-            if only is None or match.paper_id in only:
-                reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
-        papers = await asyncio.to_thread(self.store.get_papers, list(reasons))
-        votes = await asyncio.to_thread(self.store.vote_totals, key, list(reasons))
+        # The store's reads in one worker-thread hop, and the ranking in another: each hop
+        # costs a thread handoff, and ranking a channel's candidates would hold the loop.
+        reasons, papers, votes = await asyncio.to_thread(self._read, key, matched_since, only)
         missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
         taste = await self._taste(channel, list(papers.values()), only)
-        digest = build_digest(
-            key,
-            day,
-            reasons,
-            papers,
-            votes,
-            size,
-            missing,
-            learned=taste.learned if taste else None,
-            suggestions=[
-                DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
-                for s in (taste.suggestions if taste else ())
-            ],
-        )
-        if self.explain is not None:
-            digest = await asyncio.to_thread(self._explained, digest)
+        suggestions = [
+            DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
+            for s in (taste.suggestions if taste else ())
+        ]
+        learned = taste.learned if taste else None
+
+        def rank() -> Digest:
+            digest = build_digest(
+                key, day, reasons, papers, votes, size, missing, learned, suggestions
+            )
+            return digest if self.explain is None else self._explained(digest)
+
+        digest = await asyncio.to_thread(rank)
         return digest if self.annotate is None else await self.annotate(digest)
+
+    def _read(
+        self, key: ChannelKey, matched_since: datetime, only: Collection[str] | None
+    ) -> tuple[dict[str, list[MatchReason]], dict[str, Paper], dict[str, int]]:
+        """The channel's candidates (as reasons by paper), their papers and the team's votes."""
+        reasons: dict[str, list[MatchReason]] = defaultdict(list)
+        for match in self.store.digest_candidates(key, matched_since):
+            if only is None or match.paper_id in only:
+                reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
+        papers = self.store.get_papers(list(reasons))
+        return reasons, papers, self.store.vote_totals(key, list(reasons))
 
     def _explained(self, digest: Digest) -> Digest:
         """The digest with its shown items' reasons explained: only those, since explaining

@@ -12,6 +12,8 @@ from paperbot.ranking import RANKED_UP, RANKED_UP_ABOVE, TASTE_WEIGHT, score
 
 def strongest_reasons(reasons: Sequence[MatchReason]) -> tuple[MatchReason, ...]:
     """One reason per subscription, its strongest field, strongest first."""
+    if len(reasons) == 1:  # most papers of a digest: matched by one subscription in one field
+        return (reasons[0],)
     best: dict[str, MatchReason] = {}
     for reason in reasons:
         known = best.get(reason.subscription)
