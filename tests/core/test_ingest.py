@@ -364,3 +364,28 @@ async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(
     reads.clear()
     second = await bot.subscribe(OTHER, "sparse", "U2")
     assert (second.recent_matches, reads) == (2, [["2611.00002"], []])
+
+
+async def test_a_digest_says_how_its_shown_papers_matched_through_an_expansion(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.update_settings(KEY, max_items=2)
+    for query in ("MoE", "graphs"):
+        await bot.subscribe(KEY, query, "U1")
+    bot.ingest_papers(
+        [
+            paper(1, "Sparse Mixture of Experts", upvotes=50),
+            paper(2, "Graphs Everywhere", upvotes=40),
+            paper(3, "A Mixture of Experts Too"),  # matched, but no room for it
+        ]
+    )
+    analysed: list[str] = []
+    real = bot.analyze
+    monkeypatch.setattr(bot, "analyze", lambda p: analysed.append(p.arxiv_id) or real(p))
+    digest = await bot.build_digest(KEY)
+    shown = {item.paper.arxiv_id: item.reasons for item in digest.items}
+    assert list(shown) == ["2611.00001", "2611.00002"] and digest.remaining == 1
+    assert [r.detail for r in shown["2611.00001"]] == ["MoE as 'mixture of experts'"]
+    assert [r.detail for r in shown["2611.00002"]] == [""]
+    # Only the shown paper matched by a query holding an acronym is read again.
+    assert analysed == ["2611.00001"]

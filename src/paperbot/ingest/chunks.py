@@ -18,7 +18,7 @@ from paperbot.store.store import Store
 # Aim each transaction's writes at this long, well under the 0.5 s a command may wait.
 TARGET_WRITE_SECONDS = 0.15
 FIRST_CHUNK, MAX_CHUNK = 250, 2000  # papers
-FIRST_SLICE, MAX_SLICE = 5000, 100_000  # query rows
+FIRST_SLICE, MAX_SLICE = 2000, 100_000  # query rows (5,000 took 0.4 s on a loaded PostgreSQL)
 
 
 @dataclass(slots=True)
