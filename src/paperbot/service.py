@@ -173,6 +173,7 @@ class Paperbot:
                 await self.blocking(self.store.record_source_result, source.name, None, reason)
         inserted, updated, matched = await self.blocking(self.ingest_papers, batch)
         report.inserted, report.updated, report.matched = inserted, updated, matched
+        self.taste.retrain_stale_soon()  # models whose retrain a vote asked for and never got
         log.info("%s for %s", report.summary, day)
         return report
 
