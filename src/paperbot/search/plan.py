@@ -54,6 +54,7 @@ STOPWORDS = frozenset(
 class QueryPlan:
     schema: tantivy.Schema
     words: list[str] = field(default_factory=list)  # distinct stems that score
+    from_phrases: bool = False  # the words are the quoted phrases' (nothing typed unquoted)
     bonus: list[tantivy.Query] = field(default_factory=list)  # SHOULD, evaluated on a window
     required: list[tantivy.Query] = field(default_factory=list)  # MUST: quoted phrases
     filters: list[tantivy.Query] = field(default_factory=list)  # MUST, scoring nothing
@@ -102,6 +103,7 @@ def plan(schema: tantivy.Schema, request: SearchRequest) -> QueryPlan:
     loose = list(dict.fromkeys(request.terms))
     result.words = [w for w in loose if w not in STOPWORDS] or loose
     if not loose:  # only quoted phrases: their words score
+        result.from_phrases = bool(request.phrases)
         phrase_words = dict.fromkeys(w for p in request.phrases for w in p)
         result.words = [w for w in phrase_words if w not in STOPWORDS] or list(phrase_words)
     typed = request.terms[:MAX_PHRASE_WORDS]
