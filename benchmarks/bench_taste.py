@@ -30,21 +30,20 @@ votes), the memory of a model, and the sparse-product scoring of all channels at
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-import psutil
 from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
+import taste_scale
 from corpus import FIELDS, synthetic_papers, topics
 from corpus import field as corpus_field
 from paperbot.digest import rank_items
@@ -62,17 +61,11 @@ SHIPPED = "votes"
 ALSO_WORTH = 3
 DIGEST_SIZE = 10
 TARGET_PRECISION = 0.6
-TARGET_SECONDS = 10.0
-TARGET_BYTES = 2**20
 START = date(2026, 1, 5)
 
 
 def progress(message: str) -> None:
     print(f"[bench_taste] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    return float(psutil.Process(os.getpid()).memory_info().rss) / 2**20
 
 
 @dataclass
@@ -361,77 +354,6 @@ def report(title: str, results: dict[int, Judgement]) -> None:
         )
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def scale(days: list[Day], count: int, seed: int) -> None:
-    """Retrain and score a 2,000-paper day for 1 and `count` channels of 100 votes each."""
-    rng = random.Random(seed)
-    pool = [p for day in days[:-1] for p in day.papers]
-    pool_rows = sparse.vstack([day.rows for day in days[:-1]], format="csr")
-    day = days[-1]
-    vectorize_seconds = timed(lambda: vectorize(day.papers))
-
-    by_category: dict[str, list[int]] = defaultdict(list)
-    for n, paper in enumerate(pool):
-        by_category[paper.categories[0]].append(n)
-    categories = sorted(c for c, found in by_category.items() if len(found) >= 40)
-
-    def one_channel() -> TasteModel:
-        # 40 votes up on papers of one category, 60 down on others: a channel with a taste.
-        liked = rng.choice(categories)
-        ups = rng.sample(by_category[liked], 40)
-        downs = [n for n in rng.sample(range(len(pool)), 80) if n not in set(ups)][:60]
-        rows = pool_rows[ups + downs]
-        return train([pool[i] for i in ups], [pool[i] for i in downs], rows)
-
-    single: list[TasteModel] = []
-    retrain_one = timed(lambda: single.append(one_channel()))
-    score_one = timed(lambda: single[0].decision(day.rows))
-    models: list[TasteModel] = []
-    progress(f"training {count} channels")
-    retrain_all = timed(lambda: models.extend(one_channel() for _ in range(count)))
-    per_channel = timed(lambda: [m.decision(day.rows) for m in models])
-
-    def one_product() -> np.ndarray:
-        cols = np.concatenate([np.full(m.indices.size, n) for n, m in enumerate(models)])
-        weights = sparse.csc_matrix(
-            (
-                np.concatenate([m.weights for m in models]),
-                (np.concatenate([m.indices for m in models]), cols),
-            ),
-            shape=(day.rows.shape[1], len(models)),
-        )
-        bias = np.array([m.bias for m in models])
-        return np.asarray((day.rows @ weights).todense()) + bias
-
-    product = timed(one_product)
-    sizes = [m.nbytes for m in models]
-    blobs = [len(m.to_bytes()) for m in models[:50]]
-    print(f"\nretrain + score a day of {len(day.papers):,} papers (models of 100 votes)")
-    print(f"  vectorize the day once (shared by every channel): {vectorize_seconds:.2f} s")
-    print(f"  1 channel:      retrain {retrain_one * 1000:.0f} ms, score {score_one * 1000:.1f} ms")
-    print(
-        f"  {count:,} channels: retrain {retrain_all:.2f} s, "
-        f"score one by one (as the digest does) {per_channel:.2f} s, "
-        f"score as one sparse product {product:.2f} s"
-    )
-    total = vectorize_seconds + retrain_all + per_channel
-    print(
-        f"  {count:,} channels retrained and scored: {total:.2f} s "
-        f"(target < {TARGET_SECONDS:.0f} s: {'MET' if total < TARGET_SECONDS else 'NOT MET'})"
-    )
-    print(
-        f"  model memory: {np.mean(sizes) / 1024:.1f} KiB weights in memory (max "
-        f"{max(sizes) / 1024:.1f} KiB), {np.mean(blobs) / 1024:.1f} KiB stored "
-        f"(target < 1 MB: {'MET' if max(sizes) < TARGET_BYTES else 'NOT MET'})"
-    )
-    print(f"  process RSS {rss_mb():.0f} MB")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -469,7 +391,12 @@ def main() -> None:
             met = p30["taste"] and np.mean(p30["taste"]) >= TARGET_PRECISION
             verdict = "MET" if met else "NOT MET"
             print(f"  target precision@10 >= {TARGET_PRECISION} after 30 votes: {verdict}")
-    scale(days, args.scale_channels, args.seed)
+    pool = [p for day in days[:-1] for p in day.papers]
+    pool_rows = sparse.vstack([day.rows for day in days[:-1]], format="csr")
+    progress(f"timing {args.scale_channels} channels, the model alone")
+    taste_scale.in_memory(pool, pool_rows, days[-1].papers, args.scale_channels, args.seed)
+    progress(f"timing {args.scale_channels} channels through a SQLite store")
+    taste_scale.through_store(pool, days[-1].papers, args.scale_channels, args.seed)
     print(f"\nwhole run {time.perf_counter() - started:.0f} s")
 
 

@@ -202,15 +202,14 @@ class Taste:
         negatives = [papers[pid] for pid, net in voted if net < 0 and pid in papers]
         weak = [papers[pid] for pid in weak_ids if pid in papers]
         model: TasteModel | None = None
-        blob: bytes | None = None
+        blob = b""
         if positives:
             rows = self.vectors.rows([*positives, *negatives, *weak])
-            model = train(positives, negatives, rows, weak)
-            blob = model.to_bytes()
+            model, blob = self._fit(positives, negatives, rows, weak)
         self.store.save_model(
             key,
             TrainedModel(
-                model=blob or b"",
+                model=blob,
                 fingerprint=fingerprint,
                 up_votes=len(positives),
                 down_votes=len(negatives),
@@ -222,6 +221,16 @@ class Taste:
             return None
         log.info("taste: retrained %s on %d up, %d down", key, len(positives), len(negatives))
         return model
+
+    @staticmethod
+    def _fit(
+        positives: Sequence[Paper],
+        negatives: Sequence[Paper],
+        rows: sparse.csr_matrix,
+        weak: Sequence[Paper],
+    ) -> tuple[TasteModel, bytes]:
+        model = train(positives, negatives, rows, weak)
+        return model, model.to_bytes()
 
     # --- digests --------------------------------------------------------------------------
 
@@ -249,18 +258,21 @@ class Taste:
         floor = now - timedelta(days=2)
         since = floor if since is None or since < floor else since
         also = self.default_also_worth if stored.also_worth is None else stored.also_worth
-        pool = self.store.candidates(key, since, SUGGESTION_POOL) if also else []
+        wanted = self.store.candidate_ids(key, since, SUGGESTION_POOL) if also else []
+        pool, pool_rows = self.vectors.rows_by_id(wanted, self.store.store.get_papers)
         # Ranking compares the digest's own papers with each other; suggestions compare the
         # day's unmatched papers: each set is scaled on its own.
-        scores = model.decision(self.vectors.rows([*matched, *pool]))
+        rows = sparse.vstack([self.vectors.rows(matched), pool_rows], format="csr")
+        scores = model.decision(rows)
         own, pool_z = _zscores(scores[: len(matched)]), _zscores(scores[len(matched) :])
         learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
         order = [int(i) for i in np.argsort(-pool_z, kind="stable") if pool_z[i] >= SUGGEST_ABOVE]
-        chosen = [pool[i] for i in order[:also]]
-        titles = self._closest_voted(key, chosen)
+        picked = [(pool[i], float(pool_z[i])) for i in order[:also]]
+        papers = self.store.store.get_papers([pid for pid, _ in picked]) if picked else {}
+        chosen = [(papers[pid], z) for pid, z in picked if pid in papers]
+        titles = self._closest_voted(key, [paper for paper, _ in chosen])
         suggestions = tuple(
-            Suggestion(paper, title, float(pool_z[i]))
-            for paper, title, i in zip(chosen, titles, order, strict=False)
+            Suggestion(paper, title, z) for (paper, z), title in zip(chosen, titles, strict=True)
         )
         return DigestTaste(learned, suggestions)
 
@@ -284,15 +296,22 @@ class Taste:
         )
 
     def _closest_voted(self, key: ChannelKey, chosen: Sequence[Paper]) -> list[str]:
+        """The title of the paper voted up that each of `chosen` is most like."""
         if not chosen:
             return []
         voted = [pid for pid, net in self.store.training_votes(key, MAX_TRAINING) if net > 0]
-        papers = self.store.store.get_papers(voted)
-        liked = [papers[pid] for pid in voted if pid in papers]
+        liked, liked_rows = self.vectors.rows_by_id(voted, self.store.store.get_papers)
         if not liked:
             return ["" for _ in chosen]
-        similarity = (self.vectors.rows(chosen) @ self.vectors.rows(liked).T).toarray()
-        return [liked[int(row.argmax())].title for row in similarity]
+        closest = []
+        for row in self.vectors.rows(chosen):
+            # One dense row at a time: a sparse product against the transpose would build
+            # an index over all 2**20 feature columns for every digest.
+            dense = np.zeros(row.shape[1], dtype=np.float32)
+            dense[row.indices] = row.data
+            closest.append(liked[int(np.argmax(liked_rows @ dense))])
+        papers = self.store.store.get_papers(sorted(set(closest)))
+        return [papers[pid].title if pid in papers else "" for pid in closest]
 
     # --- /papers like and /papers taste ---------------------------------------------------
 

@@ -111,7 +111,9 @@ def train(
         total = n_pos + n_neg + weak_weight * n_weak
         balance = {1: total / (2 * n_pos), 0: total / (2 * (n_neg + weak_weight * n_weak))}
         sample_weight = weights * np.array([balance[int(y)] for y in labels])
-        classifier = LogisticRegression(C=C, solver="liblinear")
+        # The dual solver: with far more columns than voted papers it is ~10x faster than
+        # liblinear's primal trust-region one (bench_taste.py), for the same objective.
+        classifier = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000)
         classifier.fit(narrow, labels, sample_weight=sample_weight)
         coef = classifier.coef_.ravel()
         bias = float(classifier.intercept_[0])
