@@ -23,7 +23,7 @@ from paperbot.models import ChannelKey, ChannelSettings, Paper
 from paperbot.store.store import Store
 from paperbot.store.tables import votes
 from paperbot.store.taste import TasteStore
-from paperbot.taste import TasteModel, train
+from paperbot.taste import TasteModel, learner, train
 from paperbot.taste.features import vectorize
 from paperbot.taste.learner import Taste
 
@@ -185,8 +185,8 @@ def _timing_stages(taste: Taste) -> dict[str, float]:
     wrap(taste.store, "load", "read the stored model row")
     wrap(taste.store, "vote_fingerprint", "read the vote fingerprint")
     wrap(taste.store, "training_votes", "read the channel's votes")
-    wrap(taste.store.store, "get_papers", "read the voted papers")
-    wrap(taste.vectors, "rows", "vectorize (shared cache)")
-    wrap(taste, "_fit", "fit the model (liblinear)")
+    wrap(taste.store.store, "get_papers", "read papers not cached")
+    wrap(taste.vectors, "_rows", "vector rows (cached, or vectorized)")
+    wrap(learner, "fit_rows", "fit the model (liblinear)")
     wrap(taste.store, "save_model", "write the model (a transaction)")
     return stages

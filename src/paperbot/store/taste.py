@@ -165,21 +165,20 @@ class TasteStore:
             ).all()
         return [(row[0], int(row[1])) for row in rows]
 
-    def shown_unvoted(self, key: ChannelKey, limit: int) -> list[str]:
-        """Papers posted to the channel that nobody there voted on, latest first."""
+    def background_ids(self, key: ChannelKey, limit: int) -> list[str]:
+        """The latest papers the channel did not vote on: a sample of what an ordinary day
+        brings, which its model learns to tell the papers it voted up from."""
+        if limit <= 0:
+            return []
         with self.store.engine.connect() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
             voted = select(votes.c.paper_id).where(votes.c.channel_id == channel_id)
             rows = conn.execute(
-                select(posts.c.paper_id)
-                .where(
-                    posts.c.channel_id == channel_id,
-                    posts.c.state == PostState.POSTED,
-                    posts.c.paper_id.not_in(voted),
-                )
-                .order_by(posts.c.posted_at.desc(), posts.c.paper_id)
+                select(papers.c.arxiv_id)
+                .where(papers.c.arxiv_id.not_in(voted))
+                .order_by(papers.c.first_seen_at.desc(), papers.c.arxiv_id)
                 .limit(limit)
             ).all()
         return [row[0] for row in rows]

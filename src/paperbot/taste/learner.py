@@ -26,7 +26,7 @@ from paperbot.models import ChannelKey, Paper, normalize_arxiv_id
 from paperbot.store.store import utc_now
 from paperbot.store.taste import StoredTaste, TasteStore, TrainedModel
 from paperbot.taste.features import VectorCache
-from paperbot.taste.model import TasteModel, strongest_words, train
+from paperbot.taste.model import TasteModel, fit_rows, strongest_words
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,10 @@ MIN_UP_VOTES = 5
 """Below this many papers voted up, a model knows too little to reorder anyone's digest."""
 MAX_TRAINING = 400
 """The channel's latest voted papers a model learns from: recent taste, bounded retrain time."""
-WEAK_NEGATIVES = 0
-"""Papers shown and left unvoted used as weak negatives: none; benchmarks/bench_taste.py
-measures votes alone beside both kinds of weak negatives (see benchmarks/README.md)."""
+WEAK_NEGATIVES = 300
+"""The latest papers a channel did not vote on, learned from as weak negatives (a small weight,
+model.WEAK_WEIGHT): benchmarks/bench_taste.py measures them beside votes alone and beside papers
+shown and left unvoted (see benchmarks/README.md)."""
 SUGGESTION_POOL = 3000
 LIKE_POOL = 5000
 DEFAULT_ALSO_WORTH = 3
@@ -196,41 +197,32 @@ class Taste:
 
     def _retrain(self, key: ChannelKey, fingerprint: str) -> TasteModel | None:
         voted = self.store.training_votes(key, MAX_TRAINING)
-        weak_ids = self.store.shown_unvoted(key, self.weak_negatives) if self.weak_negatives else []
-        papers = self.store.store.get_papers([pid for pid, _ in voted] + weak_ids)
-        positives = [papers[pid] for pid, net in voted if net > 0 and pid in papers]
-        negatives = [papers[pid] for pid, net in voted if net < 0 and pid in papers]
-        weak = [papers[pid] for pid in weak_ids if pid in papers]
+        weak_ids = self.store.background_ids(key, self.weak_negatives)
+        fetch = self.store.store.get_papers  # only for papers whose vectors are not cached
+        ups, up_rows = self.vectors.rows_by_id([pid for pid, net in voted if net > 0], fetch)
+        downs, down_rows = self.vectors.rows_by_id([pid for pid, net in voted if net < 0], fetch)
+        weak, weak_rows = self.vectors.rows_by_id(weak_ids, fetch)
         model: TasteModel | None = None
         blob = b""
-        if positives:
-            rows = self.vectors.rows([*positives, *negatives, *weak])
-            model, blob = self._fit(positives, negatives, rows, weak)
+        if ups:
+            rows = sparse.vstack([up_rows, down_rows, weak_rows], format="csr")
+            model = fit_rows(rows, len(ups), len(downs), len(weak))
+            blob = model.to_bytes()
         self.store.save_model(
             key,
             TrainedModel(
                 model=blob,
                 fingerprint=fingerprint,
-                up_votes=len(positives),
-                down_votes=len(negatives),
+                up_votes=len(ups),
+                down_votes=len(downs),
                 weak=len(weak),
                 trained_at=self.now(),
             ),
         )
-        if model is None or len(positives) < self.min_up_votes:
+        if model is None or len(ups) < self.min_up_votes:
             return None
-        log.info("taste: retrained %s on %d up, %d down", key, len(positives), len(negatives))
+        log.info("taste: retrained %s on %d up, %d down", key, len(ups), len(downs))
         return model
-
-    @staticmethod
-    def _fit(
-        positives: Sequence[Paper],
-        negatives: Sequence[Paper],
-        rows: sparse.csr_matrix,
-        weak: Sequence[Paper],
-    ) -> tuple[TasteModel, bytes]:
-        model = train(positives, negatives, rows, weak)
-        return model, model.to_bytes()
 
     # --- digests --------------------------------------------------------------------------
 

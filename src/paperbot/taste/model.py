@@ -26,6 +26,8 @@ MAX_WEIGHTS = 4096
 """Weights kept per channel, strongest first; the rest are near zero and only cost memory."""
 C = 4.0
 """Inverse regularisation, chosen on benchmarks/bench_taste.py (few votes want little of it)."""
+WEAK_WEIGHT = 0.3
+"""How much a weak negative (a paper the channel did not vote on) counts beside a vote."""
 SHOWN_WORDS = 8
 
 
@@ -89,12 +91,23 @@ def train(
     negatives: Sequence[Paper],
     rows: sparse.csr_matrix,
     weak: Sequence[Paper] = (),
-    weak_weight: float = 0.3,
+    weak_weight: float | None = None,
 ) -> TasteModel:
     """Learn from `rows`, the vectors of positives, then negatives, then weak negatives."""
-    if not positives:
+    return fit_rows(rows, len(positives), len(negatives), len(weak), weak_weight)
+
+
+def fit_rows(
+    rows: sparse.csr_matrix,
+    n_pos: int,
+    n_neg: int,
+    n_weak: int = 0,
+    weak_weight: float | None = None,
+) -> TasteModel:
+    """Learn from `rows`: `n_pos` positives, then `n_neg` negatives, then `n_weak` weak ones."""
+    if not n_pos:
         raise TrainingError("no paper voted up yet")
-    n_pos, n_neg, n_weak = len(positives), len(negatives), len(weak)
+    weak_weight = WEAK_WEIGHT if weak_weight is None else weak_weight
     if rows.shape[0] != n_pos + n_neg + n_weak:
         raise ValueError("one row per paper expected")
     # Work on the columns these papers use only: liblinear's cost grows with the width, and
