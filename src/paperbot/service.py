@@ -379,9 +379,9 @@ class Paperbot:
         """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
         return await self.delivery.deliver(key, force_post, reply_to=reply_to)
 
-    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+    async def deliver_more(self, key: ChannelKey, reply_to: str | None = None) -> DeliveryReport:
         """The next batch of matched papers into today's digest thread."""
-        return await self.delivery.deliver_more(key)
+        return await self.delivery.deliver_more(key, reply_to)
 
     # --- votes ----------------------------------------------------------------------------
 
