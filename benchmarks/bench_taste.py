@@ -20,11 +20,13 @@ When a channel's vote count first reaches 10, 30 and 100, its model (trained on 
   10 with the most Hugging Face upvotes and 10 at random (same day, same channel);
 - ROC AUC of the digest ranking over the day's matched papers: keywords + taste as shipped,
   beside keyword evidence alone (the ranking without taste), HF upvotes and random.
-Both simulations run in the same process: votes only (what ships), and votes plus weak
-negatives (papers shown and left unvoted), so the choice is measured, not assumed.
+Three simulations run in the same process: votes only, votes plus papers shown and left
+unvoted as weak negatives, and votes plus the latest papers the channel did not vote on (what
+ships, `paperbot.taste.learner.WEAK_NEGATIVES`), so the choice is measured, not assumed.
 
-Then: retrain + score times for a 2,000-paper day for 1 and for 1,000 channels (each with 100
-votes), the memory of a model, and the sparse-product scoring of all channels at once.
+Then (taste_scale.py): retrain + score times for a 2,000-paper day for 1 and for 1,000 channels
+(each with 100 votes), the model alone and through a SQLite store as the bot does it, and the
+memory of a model.
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ from paperbot.query import evaluate, parse
 from paperbot.service import analyze_paper
 from paperbot.taste import TasteModel, train
 from paperbot.taste.features import vectorize
-from paperbot.taste.learner import MIN_UP_VOTES, SUGGEST_ABOVE
+from paperbot.taste.learner import MIN_UP_VOTES, SUGGEST_ABOVE, WEAK_NEGATIVES
 
 CHECKPOINTS = (10, 30, 100)
-BACKGROUND = 300
+BACKGROUND = WEAK_NEGATIVES
 WEAK_SOURCES = ("votes", "shown", "background")
-SHIPPED = "votes"
+SHIPPED = "background"
 ALSO_WORTH = 3
 DIGEST_SIZE = 10
 TARGET_PRECISION = 0.6
@@ -379,7 +381,7 @@ def main() -> None:
     titles = {
         "votes": "votes only",
         "shown": "votes + weak negatives: papers shown and left unvoted",
-        "background": "votes + weak negatives: the day's other papers (background)",
+        "background": "votes + weak negatives: the latest papers not voted on (background)",
     }
     for weak in WEAK_SOURCES:
         channels = make_channels(args.channels, random.Random(args.seed), args.topics)
