@@ -292,7 +292,8 @@ def _split_shaped(
         out.extend(found[done:index])
         done = index + 1
         at = len(out)
-        aliases.extend((concept, at) for concept in concepts)
+        for concept in concepts:
+            aliases.append((concept, at))
         if parts is None:
             out.append(found[index])
             continue
