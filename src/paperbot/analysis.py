@@ -376,6 +376,16 @@ def _by_first_pair(vocab: Vocabulary) -> dict[tuple[str, str], list[tuple[tuple[
     return found  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=1)
+def sample_docs() -> tuple[AnalyzedPaper, ...]:
+    """The bundled real papers, analysed like ingested ones (with the curated acronyms), once
+    per process: the catch-all guard judges a young store's subscriptions on them, and the
+    subscription index measures how rare each term is on them."""
+    from paperbot.sources.sample import sample_papers
+
+    return tuple(analyze_paper(p) for p in sample_papers())
+
+
 @lru_cache(maxsize=4096)
 def query_terms(text: str) -> tuple[str, ...]:
     """A typed phrase in the same form `analyze` gives a paper's words (compounds split)."""
