@@ -251,12 +251,11 @@ def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]
     shaped = [w for w in capitalised if not (w.isalpha() and w[1:].islower())]
     if shaped and len(written) == len(found):
         found = _split_shaped(written, shaped, found, aliases, vocabulary)
-    # Every expansion holds one of these terms (its rarest): most texts hold none, and that
-    # test builds no pair.
-    if not vocabulary.expansion_keys.isdisjoint(found):
-        hits = vocabulary.first_pairs.intersection(pairwise(found))
-        if hits:
-            _expansions(found, hits, aliases, vocabulary)
+    # Every expansion holds one of these terms (its rarest): most texts hold none or one, and
+    # an expansion is sought only where its rarest term is.
+    keys = vocabulary.expansion_keys.intersection(found)
+    if keys:
+        _expansions(found, keys, aliases, vocabulary)
     return found, aliases
 
 
@@ -351,29 +350,23 @@ def _index(sequence: list[str], item: str, start: int) -> int:
 
 
 def _expansions(
-    found: list[str], hits: frozenset[tuple[str, str]], aliases: list[Alias], vocab: Vocabulary
+    found: list[str], keys: frozenset[str], aliases: list[Alias], vocab: Vocabulary
 ) -> None:
-    """Aliases for every expansion of a known acronym written out in `found`."""
-    table = _by_first_pair(vocab)
-    for first, second in hits:
+    """Aliases for every expansion of a known acronym written out in `found`: each found
+    where its rarest term is (`keys`: those in `found`)."""
+    table = vocab.by_expansion_key
+    for key in keys:
+        places = []
         start = 0
-        while (at := _index(found, first, start)) >= 0:
+        while (at := _index(found, key, start)) >= 0:
+            places.append(at)
             start = at + 1
-            if at + 1 < len(found) and found[at + 1] == second:
-                for expansion, concept in table[(first, second)]:
-                    if tuple(found[at : at + len(expansion)]) == expansion:
-                        aliases.append((concept, at))
-
-
-def _by_first_pair(vocab: Vocabulary) -> dict[tuple[str, str], list[tuple[tuple[str, ...], str]]]:
-    memo = vocab._memo
-    found = memo.get("by_first_pair")
-    if found is None:
-        table: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = {}
-        for expansion, concept in vocab.folded.items():
-            table.setdefault((expansion[0], expansion[1]), []).append((expansion, concept))
-        memo["by_first_pair"] = found = table
-    return found  # type: ignore[return-value]
+        for expansion, offset, concept in table[key]:
+            size = len(expansion)
+            for at in places:
+                begin = at - offset
+                if begin >= 0 and tuple(found[begin : begin + size]) == expansion:
+                    aliases.append((concept, begin))
 
 
 @lru_cache(maxsize=1)
