@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 
 from paperbot.models import Paper
@@ -161,23 +161,21 @@ class AnalyzedPaper:
 
     def all_terms(self) -> frozenset[str]:
         """Every term a stored query could be indexed under (see matching.anchor_terms), except
-        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
-        found = self._memo.get("all_terms")
-        if found is None:
-            every = set(self.title_terms)
-            every.update(self.abstract_terms)
-            every.update(self.keyword_terms)
-            every.update(self.other_terms())
-            found = self._memo["all_terms"] = frozenset(every)
-        return found
+        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair).
+        Built from the sequences and not kept: the bundled sample's papers, which the index
+        measures rarity on, stay small for the rest of the process."""
+        every = set(self.title)
+        every.update(self.abstract, self.keywords)
+        for aliases in (self.title_aliases, self.abstract_aliases, self.keyword_aliases):
+            every.update([term for term, _ in aliases])
+        every.update(self.other_terms())
+        return frozenset(every)
 
     def all_pairs(self) -> frozenset[tuple[str, str]]:
-        """Every adjacent pair of terms in the title, keywords or abstract."""
-        found = self._memo.get("all_pairs")
-        if found is None:
-            found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
-            self._memo["all_pairs"] = found
-        return found
+        """Every adjacent pair of terms in the title, keywords or abstract (not kept either)."""
+        return frozenset(
+            chain(pairwise(self.title), pairwise(self.abstract), pairwise(self.keywords))
+        )
 
 
 _UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
