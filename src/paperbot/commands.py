@@ -185,7 +185,7 @@ async def _digest(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
 
 
 async def _more(bot: Paperbot, ctx: CommandContext, argument: str) -> Reply:
-    report = await bot.deliver_more(ctx.channel)
+    report = await bot.deliver_more(ctx.channel, reply_to=ctx.reply_to)
     if not report.skipped_reason and not (report.posted or report.failed or report.uncertain):
         return Reply(text="No more matched papers waiting; today's digest has them all.")
     return digest_answer(report, "more papers")

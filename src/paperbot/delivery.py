@@ -205,7 +205,7 @@ class DigestDelivery:
                 await self._unpause(channel, report)
         return report
 
-    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+    async def deliver_more(self, key: ChannelKey, reply_to: str | None = None) -> DeliveryReport:
         """`/papers more`: the next batch of candidates into today's digest thread."""
         report = DeliveryReport(key)
         poster = self.posters.get(key.platform)
@@ -228,7 +228,7 @@ class DigestDelivery:
                 return report
             report.remaining = digest.remaining
             try:
-                await self.records.reopen(latest.id)
+                await self.records.reopen(latest.id, reply_to)
                 digest = await self.papers.reserve(channel, digest, latest.id)
                 await self.papers.post_items(
                     poster, channel, digest, latest.thread_id, self._guard(lease), report

@@ -58,8 +58,8 @@ class DigestRecords:
         """A digest whose header never went out: its papers are candidates again."""
         await asyncio.to_thread(self.store.finish_digest, record_id)
 
-    async def reopen(self, record_id: int) -> None:
-        await asyncio.to_thread(self.store.reopen_digest, record_id)
+    async def reopen(self, record_id: int, reply_to: str | None = None) -> None:
+        await asyncio.to_thread(self.store.reopen_digest, record_id, reply_to)
 
     async def queued_again(self, record_id: int) -> list[str]:
         posts = await asyncio.to_thread(self.store.digest_posts, record_id)
@@ -118,7 +118,7 @@ class DigestRecords:
             target = record.reply_to
             if not report.posted and not target:
                 continue  # only the header's list was corrected: nothing to tell anyone
-            if target and target != reply_to and now - record.created_at < ANSWER_WINDOW:
+            if target and target != reply_to and now - record.asked_at < ANSWER_WINDOW:
                 try:
                     if await poster.post_answer(channel.key, target, answer):
                         continue

@@ -144,6 +144,7 @@ class DigestScheduler:
         await self.bot.delivery.reconcile_all()
         await self.sync_channels()
         if not paused:
+            self.bot.taste.retrain_stale_soon()  # votes that came while no process retrained
             self.startup = self._spawn(self.catch_up())
 
     async def stop(self, grace_seconds: float = 4.0) -> None:

@@ -174,6 +174,7 @@ class Paperbot:
                 await self.blocking(self.store.record_source_result, source.name, None, reason)
         inserted, updated, matched = await self.blocking(self.ingest_papers, batch)
         report.inserted, report.updated, report.matched = inserted, updated, matched
+        self.taste.retrain_stale_soon()  # models whose retrain a vote asked for and never got
         log.info("%s for %s", report.summary, day)
         return report
 
@@ -397,9 +398,9 @@ class Paperbot:
         """Post the channel's digest now (see delivery.DigestDelivery for the guarantees)."""
         return await self.delivery.deliver(key, force_post, reply_to=reply_to)
 
-    async def deliver_more(self, key: ChannelKey) -> DeliveryReport:
+    async def deliver_more(self, key: ChannelKey, reply_to: str | None = None) -> DeliveryReport:
         """The next batch of matched papers into today's digest thread."""
-        return await self.delivery.deliver_more(key)
+        return await self.delivery.deliver_more(key, reply_to)
 
     # --- votes ----------------------------------------------------------------------------
 

@@ -337,8 +337,10 @@ class ChaosRun:
         await self.fake.refuse_connections(seconds)
         await self.fake.back_up()
 
-    async def drain(self, rounds: int = 40) -> None:
-        """No more faults: ask every channel for its digest, and for more, until all is out."""
+    async def drain(self, patience: int = 10) -> None:
+        """No more faults: ask every channel for its digest, and for more, until all is out.
+        It goes on while papers still go out (a long run leaves hundreds per channel); only
+        `patience` rounds in a row that post nothing end it with channels still waiting."""
         self.fake.faults = []
         self.fake.rate_limited_attempts = set()
         await self.fake.back_up()
@@ -355,16 +357,18 @@ class ChaosRun:
                 busy |= "another worker" in answer
             return all(done_with) and not busy
 
-        for _ in range(rounds):
-            if not waiting:
-                return
+        idle = 0
+        while waiting and idle < patience:
+            posted = len(self.fake.posted_papers())
             keys = sorted(waiting, key=str)
             results = await asyncio.gather(
                 *(drained(key, self.rng.choice(self.instances)) for key in keys)
             )
             waiting -= {key for key, done in zip(keys, results, strict=True) if done}
+            idle = idle + 1 if len(self.fake.posted_papers()) == posted else 0
             await asyncio.sleep(0.2)
-        self.report.problems.append(f"channels never drained: {sorted(map(str, waiting))}")
+        if waiting:
+            self.report.problems.append(f"channels never drained: {sorted(map(str, waiting))}")
 
     async def ask(self, instance: Instance, key: ChannelKey, command: str) -> str:
         url = self.fake.response_url()

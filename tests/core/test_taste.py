@@ -11,11 +11,14 @@ import pytest
 from paperbot import commands
 from paperbot.models import ChannelKey, CommandContext, Digest, Paper
 from paperbot.ranking import RANKED_UP
+from paperbot.scheduler import DigestScheduler
 from paperbot.search import SearchIndex
 from paperbot.service import Paperbot
+from paperbot.settings import ScheduleSettings
 from paperbot.sources.sample import sample_papers
 from paperbot.store.store import Store
-from paperbot.testing import FixedClock, RecordingPoster
+from paperbot.store.taste import TrainedModel
+from paperbot.testing import FakeSource, FixedClock, RecordingPoster
 
 KEY = ChannelKey("console", "local", "rl-lab")
 OTHER = ChannelKey("console", "local", "nlp-lab")
@@ -32,8 +35,11 @@ def halves() -> tuple[list[Paper], list[Paper]]:
     return papers[::2], papers[1::2]
 
 
-async def first_day_with_votes(bot: Paperbot, clock: FixedClock, poster: RecordingPoster) -> None:
-    """Day one: subscribe, ingest, post the digest, vote 👍 on RL papers and 👎 on the others."""
+async def first_day_with_votes(
+    bot: Paperbot, clock: FixedClock, poster: RecordingPoster, settle: bool = True
+) -> None:
+    """Day one: subscribe, ingest, post the digest, vote 👍 on RL papers and 👎 on the others;
+    then wait for the background retrain (`settle`) or leave it pending."""
     day_one, _ = halves()
     for key in (KEY, OTHER):
         for query in SUBSCRIPTIONS:
@@ -52,7 +58,8 @@ async def first_day_with_votes(bot: Paperbot, clock: FixedClock, poster: Recordi
         ups += value > 0
         assert await bot.record_vote(KEY, post.message_id, "U1", value) == post.paper_id
     assert ups >= 5  # the scenario needs enough votes up to learn from
-    await bot.taste.settle()
+    if settle:
+        await bot.taste.settle()
 
 
 async def next_day(bot: Paperbot, clock: FixedClock) -> None:
@@ -167,15 +174,97 @@ async def test_a_failing_model_leaves_the_digest_as_it_was(
     await first_day_with_votes(bot, clock, poster)
     await next_day(bot, clock)
     expected = await bot.build_digest(OTHER)
-
-    def broken(*args: object) -> None:
-        raise RuntimeError("model blob unreadable")
-
-    bot.taste.refresh = broken  # type: ignore[method-assign,assignment]
+    stored = bot.taste.store.load(KEY)
+    assert stored is not None and stored.fingerprint and stored.trained_at
+    # The stored model is unreadable (a bad write, a format from another version).
+    bot.taste.store.save_model(
+        KEY,
+        TrainedModel(
+            b"not a model", stored.fingerprint, stored.up_votes, stored.down_votes, 0, clock()
+        ),
+    )
     digest = await bot.build_digest(KEY)
     assert [i.paper.arxiv_id for i in digest.items] == [i.paper.arxiv_id for i in expected.items]
     reply = await commands.handle(bot, CommandContext(KEY, "U1"), "taste")
     assert not reply.is_error and "Learning needs" in reply.text
+
+
+async def test_a_digest_reads_the_stored_model_and_never_trains(
+    bot: Paperbot, clock: FixedClock, poster: RecordingPoster
+) -> None:
+    bot.taste.retrain_delay = 0.0
+    await first_day_with_votes(bot, clock, poster)
+    trained = bot.taste.store.load(KEY)
+    assert trained is not None and trained.model
+    # Votes come in and their retrain is still waiting: the digest uses the model it has.
+    bot.taste.retrain_delay = 3600.0
+    for post in [p for p in poster.posts if p.kind == "item" and p.channel == KEY][:3]:
+        await bot.record_vote(KEY, post.message_id, "U7", -1)
+    await next_day(bot, clock)
+    digest = await bot.build_digest(KEY)
+    assert any(item.note == RANKED_UP for item in digest.items)
+    assert any(item.suggested for item in digest.items)
+    after = bot.taste.store.load(KEY)
+    assert after == trained  # nothing was retrained or written by building the digest
+    assert after.fingerprint != bot.taste.store.vote_fingerprint(KEY)
+    await bot.taste.aclose()
+
+
+async def test_without_a_stored_model_the_digest_goes_on_without_taste(
+    bot: Paperbot, clock: FixedClock, poster: RecordingPoster
+) -> None:
+    bot.taste.retrain_delay = 3600.0
+    await first_day_with_votes(bot, clock, poster, settle=False)
+    await bot.taste.aclose()  # the process stops before the retrain the votes asked for
+    assert bot.taste.store.load(KEY) is None
+    await next_day(bot, clock)
+    tasted, plain = await bot.build_digest(KEY), await bot.build_digest(OTHER)
+    assert [i.paper.arxiv_id for i in tasted.items] == [i.paper.arxiv_id for i in plain.items]
+    assert not any(item.note or item.suggested for item in tasted.items)
+    assert bot.taste.store.load(KEY) is None  # and it did not train one either
+
+
+async def test_stale_models_are_retrained_after_an_ingest_and_at_start_up(
+    bot: Paperbot,
+    clock: FixedClock,
+    poster: RecordingPoster,
+    store: Store,
+    search_index: SearchIndex,
+) -> None:
+    bot.taste.retrain_delay = 3600.0
+    await first_day_with_votes(bot, clock, poster, settle=False)
+    await bot.taste.aclose()  # stopped before the retrain its votes asked for
+    assert bot.taste.store.stale() == [KEY]  # OTHER has no votes: nothing to learn
+    # The next process's ingest retrains it, in the background.
+    _, day_two = halves()
+    clock.advance(days=1)
+    source = FakeSource(by_day={clock().date(): day_two})
+    restarted = Paperbot(store, search_index, [source], posters={"console": poster}, clock=clock)
+    report = await restarted.ingest_day(clock().date())
+    assert report.inserted == len(day_two)
+    await restarted.taste.settle()
+    stored = restarted.taste.store.load(KEY)
+    assert stored is not None and stored.model and stored.up_votes >= 5
+    assert stored.fingerprint == restarted.taste.store.vote_fingerprint(KEY)
+    assert restarted.taste.store.stale() == []
+    # More votes, and again no retrain before the process stops: start-up catches up.
+    restarted.taste.retrain_delay = 3600.0
+    post = next(p for p in poster.posts if p.kind == "item" and p.channel == OTHER)
+    await restarted.record_vote(OTHER, post.message_id, "U3", 1)
+    await restarted.taste.aclose()
+    assert restarted.taste.store.stale() == [OTHER]
+    again = Paperbot(store, search_index, posters={"console": poster}, clock=clock)
+    scheduler = DigestScheduler(again, ScheduleSettings())
+    await scheduler.start()
+    try:
+        await again.taste.settle()
+    finally:
+        await scheduler.stop()
+    other = again.taste.store.load(OTHER)
+    assert other is not None and other.up_votes == 1 and other.model
+    assert other.fingerprint == again.taste.store.vote_fingerprint(OTHER)
+    assert again.taste.store.stale() == []
+    assert await again.blocking(again.taste.stored_model, OTHER) is None  # 1 vote up: too few
 
 
 async def ask(bot: Paperbot, text: str, key: ChannelKey = KEY) -> str:

@@ -26,6 +26,12 @@ class DigestRecord:
     reply_to: str | None
     created_at: datetime
     completed_at: datetime | None
+    reply_since: datetime | None = None
+
+    @property
+    def asked_at(self) -> datetime:
+        """When the requester's answer channel opened (its response_url or token's age)."""
+        return self.reply_since or self.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ def open_digest(
                 day=day,
                 state=DigestState.OPEN,
                 reply_to=(reply_to or None) and reply_to[:500],
+                reply_since=now if reply_to else None,
                 created_at=now,
             )
             .returning(digests.c.id)
@@ -73,9 +80,18 @@ def finish_digest(conn: Connection, digest_id: int, now: datetime) -> None:
     )
 
 
-def reopen_digest(conn: Connection, digest_id: int) -> None:
-    """A finished digest gets more papers (`/papers more`): open until they are posted."""
-    conn.execute(update(digests).where(digests.c.id == digest_id).values(state=DigestState.OPEN))
+def reopen_digest(conn: Connection, digest_id: int, reply_to: str | None, now: datetime) -> None:
+    """A finished digest gets more papers (`/papers more`): open until they are posted, and
+    answerable to whoever asked for them if a crash interrupts the posting."""
+    conn.execute(
+        update(digests)
+        .where(digests.c.id == digest_id)
+        .values(
+            state=DigestState.OPEN,
+            reply_to=(reply_to or None) and reply_to[:500],
+            reply_since=now if reply_to else None,
+        )
+    )
 
 
 def open_digests(conn: Connection, channel_id: int) -> list[DigestRecord]:
@@ -155,4 +171,5 @@ def _record(row: RowMapping) -> DigestRecord:
         reply_to=row["reply_to"],
         created_at=row["created_at"],
         completed_at=row["completed_at"],
+        reply_since=row["reply_since"],
     )

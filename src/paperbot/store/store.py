@@ -393,9 +393,9 @@ class Store:
         with self.transaction() as conn:
             digest_rows.finish_digest(conn, digest_id, self.clock())
 
-    def reopen_digest(self, digest_id: int) -> None:
+    def reopen_digest(self, digest_id: int, reply_to: str | None = None) -> None:
         with self.transaction() as conn:
-            digest_rows.reopen_digest(conn, digest_id)
+            digest_rows.reopen_digest(conn, digest_id, reply_to, self.clock())
 
     def open_digests(self, key: ChannelKey) -> list[DigestRecord]:
         """The channel's digests a crash (or a failure) left unfinished, oldest first."""

@@ -198,6 +198,8 @@ digests = Table(
     Column("header_id", String(64)),
     Column("thread_id", String(64)),
     Column("reply_to", String(500)),
+    # When the requester asked: the digest's creation, or a later `/papers more` on it.
+    Column("reply_since", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime),
     Index("ix_digests_channel_id_day", "channel_id", "day"),

@@ -15,7 +15,7 @@ from paperbot.store.ledger import PostState
 from paperbot.store.matches import channel_matches
 from paperbot.store.papers import paper_from_row
 from paperbot.store.store import Store
-from paperbot.store.tables import channel_taste, papers, posts, votes
+from paperbot.store.tables import channel_taste, channels, papers, posts, votes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +108,45 @@ class TasteStore:
         with self.store.engine.connect() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
-                return "0"
+                return _fingerprint(0, 0, None)
             count, total, latest = conn.execute(
                 select(func.count(), func.sum(votes.c.value), func.max(votes.c.voted_at)).where(
                     votes.c.channel_id == channel_id
                 )
             ).one()
-        return f"{count}:{total or 0}:{latest}"
+        return _fingerprint(count, total, latest)
+
+    def stale(self) -> list[ChannelKey]:
+        """Channels whose stored model was trained on other votes than they have now (or that
+        have votes and no model): one grouped query, so a sweep over every channel stays cheap."""
+        with self.store.engine.connect() as conn:
+            current = {
+                channel_id: _fingerprint(count, total, latest)
+                for channel_id, count, total, latest in conn.execute(
+                    select(
+                        votes.c.channel_id,
+                        func.count(),
+                        func.sum(votes.c.value),
+                        func.max(votes.c.voted_at),
+                    ).group_by(votes.c.channel_id)
+                )
+            }
+            stored = dict(
+                conn.execute(select(channel_taste.c.channel_id, channel_taste.c.fingerprint)).all()
+            )
+            stale = {
+                channel_id
+                for channel_id in current.keys() | {c for c, f in stored.items() if f is not None}
+                if stored.get(channel_id) != current.get(channel_id, _fingerprint(0, 0, None))
+            }
+            if not stale:
+                return []
+            rows = conn.execute(
+                select(channels.c.platform, channels.c.workspace, channels.c.channel)
+                .where(channels.c.id.in_(sorted(stale)))
+                .order_by(channels.c.id)
+            ).all()
+        return [ChannelKey(*row) for row in rows]
 
     def training_votes(self, key: ChannelKey, limit: int) -> list[tuple[str, int]]:
         """(paper id, net vote) of the channel's most recently voted papers, net vote not 0."""
@@ -197,3 +229,7 @@ class TasteStore:
                 .limit(limit)
             ).mappings()
             return [paper_from_row(row) for row in rows]
+
+
+def _fingerprint(count: int, total: int | None, latest: datetime | None) -> str:
+    return f"{count}:{total or 0}:{latest}"

@@ -1,6 +1,9 @@
-"""Each channel's taste, kept up to date: retrained from its own votes (in the background after
-a vote, and before a digest whenever the votes changed since), persisted in the database, and
-used to rank a digest, to suggest "also worth a look" papers, and to find similar papers.
+"""Each channel's taste, kept up to date: retrained from its own votes in the background (after
+a vote, debounced, and at start-up and after an ingest for channels whose stored model is
+stale), persisted in the database, and read back to rank a digest and to suggest "also worth a
+look" papers. A digest never trains: it uses the stored model as it is (a retrain a few seconds
+behind is fine), or goes on without taste when there is none, so building digests for a
+thousand channels neither costs a thousand retrains nor takes the database's write lock.
 
 Nothing learned here is shared between channels: a model is trained on one channel's votes and
 stored in that channel's row. What is shared is the feature hashing (no state) and a cache of
@@ -118,15 +121,46 @@ class Taste:
                 try:
                     await asyncio.to_thread(self.refresh, key)
                 except Exception as exc:
-                    # The digest retrains before it is built anyway; one line is enough.
+                    # The next vote, ingest or start-up retrains it; one line is enough.
                     log.warning("taste: retraining %s failed: %r", key, exc)
                 if key not in self._again:
                     return
         finally:
             self._retraining.discard(key)
 
+    def retrain_stale_soon(self) -> None:
+        """In the background: retrain every channel whose stored model is stale (votes that
+        came while the process was down, a retrain that failed or was cancelled)."""
+        task = asyncio.get_running_loop().create_task(self._retrain_stale())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retrain_stale(self) -> None:
+        try:
+            count = await asyncio.to_thread(self.retrain_stale)
+        except Exception as exc:
+            log.warning("taste: looking for stale models failed: %r", exc)
+            return
+        if count:
+            log.info("taste: retrained %d stale channel models", count)
+
+    def retrain_stale(self) -> int:
+        """Retrain the channels whose votes changed since their model was trained (blocking);
+        those a vote's retrain is already waiting for are left to it."""
+        done = 0
+        for key in self.store.stale():
+            if key in self._retraining:
+                continue
+            try:
+                self.refresh(key)
+            except Exception as exc:
+                log.warning("taste: retraining %s failed: %r", key, exc)
+                continue
+            done += 1
+        return done
+
     async def aclose(self) -> None:
-        """Stop waiting retrains: the next digest retrains whatever they would have."""
+        """Stop waiting retrains: the next start-up retrains whatever they would have."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -138,15 +172,20 @@ class Taste:
 
     def refresh(self, key: ChannelKey) -> TasteModel | None:
         """The channel's model, retrained first if its votes changed since; None while it has
-        fewer than `min_up_votes` papers voted up."""
+        fewer than `min_up_votes` papers voted up. Background work only: it may write."""
         stored = self.store.load(key)
         fingerprint = self.store.vote_fingerprint(key)
         if stored is not None and stored.fingerprint == fingerprint:
             return self._usable(stored)
         return self._retrain(key, fingerprint)
 
+    def stored_model(self, key: ChannelKey) -> TasteModel | None:
+        """The model as last trained, never retrained here (digests, `/papers taste`)."""
+        stored = self.store.load(key)
+        return None if stored is None else self._usable(stored)
+
     def _usable(self, stored: StoredTaste) -> TasteModel | None:
-        if stored.model is None or stored.up_votes < self.min_up_votes:
+        if not stored.model or stored.up_votes < self.min_up_votes:
             return None
         return TasteModel.from_bytes(
             stored.model,
@@ -201,14 +240,15 @@ class Taste:
         self, key: ChannelKey, matched: Sequence[Paper], since: datetime | None
     ) -> DigestTaste | None:
         """Learned scores for the digest's matched papers and the day's best unmatched ones;
-        None when the channel has no model yet (the digest is then ranked as before)."""
-        model = self.refresh(key)
-        if model is None:
+        None when the channel has no stored model (the digest is then ranked as before)."""
+        stored = self.store.load(key)
+        model = None if stored is None else self._usable(stored)
+        if stored is None or model is None:
             return None
         now = self.now()
         floor = now - timedelta(days=2)
         since = floor if since is None or since < floor else since
-        also = self.also_worth(key)
+        also = self.default_also_worth if stored.also_worth is None else stored.also_worth
         pool = self.store.candidates(key, since, SUGGESTION_POOL) if also else []
         # Ranking compares the digest's own papers with each other; suggestions compare the
         # day's unmatched papers: each set is scaled on its own.
@@ -229,7 +269,7 @@ class Taste:
     ) -> DigestTaste | None:
         """A digest finished after a crash: the same suggestions it had reserved (`suggested`,
         the ids it still has to post beyond its matched papers), whatever the model says now."""
-        model = self.refresh(key)
+        model = self.stored_model(key)
         papers = self.store.store.get_papers(list(suggested))
         chosen = [papers[pid] for pid in suggested if pid in papers]
         if model is None and not chosen:
@@ -298,7 +338,7 @@ class Taste:
 
     def describe(self, key: ChannelKey) -> TasteSummary:
         try:
-            model = self.refresh(key)
+            model = self.stored_model(key)
         except Exception as exc:
             log.warning("taste: model for %s unavailable: %r", key, exc)
             model = None

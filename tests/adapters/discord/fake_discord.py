@@ -109,6 +109,8 @@ class FakeDiscord:
     faults: list[Fault] = field(default_factory=list)
     refused_windows: list[tuple[float, float]] = field(default_factory=list)
     duplicates_refused: int = 0  # Create Message calls answered from an earlier nonce
+    expired_tokens: set[str] = field(default_factory=set)  # interaction tokens past 15 minutes
+    keep_nonces: bool = True  # False: every resend comes after Discord's nonce window
     edits: list[tuple[str, str, Json]] = field(default_factory=list)  # channel, message, body
     sync_faults: list[str] = field(default_factory=list)  # next syncs: "not-json" or "reset"
     base_url: str = ""
@@ -250,6 +252,15 @@ class FakeDiscord:
                 self.attachments.append((part.filename or "", await part.read()))
         return body
 
+    def post_as_user(self, channel_id: str, footer: str) -> Json:
+        """A person's message in the channel (an embed with `footer`), not the bot's."""
+        message = self._message(
+            channel_id, {"embeds": [{"title": "quote", "footer": {"text": footer}}]}
+        )
+        message["author"] = {**message["author"], "id": "283704385210257409", "bot": False}
+        self.messages.setdefault(channel_id, []).append(message)
+        return message
+
     def _message(self, channel_id: str, body: Json, **extra: Any) -> Json:
         message = fixture("discord_message_created.json")
         message.update(
@@ -307,7 +318,7 @@ class FakeDiscord:
             message = self._message(channel, body, nonce=nonce)
             self.messages.setdefault(channel, []).append(message)
             self.sent.setdefault(channel, []).append(body)
-            if nonce is not None:
+            if nonce is not None and self.keep_nonces:
                 self._nonces[(channel, nonce)] = message
         if fault is not None:
             return await self._fail(request, fault)
@@ -392,6 +403,8 @@ class FakeDiscord:
         return _json(self._message(CHANNEL_ID, body, webhook_id=BOT_ID))
 
     async def _edit(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] in self.expired_tokens:
+            return _error(401, 50027, "Invalid Webhook Token")
         body: Json = request[BODY] or {}
         self.followups.append(body)
         return _json(self._message(CHANNEL_ID, body, webhook_id=BOT_ID))

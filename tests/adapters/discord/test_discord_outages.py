@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
+import pytest
 from fake_discord import FakeDiscord, Fault
 
 from conftest import KEY_ARGS
 from paperbot.adapters.discord import DiscordAdapter
+from paperbot.errors import CannotTell
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper
 from paperbot.service import Paperbot
 from paperbot.testing import make_paper
@@ -131,3 +133,44 @@ async def test_more_posts_the_overflow_into_the_days_thread_and_edits_the_header
     listed = [line for line in body["embeds"][0]["description"].splitlines() if "/abs/" in line]
     assert len(listed) == 5
     assert (await bot.deliver_more(KEY)).posted == []
+
+
+async def test_a_header_that_arrived_unanswered_is_found_in_history_after_the_nonce_window(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    # The header is created but its answer is lost, and the resend comes after Discord forgot
+    # the nonce: the header's footer names its digest, so the history settles it.
+    ids = await ready(bot, 4)
+    real_backoff(bot)
+    fake.keep_nonces = False
+    fake.faults = [Fault({1}, "reset", applied=True)]
+    report = await bot.deliver_digest(KEY)
+    assert sorted(report.posted) == sorted(ids)
+    headers = [m for m in fake.messages[KEY.channel] if "Papers for" in str(m["embeds"])]
+    assert len(headers) == 1, "the header was posted twice"
+    assert headers[0]["embeds"][0]["footer"]["text"].endswith(" · digest 1")
+    assert Counter(posted_papers(fake)) == Counter(ids)
+
+
+async def test_find_header_reads_only_our_own_tagged_header_and_admits_a_long_history(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    await ready(bot, 2)
+    await bot.deliver_digest(KEY)
+    [header] = [m for m in fake.messages[KEY.channel] if "Papers for" in str(m["embeds"])]
+    since = bot.clock() - timedelta(minutes=5)
+    poster = adapter.poster
+    assert (
+        await poster.find_header(KEY, Digest(KEY, date.today(), (), ref="1"), since)
+        == (header["id"])
+    )
+    # Another digest's ref, or a digest with no ref, is not this header.
+    assert await poster.find_header(KEY, Digest(KEY, date.today(), (), ref="2"), since) is None
+    assert await poster.find_header(KEY, Digest(KEY, date.today(), ()), since) is None
+    # Someone else's message quoting the footer is not ours.
+    fake.post_as_user(KEY.channel, footer="react to vote · digest 3")
+    assert await poster.find_header(KEY, Digest(KEY, date.today(), (), ref="3"), since) is None
+    # More messages than it reads: it cannot say "not posted".
+    poster.history_limit = 1
+    with pytest.raises(CannotTell):
+        await poster.find_header(KEY, Digest(KEY, date.today(), (), ref="4"), since)

@@ -241,3 +241,44 @@ async def test_an_unanswered_post_into_an_old_thread_is_found_there_not_sent_twi
     [header] = headers(fake_slack)
     assert Counter(thread(header)) == Counter(p.arxiv_id for p in papers(4))  # once each
     assert listed(header) == thread(header)
+
+
+async def test_an_interrupted_more_hours_after_the_digest_answers_its_own_requester(
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    adapter: SlackAdapter,
+    clock: FixedClock,
+) -> None:
+    # `/papers more` reopens the morning's digest: a crash in it is resumed like a digest,
+    # and the answer goes to the response_url of `more`, whose 30 minutes start when it is
+    # typed, not when the morning's digest was.
+    await slack.ask("subscribe diffusion")
+    await slack.ask("settings size 2")
+    bot.ingest_papers(papers(8))
+    fake_slack.first_ts = int(clock.now.timestamp())
+    await slack.ask("digest")
+    clock.advance(hours=3)
+    fake_slack.first_ts = int(clock.now.timestamp())
+    stalls = Stalls(adapter.poster)
+    stalls.items = 2  # the second paper of `more` (its fourth call) never returns
+    bot.posters["slack"] = stalls  # type: ignore[assignment]
+    more_url = fake_slack.response_url()
+    status, _ = await slack.command("more", response_url=more_url)
+    assert status == 200
+    await fake_slack.wait_for(lambda: len(fake_slack.posted_papers()) == 3)
+    await asyncio.sleep(0.05)
+    for task in list(adapter._tasks):  # the process dies mid-`more`
+        task.cancel()
+    await adapter.drain()
+    assert [r for r in fake_slack.responses if r["_url"] == more_url] == []
+
+    clock.advance(minutes=5)
+    bot.posters["slack"] = adapter.poster  # restarted
+    resumed = await bot.delivery.resume_interrupted()
+    assert [len(r.posted) for r in resumed] == [1]
+    [header] = headers(fake_slack)
+    assert Counter(thread(header)) == Counter(p.arxiv_id for p in papers(4))
+    assert listed(header) == thread(header)
+    [answer] = [r for r in fake_slack.responses if r["_url"] == more_url]
+    assert "Finished an interrupted digest" in text(answer)

@@ -21,7 +21,7 @@ from discord import app_commands
 
 from paperbot import commands as core_commands
 from paperbot.adapters.discord.embeds import Rendered, reply_message
-from paperbot.adapters.discord.poster import NO_MENTIONS, channel_key
+from paperbot.adapters.discord.poster import NO_MENTIONS, answer_token, channel_key
 from paperbot.errors import ConfigError
 from paperbot.models import ChannelKey, CommandContext, Reply, Visibility
 from paperbot.presentation import truncate
@@ -237,7 +237,13 @@ class PapersGroup(app_commands.Group):
         if key is None:
             await self._send(interaction, Reply.error("use /papers in a server channel"))
             return
-        ctx = CommandContext(key, str(interaction.user.id), can_manage=self.can_manage(interaction))
+        ctx = CommandContext(
+            key,
+            str(interaction.user.id),
+            can_manage=self.can_manage(interaction),
+            # A deferred command's answer can come from another process after a restart.
+            reply_to=answer_token(interaction) if defer else None,
+        )
         started = time.monotonic()
         if defer:
             await interaction.response.defer(ephemeral=True, thinking=True)

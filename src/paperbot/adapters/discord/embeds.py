@@ -155,8 +155,17 @@ def header_message(digest: Digest, votes: VoteEmoji | None = None) -> Rendered:
             value=f"+{digest.remaining} more matched: /papers more posts the next ones",
             inline=False,
         )
-    embed.set_footer(text=f"{votes.hint} on a paper · /papers help")
+    embed.set_footer(text=f"{votes.hint} on a paper · /papers help{header_tag(digest)}")
     return _within_limits(Rendered(fit(digest.headline, CONTENT_LIMIT, escape=False), [embed]))
+
+
+HEADER_TAG = " · digest "
+
+
+def header_tag(digest: Digest) -> str:
+    """The footer's last words name the digest's record: Discord's history does not return
+    nonces, so this is how a header posted just before a crash is found again."""
+    return f"{HEADER_TAG}{digest.ref}" if digest.ref else ""
 
 
 def _contents(items: tuple[DigestItem, ...]) -> str | None:

@@ -26,6 +26,7 @@ from paperbot.adapters.discord.embeds import (
     VoteEmoji,
     arxiv_url,
     header_message,
+    header_tag,
     item_message,
     reply_message,
     thread_name,
@@ -62,6 +63,12 @@ def nonce(channel: ChannelKey, group: str, part: str) -> str:
     so a resend after a crash or an unanswered request is refused by Discord as a duplicate."""
     digest = hashlib.sha256(f"{channel}|{group}|{part}".encode()).hexdigest()
     return digest[:NONCE_LENGTH]
+
+
+def answer_token(interaction: discord.Interaction) -> str:
+    """Where a late answer to this command goes (kept with an interrupted digest): the
+    application id and the interaction's token, which is valid for 15 minutes."""
+    return f"{interaction.application_id}/{interaction.token}"
 
 
 def channel_key(guild_id: int, channel_id: int) -> ChannelKey:
@@ -114,13 +121,64 @@ class DiscordPoster:
             await message.edit(content=rendered.content, embeds=rendered.embeds)
 
     async def find_header(self, channel: ChannelKey, digest: Digest, since: datetime) -> str | None:
-        """None: Discord's history does not carry nonces, so a header cannot be told from the
-        day's others; sending it again with its nonce is what finds it (within the minutes
-        Discord keeps nonces, it returns the header already created instead of a second)."""
+        """Our header since `since` whose footer names the digest (`header_tag`). Its nonce
+        guards a resend only for the minutes Discord keeps nonces; the history always answers.
+        None only when the whole window was read."""
+        me = self.client.user
+        if me is None:
+            raise PostError("discord: not logged in yet")
+        tag = header_tag(digest)
+        if not tag:
+            return None
+        if since.tzinfo is None:  # the core's times are UTC; discord.py would read local time
+            since = since.replace(tzinfo=UTC)
+        history = self._messageable(channel, _id(channel.channel)).history(
+            limit=self.history_limit, after=since, oldest_first=False
+        )
+        seen = 0
+        try:
+            async for message in history:
+                seen += 1
+                if message.author.id == me.id and any(
+                    (embed.footer.text or "").endswith(tag) for embed in message.embeds
+                ):
+                    return str(message.id)
+        except discord.Forbidden as exc:
+            raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
+        except discord.NotFound as exc:
+            raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
+        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+            raise PostError(f"discord: history of {channel} unreadable for now ({exc})") from exc
+        if seen >= self.history_limit:
+            raise CannotTell(f"discord: more than {seen} messages in {channel} since {since}")
         return None
 
     async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
-        return False  # the interaction's follow-up token is not kept across a restart
+        """A late answer to a deferred command, from whichever process finished its work: its
+        private "thinking…" reply is edited through the interaction's webhook (`answer_token`),
+        which Discord honours for 15 minutes; False once Discord refuses it."""
+        application, _, token = reply_to.partition("/")
+        if not application.isdigit() or not token:
+            return False
+        rendered = reply_message(reply)
+        payload = {
+            "content": rendered.content,
+            "embeds": [embed.to_dict() for embed in rendered.embeds],
+            "allowed_mentions": NO_MENTIONS.to_dict(),
+        }
+        route = discord.http.Route(
+            "PATCH",
+            "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+            webhook_id=int(application),
+            webhook_token=token,
+        )
+        try:
+            await self.client.http.request(route, json=payload)
+        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+            # The token is a credential: the log names the error, never the route.
+            log.info("discord: late answer in %s not delivered: %s", channel, type(exc).__name__)
+            return False
+        return True
 
     async def post_item(
         self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
