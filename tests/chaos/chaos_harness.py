@@ -22,15 +22,12 @@ import contextlib
 import logging
 import os
 import random
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "adapters" / "slack"))
 
+from chaos_report import ChaosReport, KillPoint, listed_papers, matched_pairs, thread_papers
 from fake_slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -54,65 +52,7 @@ from paperbot.sources.sample import sample_papers
 from paperbot.store.store import PostState, Store
 from paperbot.testing import make_paper
 
-ABS = re.compile(r"arxiv\.org/abs/([\w.]+)")
 TOPICS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
-
-
-@dataclass
-class KillPoint:
-    round: int
-    instance: int
-    after_posts: int | None  # post attempts seen since the round began, or None: at a moment
-    at_seconds: float
-
-
-@dataclass
-class ChaosReport:
-    backend: str
-    instances: int
-    channels: int
-    matched: int = 0
-    posts: int = 0  # paper messages the channels show
-    headers: int = 0
-    lost: int = 0
-    doubled: int = 0
-    uncertain: int = 0
-    pending: int = 0
-    header_mismatches: int = 0
-    requesters_answered: int = 0
-    requesters_interrupted: int = 0
-    kill_points: list[KillPoint] = field(default_factory=list)
-    outages: list[tuple[float, float]] = field(default_factory=list)
-    faults: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.lost == 0 and self.doubled == 0 and self.header_mismatches == 0
-
-    def render(self) -> str:
-        outage_s = sum(end - start for start, end in self.outages)
-        lines = [
-            f"chaos run on {self.backend}, {self.instances} instance(s), "
-            f"{self.channels} channels, {self.seconds:.0f} s",
-            f"  kill points (SIGKILL): {len(self.kill_points)}"
-            f" ({sum(k.after_posts is not None for k in self.kill_points)} after a post count,"
-            f" {sum(k.after_posts is None for k in self.kill_points)} at a random moment)",
-            f"  outage windows (connections refused): {len(self.outages)}, {outage_s:.1f} s in all",
-            f"  injected post faults: {dict(sorted(self.faults.items()))}",
-            f"  matched (channel, paper) pairs: {self.matched}",
-            f"  posts: {self.posts} in {self.headers} digest headers",
-            f"  lost: {self.lost}",
-            f"  doubled: {self.doubled}",
-            f"  uncertain (named, never resent): {self.uncertain}",
-            f"  still pending: {self.pending}",
-            f"  headers whose list differs from their thread: {self.header_mismatches}",
-            f"  interrupted requesters answered later: {self.requesters_answered}"
-            f" of {self.requesters_interrupted}",
-        ]
-        lines += [f"  problem: {p}" for p in self.problems[:20]]
-        return "\n".join(lines)
 
 
 def free_port() -> int:
@@ -386,7 +326,7 @@ class ChaosRun:
         report = self.report
         store = Store.open(self.db_url)
         try:
-            matched = await asyncio.to_thread(_matched_pairs, store, self.keys)
+            matched = await asyncio.to_thread(matched_pairs, store, self.keys)
             for key in self.keys:
                 shown = Counter(self._paper_posts(key.channel))
                 ledger = {e.paper_id: e.state for e in store.ledger(key)}
@@ -403,7 +343,7 @@ class ChaosRun:
                     report.problems.append(f"{key}: lost {sorted(missing)[:5]}")
                 for header in self._headers(key.channel):
                     report.headers += 1
-                    listed, thread = _listed(header), _thread(header)
+                    listed, thread = listed_papers(header), thread_papers(header)
                     if sorted(listed) != sorted(thread):
                         report.header_mismatches += 1
                         report.problems.append(
@@ -425,32 +365,3 @@ class ChaosRun:
 
     def _paper_posts(self, channel: str) -> list[str]:
         return self.fake.posted_papers(channel)
-
-
-def _listed(header: dict[str, Any]) -> list[str]:
-    body = "\n".join(b["text"]["text"] for b in header["blocks"] if b["type"] == "section")
-    return ABS.findall(body)
-
-
-def _thread(header: dict[str, Any]) -> list[str]:
-    return [
-        r["metadata"]["event_payload"]["paper_id"]
-        for r in header.get("replies", [])
-        if (r.get("metadata") or {}).get("event_type") == "paperbot_paper"
-    ]
-
-
-def _matched_pairs(store: Store, keys: list[ChannelKey]) -> dict[ChannelKey, set[str]]:
-    """Every paper that matched each channel within its keep window (all of them, here)."""
-    from paperbot.store import matches as match_rows
-    from paperbot.store.channels import find_channel_id
-
-    since = datetime.now(UTC) - timedelta(days=7)
-    found: dict[ChannelKey, set[str]] = {}
-    with store.engine.connect() as conn:
-        for key in keys:
-            channel_id = find_channel_id(conn, key)
-            assert channel_id is not None
-            matched = match_rows.channel_matches(conn, channel_id, since)
-            found[key] = {paper_id for paper_id, _ in matched}
-    return found

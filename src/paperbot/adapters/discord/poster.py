@@ -31,10 +31,10 @@ from paperbot.adapters.discord.embeds import (
     reply_message,
     thread_name,
 )
+from paperbot.adapters.discord.history import HistoryReader, history_errors
 from paperbot.adapters.discord.pacer import Pacer
 from paperbot.adapters.discord.threads import ThreadParents
 from paperbot.errors import (
-    CannotTell,
     ChannelUnavailable,
     PostError,
     PostNotSent,
@@ -124,34 +124,13 @@ class DiscordPoster:
         """Our header since `since` whose footer names the digest (`header_tag`). Its nonce
         guards a resend only for the minutes Discord keeps nonces; the history always answers.
         None only when the whole window was read."""
-        me = self.client.user
-        if me is None:
-            raise PostError("discord: not logged in yet")
         tag = header_tag(digest)
         if not tag:
             return None
-        if since.tzinfo is None:  # the core's times are UTC; discord.py would read local time
-            since = since.replace(tzinfo=UTC)
-        history = self._messageable(channel, _id(channel.channel)).history(
-            limit=self.history_limit, after=since, oldest_first=False
-        )
-        seen = 0
-        try:
-            async for message in history:
-                seen += 1
-                if message.author.id == me.id and any(
-                    (embed.footer.text or "").endswith(tag) for embed in message.embeds
-                ):
-                    return str(message.id)
-        except discord.Forbidden as exc:
-            raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
-        except discord.NotFound as exc:
-            raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
-        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
-            raise PostError(f"discord: history of {channel} unreadable for now ({exc})") from exc
-        if seen >= self.history_limit:
-            raise CannotTell(f"discord: more than {seen} messages in {channel} since {since}")
-        return None
+        reader = self._history_reader(channel, since)
+        async with history_errors(channel):
+            found = await reader.tagged_header(_id(channel.channel), tag)
+        return None if found is None else str(found)
 
     async def post_answer(self, channel: ChannelKey, reply_to: str, reply: Reply) -> bool:
         """A late answer to a deferred command, from whichever process finished its work: its
@@ -204,31 +183,31 @@ class DiscordPoster:
         header may be older than `since`), the channel's history and the threads of our headers.
         None only when the whole window was read: a "no" here lets the core post the paper
         again, so anything less certain is CannotTell."""
-        me = self.client.user
-        if me is None:
-            raise PostError("discord: not logged in yet")
-        if since.tzinfo is None:  # the core's times are UTC; discord.py would read local time
-            since = since.replace(tzinfo=UTC)
-        search = _HistorySearch(self, channel, arxiv_url(paper_id), since, me.id)
-        try:
+        reader = self._history_reader(channel, since)
+        url = arxiv_url(paper_id)
+        async with history_errors(channel):
             found = None
             if thread is not None and thread != channel.channel:
                 with contextlib.suppress(discord.NotFound):  # no thread was opened after all
-                    found = await search.run(_id(thread), in_thread=True)
+                    found = await reader.paper(_id(thread), url, in_thread=True)
             if found is None:
-                found = await search.run(_id(channel.channel), in_thread=False)
-        except discord.Forbidden as exc:
-            raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
-        except discord.NotFound as exc:
-            raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
-        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
-            raise PostError(f"discord: history of {channel} unreadable for now ({exc})") from exc
+                found = await reader.paper(_id(channel.channel), url, in_thread=False)
         return None if found is None else str(found)
 
     # --- internals ------------------------------------------------------------------------
 
     def _messageable(self, channel: ChannelKey, target: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(target, guild_id=_id(channel.workspace))
+
+    def _history_reader(self, channel: ChannelKey, since: datetime) -> HistoryReader:
+        me = self.client.user
+        if me is None:
+            raise PostError("discord: not logged in yet")
+        if since.tzinfo is None:  # the core's times are UTC; discord.py would read local time
+            since = since.replace(tzinfo=UTC)
+        return HistoryReader(
+            lambda target: self._messageable(channel, target), me.id, since, self.history_limit
+        )
 
     async def _send(
         self, channel: ChannelKey, target: int, rendered: Rendered, once: str
@@ -309,45 +288,6 @@ class DiscordPoster:
             except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
                 log.info("could not add %s to a paper in %s: %s", emoji, channel, exc)
                 return
-
-
-class _HistorySearch:
-    """One find_posted: newest first, at most `history_limit` messages per channel or thread."""
-
-    def __init__(
-        self, poster: DiscordPoster, channel: ChannelKey, url: str, since: datetime, me: int
-    ) -> None:
-        self.poster = poster
-        self.channel = channel
-        self.url = url
-        self.since = since
-        self.me = me
-        # A sample paper's embed links to a title search, not its id: its footer names it.
-        self.sample_tag = "sample:" + url.split("/abs/", 1)[-1]
-
-    def _names_paper(self, embed: discord.Embed) -> bool:
-        return embed.url == self.url or (embed.footer.text or "").startswith(self.sample_tag)
-
-    async def run(self, target: int, in_thread: bool) -> int | None:
-        limit = self.poster.history_limit
-        history = self.poster._messageable(self.channel, target).history(
-            limit=limit, after=self.since, oldest_first=False
-        )
-        seen = 0
-        async for message in history:
-            seen += 1
-            if message.author.id != self.me:
-                continue
-            if any(self._names_paper(embed) for embed in message.embeds):
-                return message.id
-            if message.flags.has_thread and not in_thread:
-                # A digest header: its papers are in the thread that carries its id.
-                found = await self.run(message.id, in_thread=True)
-                if found is not None:
-                    return found
-        if seen >= limit:
-            raise CannotTell(f"discord: more than {limit} messages in {target} since {self.since}")
-        return None
 
 
 @asynccontextmanager
