@@ -357,13 +357,13 @@ async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(
     real = bot.store.get_papers
     monkeypatch.setattr(bot.store, "get_papers", lambda ids: reads.append(list(ids)) or real(ids))
     first = await bot.subscribe(KEY, "sparse", "U1")
-    # The broad-subscription guard and the look back: nothing read or analysed again.
-    assert (first.recent_matches, reads) == (1, [[], []])
-    # A paper changed since (a new revision) is read and analysed as it is now, once.
+    assert (first.recent_matches, reads) == (1, [[]])  # nothing read or analysed again
+    # A paper changed since (a new revision) is read and analysed as it is now, then kept.
     bot.store.upsert_papers([paper(2, "Dense Graphs", ai_keywords=("sparse",))])
-    reads.clear()
     second = await bot.subscribe(OTHER, "sparse", "U2")
-    assert (second.recent_matches, reads) == (2, [["2611.00002"], []])
+    assert (second.recent_matches, reads[-1]) == (2, ["2611.00002"])
+    third = await bot.subscribe(ChannelKey("slack", "T1", "C3"), "sparse", "U3")
+    assert (third.recent_matches, reads[-1]) == (2, [])
 
 
 async def test_a_digest_says_how_its_shown_papers_matched_through_an_expansion(
