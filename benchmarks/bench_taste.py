@@ -20,31 +20,32 @@ When a channel's vote count first reaches 10, 30 and 100, its model (trained on 
   10 with the most Hugging Face upvotes and 10 at random (same day, same channel);
 - ROC AUC of the digest ranking over the day's matched papers: keywords + taste as shipped,
   beside keyword evidence alone (the ranking without taste), HF upvotes and random.
-Both simulations run in the same process: votes only (what ships), and votes plus weak
-negatives (papers shown and left unvoted), so the choice is measured, not assumed.
+Three simulations run in the same process: votes only, votes plus papers shown and left
+unvoted as weak negatives, and votes plus the latest papers the channel did not vote on (what
+ships, `paperbot.taste.learner.WEAK_NEGATIVES`), so the choice is measured, not assumed.
 
-Then: retrain + score times for a 2,000-paper day for 1 and for 1,000 channels (each with 100
-votes), the memory of a model, and the sparse-product scoring of all channels at once.
+Then (taste_scale.py): retrain + score times for a 2,000-paper day for 1 and for 1,000 channels
+(each with 100 votes), the model alone and through a SQLite store as the bot does it, and the
+memory of a model.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-import psutil
 from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
+import taste_scale
 from corpus import FIELDS, synthetic_papers, topics
 from corpus import field as corpus_field
 from paperbot.digest import rank_items
@@ -53,26 +54,20 @@ from paperbot.query import evaluate, parse
 from paperbot.service import analyze_paper
 from paperbot.taste import TasteModel, train
 from paperbot.taste.features import vectorize
-from paperbot.taste.learner import MIN_UP_VOTES, SUGGEST_ABOVE
+from paperbot.taste.learner import MIN_UP_VOTES, SUGGEST_ABOVE, WEAK_NEGATIVES
 
 CHECKPOINTS = (10, 30, 100)
-BACKGROUND = 300
+BACKGROUND = WEAK_NEGATIVES
 WEAK_SOURCES = ("votes", "shown", "background")
-SHIPPED = "votes"
+SHIPPED = "background"
 ALSO_WORTH = 3
 DIGEST_SIZE = 10
 TARGET_PRECISION = 0.6
-TARGET_SECONDS = 10.0
-TARGET_BYTES = 2**20
 START = date(2026, 1, 5)
 
 
 def progress(message: str) -> None:
     print(f"[bench_taste] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    return float(psutil.Process(os.getpid()).memory_info().rss) / 2**20
 
 
 @dataclass
@@ -361,77 +356,6 @@ def report(title: str, results: dict[int, Judgement]) -> None:
         )
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def scale(days: list[Day], count: int, seed: int) -> None:
-    """Retrain and score a 2,000-paper day for 1 and `count` channels of 100 votes each."""
-    rng = random.Random(seed)
-    pool = [p for day in days[:-1] for p in day.papers]
-    pool_rows = sparse.vstack([day.rows for day in days[:-1]], format="csr")
-    day = days[-1]
-    vectorize_seconds = timed(lambda: vectorize(day.papers))
-
-    by_category: dict[str, list[int]] = defaultdict(list)
-    for n, paper in enumerate(pool):
-        by_category[paper.categories[0]].append(n)
-    categories = sorted(c for c, found in by_category.items() if len(found) >= 40)
-
-    def one_channel() -> TasteModel:
-        # 40 votes up on papers of one category, 60 down on others: a channel with a taste.
-        liked = rng.choice(categories)
-        ups = rng.sample(by_category[liked], 40)
-        downs = [n for n in rng.sample(range(len(pool)), 80) if n not in set(ups)][:60]
-        rows = pool_rows[ups + downs]
-        return train([pool[i] for i in ups], [pool[i] for i in downs], rows)
-
-    single: list[TasteModel] = []
-    retrain_one = timed(lambda: single.append(one_channel()))
-    score_one = timed(lambda: single[0].decision(day.rows))
-    models: list[TasteModel] = []
-    progress(f"training {count} channels")
-    retrain_all = timed(lambda: models.extend(one_channel() for _ in range(count)))
-    per_channel = timed(lambda: [m.decision(day.rows) for m in models])
-
-    def one_product() -> np.ndarray:
-        cols = np.concatenate([np.full(m.indices.size, n) for n, m in enumerate(models)])
-        weights = sparse.csc_matrix(
-            (
-                np.concatenate([m.weights for m in models]),
-                (np.concatenate([m.indices for m in models]), cols),
-            ),
-            shape=(day.rows.shape[1], len(models)),
-        )
-        bias = np.array([m.bias for m in models])
-        return np.asarray((day.rows @ weights).todense()) + bias
-
-    product = timed(one_product)
-    sizes = [m.nbytes for m in models]
-    blobs = [len(m.to_bytes()) for m in models[:50]]
-    print(f"\nretrain + score a day of {len(day.papers):,} papers (models of 100 votes)")
-    print(f"  vectorize the day once (shared by every channel): {vectorize_seconds:.2f} s")
-    print(f"  1 channel:      retrain {retrain_one * 1000:.0f} ms, score {score_one * 1000:.1f} ms")
-    print(
-        f"  {count:,} channels: retrain {retrain_all:.2f} s, "
-        f"score one by one (as the digest does) {per_channel:.2f} s, "
-        f"score as one sparse product {product:.2f} s"
-    )
-    total = vectorize_seconds + retrain_all + per_channel
-    print(
-        f"  {count:,} channels retrained and scored: {total:.2f} s "
-        f"(target < {TARGET_SECONDS:.0f} s: {'MET' if total < TARGET_SECONDS else 'NOT MET'})"
-    )
-    print(
-        f"  model memory: {np.mean(sizes) / 1024:.1f} KiB weights in memory (max "
-        f"{max(sizes) / 1024:.1f} KiB), {np.mean(blobs) / 1024:.1f} KiB stored "
-        f"(target < 1 MB: {'MET' if max(sizes) < TARGET_BYTES else 'NOT MET'})"
-    )
-    print(f"  process RSS {rss_mb():.0f} MB")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -457,7 +381,7 @@ def main() -> None:
     titles = {
         "votes": "votes only",
         "shown": "votes + weak negatives: papers shown and left unvoted",
-        "background": "votes + weak negatives: the day's other papers (background)",
+        "background": "votes + weak negatives: the latest papers not voted on (background)",
     }
     for weak in WEAK_SOURCES:
         channels = make_channels(args.channels, random.Random(args.seed), args.topics)
@@ -469,7 +393,12 @@ def main() -> None:
             met = p30["taste"] and np.mean(p30["taste"]) >= TARGET_PRECISION
             verdict = "MET" if met else "NOT MET"
             print(f"  target precision@10 >= {TARGET_PRECISION} after 30 votes: {verdict}")
-    scale(days, args.scale_channels, args.seed)
+    pool = [p for day in days[:-1] for p in day.papers]
+    pool_rows = sparse.vstack([day.rows for day in days[:-1]], format="csr")
+    progress(f"timing {args.scale_channels} channels, the model alone")
+    taste_scale.in_memory(pool, pool_rows, days[-1].papers, args.scale_channels, args.seed)
+    progress(f"timing {args.scale_channels} channels through a SQLite store")
+    taste_scale.through_store(pool, days[-1].papers, args.scale_channels, args.seed)
     print(f"\nwhole run {time.perf_counter() - started:.0f} s")
 
 

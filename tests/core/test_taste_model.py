@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from paperbot.models import Paper
 from paperbot.sources.sample import sample_papers
-from paperbot.taste.features import N_FEATURES, term_indices, terms, vectorize
+from paperbot.taste.features import N_FEATURES, VectorCache, term_indices, terms, vectorize
 from paperbot.taste.model import MAX_WEIGHTS, TasteModel, TrainingError, strongest_words, train
 
 
@@ -63,3 +64,25 @@ def test_term_columns_are_the_vectorizers_columns() -> None:
     assert set(columns.tolist()) == set(row.indices.tolist())
     assert int(columns.max()) < N_FEATURES
     assert abs(float(row.multiply(row).sum()) - 1.0) < 1e-5  # rows are L2-normalised
+
+
+def test_the_vector_cache_gives_the_rows_vectorize_gives_and_stays_bounded() -> None:
+    papers = list(sample_papers())[:120]
+    cache = VectorCache(capacity=60)
+    fetched: list[list[str]] = []
+
+    def fetch(ids: list[str]) -> dict[str, Paper]:
+        fetched.append(ids)
+        return {p.arxiv_id: p for p in papers if p.arxiv_id in ids}
+
+    ids = [p.arxiv_id for p in papers[:40]]
+    known, rows = cache.rows_by_id([*ids, "2401.99999"], fetch)
+    assert known == ids  # a paper the store does not know is left out
+    assert abs(rows - vectorize(papers[:40])).max() < 1e-6
+    again, _ = cache.rows_by_id(ids[::-1], fetch)
+    assert again == ids[::-1] and len(fetched) == 1  # cached: nothing fetched twice
+    for start in range(40, 120, 20):  # more than the capacity: the oldest rows go
+        cache.rows(papers[start : start + 20])
+    late = cache.rows(papers[::7])
+    assert abs(late - vectorize(papers[::7])).max() < 1e-6
+    assert len(cache._position) <= 60 and cache._matrix.shape[0] == len(cache._position)

@@ -25,7 +25,12 @@ from paperbot.text import fold_name, normalize, stems
 # A character that is neither ASCII nor part of a word (\w): never inside a word of text.stems.
 _NON_WORD = re.compile(r"[^\x00-\x7f\w]")
 # Bump when the schema or the analysis changes: an index built the old way is wiped and rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# How many times the title goes into `text`: BM25F-style, a title word counts this many times
+# in one saturation and one length norm with the abstract's words, under one idf. Chosen by
+# benchmarks/search_quality.py (--formulas) over 1 copy plus the title field's own BM25 added
+# (search.plan.TITLE_BOOST), which ranked title hits of words rare in titles too high.
+TITLE_COPIES = 2
 
 
 def new_schema() -> tantivy.Schema:
@@ -83,7 +88,7 @@ def document(paper: Paper) -> str | tantivy.Document:
         "key": paper_key(paper.arxiv_id),
         "title": title,
         # One value each: tantivy keeps a position gap between values, so no phrase spans two.
-        "text": [title, *abstract],
+        "text": [*(title,) * TITLE_COPIES, *abstract],
         # One value per author, so a name phrase never spans two.
         "authors": authors,
         "categories": [category.lower() for category in paper.categories],
@@ -127,8 +132,9 @@ def _tokenized_document(
     doc.add_text("arxiv_id", paper.arxiv_id)
     doc.add_unsigned("key", paper_key(paper.arxiv_id))
     _add_text(doc, "title", paper.title, title, stems)
-    texts = (paper.title, paper.abstract, *paper.ai_keywords)
-    for text, plain in zip(texts, (title, *abstract), strict=True):
+    texts = (*(paper.title,) * TITLE_COPIES, paper.abstract, *paper.ai_keywords)
+    plains = (*(title,) * TITLE_COPIES, *abstract)
+    for text, plain in zip(texts, plains, strict=True):
         _add_text(doc, "text", text, plain, stems)
     for author, plain in zip(paper.authors, authors, strict=True):
         _add_text(doc, "authors", author, plain, fold_name)

@@ -16,11 +16,12 @@ from paperbot.text import stem
 # switch off tantivy's block-max WAND pruning, so scoring them over every paper that holds a
 # common word costs tens of ms at a million papers; on the window it costs a fraction of one.
 WINDOW = 200
-# When even the rarest word of a query is in this many papers, the all-words tier is a big
-# intersection that tantivy would score doc by doc (no pruning): tens of ms at a million
-# papers. Then the best WINDOW papers of the union (block-max WAND) are ranked into the tiers
-# instead: a paper holding every common word scores higher than one missing some, so the best
-# of them are in that window.
+# When a tier may hold more papers than this (for the all-words tier: when even the rarest
+# word is in this many), it is a big intersection that tantivy would score doc by doc (no
+# pruning): tens of ms at a million papers. Then the best WINDOW papers of the union
+# (block-max WAND) are ranked into that tier and the next instead: a paper holding more of the
+# words scores higher than one holding fewer, so the best of them are in that window. Quoted
+# phrases of such words are first looked for in that window too (see _phrases_in_window).
 EXACT_TIERS_MAX_DOCS = 20_000
 # How many of those get the phrase bonuses evaluated: the bonus queries' cost grows with it
 # (at 200 they took two thirds of a three-word search at 200,000 papers; at 50, a fifth).
@@ -40,11 +41,16 @@ def retrieve(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> F
             query_plan.filter_query(), limit, count=False, order_by_field="day"
         )
         return [(0.0, address) for _, address in result.hits]
-    if len(query_plan.words) > 1 and _all_common(searcher, query_plan):
-        return _tiers_in_window(searcher, query_plan, limit)
-    found: Found = []
+    if _common_phrases_only(searcher, query_plan):
+        found = _phrases_in_window(searcher, query_plan, limit)
+        if found is not None:
+            return found
+    found = []
     seen: set[tuple[int, int]] = set()
     for at_least in query_plan.tiers:
+        if at_least > 1 and _big_tier(searcher, query_plan, at_least):
+            found += _tiers_in_window(searcher, query_plan, limit - len(found), seen)
+            break
         query = _tier(query_plan, at_least)
         candidates = searcher.search(query, WINDOW, count=False).hits
         fresh = [(score, address) for score, address in candidates if _slot(address) not in seen]
@@ -55,16 +61,29 @@ def retrieve(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> F
     return found
 
 
-def _all_common(searcher: tantivy.Searcher, query_plan: QueryPlan) -> bool:
+def _big_tier(searcher: tantivy.Searcher, query_plan: QueryPlan, at_least: int) -> bool:
+    """Whether the papers holding `at_least` of the words may be too many to score one by one.
+    Each of them holds one of the n - at_least + 1 rarest words (missing all of those leaves
+    at most at_least - 1), so those words' papers bound the tier: "lepemumo language model"
+    has a small all-words tier but a huge all-but-one ("language model" alone)."""
     if query_plan.required or query_plan.filters:
         return False  # they narrow the intersection: the exact tiers stay cheap enough
-    rarest = min(searcher.doc_freq("text", w) for w in query_plan.words)
-    return rarest > EXACT_TIERS_MAX_DOCS
+    frequencies = sorted(searcher.doc_freq("text", w) for w in query_plan.words)
+    return sum(frequencies[: len(frequencies) - at_least + 1]) > EXACT_TIERS_MAX_DOCS
 
 
-def _tiers_in_window(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int) -> Found:
-    """The union's best WINDOW, with bonuses, ordered by how many of the words each holds."""
+def _tiers_in_window(
+    searcher: tantivy.Searcher,
+    query_plan: QueryPlan,
+    limit: int,
+    seen: set[tuple[int, int]] | None = None,
+) -> Found:
+    """The union's best WINDOW (but those `seen` in an earlier tier), with bonuses, ordered by
+    how many of the words each holds."""
     candidates = searcher.search(_tier(query_plan, 1), WINDOW, count=False).hits
+    candidates = [hit for hit in candidates if not seen or _slot(hit[1]) not in seen]
+    if not candidates:
+        return []
     ranked = _with_bonus(searcher, query_plan, candidates)
     only = _only(searcher, query_plan, candidates)
     holding: dict[tuple[int, int], int] = {}
@@ -75,6 +94,30 @@ def _tiers_in_window(searcher: tantivy.Searcher, query_plan: QueryPlan, limit: i
     position = {_slot(address): n for n, (_, address) in enumerate(ranked)}
     ranked.sort(key=lambda hit: (-holding.get(_slot(hit[1]), 0), position[_slot(hit[1])]))
     return ranked[:limit]
+
+
+def _common_phrases_only(searcher: tantivy.Searcher, query_plan: QueryPlan) -> bool:
+    """Quoted phrases alone, no filter, every word of them in many papers: tantivy would
+    check the positions of every paper holding all the words ("to be": nearly every one)."""
+    if not query_plan.from_phrases or query_plan.filters:
+        return False
+    return min(searcher.doc_freq("text", w) for w in query_plan.words) > EXACT_TIERS_MAX_DOCS
+
+
+def _phrases_in_window(
+    searcher: tantivy.Searcher, query_plan: QueryPlan, limit: int
+) -> Found | None:
+    """The papers among the best WINDOW by the phrases' words (block-max WAND) that hold the
+    phrases, scored exactly; None when fewer than `limit` do (a rare phrase of common words:
+    the exact search is needed)."""
+    candidates = searcher.search(_union(query_plan), WINDOW, count=False).hits
+    only = _only(searcher, query_plan, candidates)
+    query = query_plan.tier_query(len(query_plan.words))
+    holding = _among(searcher, only, query, len(candidates))
+    if len(holding) < limit:
+        return None
+    holding.sort(key=lambda hit: (-hit[0], _slot(hit[1])))
+    return _with_bonus(searcher, query_plan, holding)[:limit]
 
 
 def _only(searcher: tantivy.Searcher, query_plan: QueryPlan, candidates: Found) -> tantivy.Query:
@@ -103,6 +146,11 @@ def _tier(query_plan: QueryPlan, at_least: int) -> tantivy.Query:
     which tantivy prunes with block-max WAND (a hit in the title is a hit in the text)."""
     if at_least > 1 or query_plan.required or query_plan.filters:
         return query_plan.tier_query(at_least)
+    return _union(query_plan)
+
+
+def _union(query_plan: QueryPlan) -> tantivy.Query:
+    """Papers holding any of the words, as a plain union of term queries."""
     Q, Occur = tantivy.Query, tantivy.Occur
     schema = query_plan.schema
     clauses = [(Occur.Should, Q.term_query(schema, "text", w)) for w in query_plan.words]

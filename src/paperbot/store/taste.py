@@ -165,28 +165,28 @@ class TasteStore:
             ).all()
         return [(row[0], int(row[1])) for row in rows]
 
-    def shown_unvoted(self, key: ChannelKey, limit: int) -> list[str]:
-        """Papers posted to the channel that nobody there voted on, latest first."""
+    def background_ids(self, key: ChannelKey, limit: int) -> list[str]:
+        """The latest papers the channel did not vote on: a sample of what an ordinary day
+        brings, which its model learns to tell the papers it voted up from."""
+        if limit <= 0:
+            return []
         with self.store.engine.connect() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
             voted = select(votes.c.paper_id).where(votes.c.channel_id == channel_id)
             rows = conn.execute(
-                select(posts.c.paper_id)
-                .where(
-                    posts.c.channel_id == channel_id,
-                    posts.c.state == PostState.POSTED,
-                    posts.c.paper_id.not_in(voted),
-                )
-                .order_by(posts.c.posted_at.desc(), posts.c.paper_id)
+                select(papers.c.arxiv_id)
+                .where(papers.c.arxiv_id.not_in(voted))
+                .order_by(papers.c.first_seen_at.desc(), papers.c.arxiv_id)
                 .limit(limit)
             ).all()
         return [row[0] for row in rows]
 
-    def candidates(self, key: ChannelKey, since: datetime, limit: int) -> list[Paper]:
+    def candidate_ids(self, key: ChannelKey, since: datetime, limit: int) -> list[str]:
         """Papers first seen after `since` that matched none of the channel's subscriptions
-        and were never posted (nor reserved) there: what "also worth a look" picks from."""
+        and were never posted (nor reserved) there: what "also worth a look" picks from. Ids
+        only: every channel's digest reads the same day, whose vectors are cached."""
         with self.store.engine.connect() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
@@ -195,13 +195,12 @@ class TasteStore:
             matched = {paper_id for paper_id, _ in channel_matches(conn, channel_id, since)}
             in_ledger = select(posts.c.paper_id).where(posts.c.channel_id == channel_id)
             rows = conn.execute(
-                select(papers)
+                select(papers.c.arxiv_id)
                 .where(papers.c.first_seen_at > since, papers.c.arxiv_id.not_in(in_ledger))
                 .order_by(papers.c.first_seen_at.desc(), papers.c.arxiv_id)
                 .limit(limit + len(matched))
-            ).mappings()
-            found = [paper_from_row(row) for row in rows]
-        return [paper for paper in found if paper.arxiv_id not in matched][:limit]
+            ).all()
+        return [row[0] for row in rows if row[0] not in matched][:limit]
 
     def latest_digest(self, key: ChannelKey) -> list[str]:
         """The papers of the channel's latest digest in the order they were posted: a digest

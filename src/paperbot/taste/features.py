@@ -10,8 +10,9 @@ short one.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import pairwise
 
 import numpy as np
@@ -84,30 +85,73 @@ def vectorize(papers: Sequence[Paper]) -> sparse.csr_matrix:
 
 
 class VectorCache:
-    """Rows of recently seen papers, so a day's papers are vectorized once for every channel.
-    Bounded: a 2,000-paper day fits, a million-paper store does not have to."""
+    """Rows of recently seen papers, so a day's papers are vectorized once for every channel
+    (a digest scores the whole day for its "also worth a look"). Kept as one matrix, so a
+    channel's rows are one fancy index away, not a stack of thousands of one-row matrices.
+    Bounded: a few days of papers fit, a million-paper store does not have to. Thread-safe:
+    digests and retrains read it from worker threads at once."""
 
-    def __init__(self, capacity: int = 5000) -> None:
+    def __init__(self, capacity: int = 6000) -> None:
         self.capacity = capacity
-        self._rows: OrderedDict[str, sparse.csr_matrix] = OrderedDict()
+        self._lock = threading.Lock()
+        self._matrix: sparse.csr_matrix = vectorize(())
+        self._position: OrderedDict[str, int] = OrderedDict()  # least recently used first
 
     def rows(self, papers: Sequence[Paper]) -> sparse.csr_matrix:
-        missing = [p for p in dict.fromkeys(papers) if p.arxiv_id not in self._rows]
-        if missing:
-            fresh = vectorize(missing)
-            for n, paper in enumerate(missing):
-                self._rows[paper.arxiv_id] = fresh[n]
-        out = []
-        for paper in papers:
-            self._rows.move_to_end(paper.arxiv_id)
-            out.append(self._rows[paper.arxiv_id])
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
-        if not out:
-            return vectorize(())
-        stacked: sparse.csr_matrix = sparse.vstack(out, format="csr")
-        return stacked
+        """One row per paper, in order."""
+        given = {p.arxiv_id: p for p in papers}
+        return self._rows([p.arxiv_id for p in papers], lambda ids: given)[1]
 
-    def forget(self, ids: Iterable[str]) -> None:
-        for arxiv_id in ids:
-            self._rows.pop(arxiv_id, None)
+    def rows_by_id(
+        self, ids: Sequence[str], fetch: Callable[[list[str]], Mapping[str, Paper]]
+    ) -> tuple[list[str], sparse.csr_matrix]:
+        """Rows of the papers `ids` names, fetching (`fetch`) only those not cached; returns the
+        ids that have a row (a paper `fetch` does not know is left out) and their rows."""
+        return self._rows(ids, fetch)
+
+    def _rows(
+        self, ids: Sequence[str], fetch: Callable[[list[str]], Mapping[str, Paper]]
+    ) -> tuple[list[str], sparse.csr_matrix]:
+        with self._lock:
+            missing = [pid for pid in dict.fromkeys(ids) if pid not in self._position]
+        found = fetch(missing) if missing else {}
+        fresh = [found[pid] for pid in missing if pid in found]
+        rows = vectorize(fresh) if fresh else None  # the slow part, outside the lock
+        with self._lock:
+            if rows is not None:
+                self._add(fresh, rows)
+            asked = set(missing)  # those `fetch` did not know stay unknown
+            absent = [p for p in dict.fromkeys(ids) if p not in self._position and p not in asked]
+            if absent:  # evicted by another thread meanwhile (rare)
+                late = fetch(absent)
+                again = [late[pid] for pid in absent if pid in late]
+                if again:
+                    self._add(again, vectorize(again))
+            known = [pid for pid in ids if pid in self._position]
+            positions = []
+            for pid in known:
+                self._position.move_to_end(pid)
+                positions.append(self._position[pid])
+            picked: sparse.csr_matrix = self._matrix[positions]
+            if len(self._position) > self.capacity:
+                self._shrink()
+        return known, picked
+
+    def _add(self, papers: Sequence[Paper], rows: sparse.csr_matrix) -> None:
+        base = self._matrix.shape[0]
+        added = 0
+        keep = []
+        for n, paper in enumerate(papers):
+            if paper.arxiv_id in self._position:  # another thread added it meanwhile
+                continue
+            self._position[paper.arxiv_id] = base + added
+            keep.append(n)
+            added += 1
+        if keep:
+            self._matrix = sparse.vstack([self._matrix, rows[keep]], format="csr")
+
+    def _shrink(self) -> None:
+        """Keep the most recently used two thirds (amortised: not at every add)."""
+        kept = list(self._position)[-(self.capacity * 2 // 3) :]
+        self._matrix = self._matrix[[self._position[pid] for pid in kept]]
+        self._position = OrderedDict((pid, n) for n, pid in enumerate(kept))

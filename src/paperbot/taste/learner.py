@@ -26,7 +26,7 @@ from paperbot.models import ChannelKey, Paper, normalize_arxiv_id
 from paperbot.store.store import utc_now
 from paperbot.store.taste import StoredTaste, TasteStore, TrainedModel
 from paperbot.taste.features import VectorCache
-from paperbot.taste.model import TasteModel, strongest_words, train
+from paperbot.taste.model import TasteModel, fit_rows, strongest_words
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,10 @@ MIN_UP_VOTES = 5
 """Below this many papers voted up, a model knows too little to reorder anyone's digest."""
 MAX_TRAINING = 400
 """The channel's latest voted papers a model learns from: recent taste, bounded retrain time."""
-WEAK_NEGATIVES = 0
-"""Papers shown and left unvoted used as weak negatives: none; benchmarks/bench_taste.py
-measures votes alone beside both kinds of weak negatives (see benchmarks/README.md)."""
+WEAK_NEGATIVES = 300
+"""The latest papers a channel did not vote on, learned from as weak negatives (a small weight,
+model.WEAK_WEIGHT): benchmarks/bench_taste.py measures them beside votes alone and beside papers
+shown and left unvoted (see benchmarks/README.md)."""
 SUGGESTION_POOL = 3000
 LIKE_POOL = 5000
 DEFAULT_ALSO_WORTH = 3
@@ -196,31 +197,31 @@ class Taste:
 
     def _retrain(self, key: ChannelKey, fingerprint: str) -> TasteModel | None:
         voted = self.store.training_votes(key, MAX_TRAINING)
-        weak_ids = self.store.shown_unvoted(key, self.weak_negatives) if self.weak_negatives else []
-        papers = self.store.store.get_papers([pid for pid, _ in voted] + weak_ids)
-        positives = [papers[pid] for pid, net in voted if net > 0 and pid in papers]
-        negatives = [papers[pid] for pid, net in voted if net < 0 and pid in papers]
-        weak = [papers[pid] for pid in weak_ids if pid in papers]
+        weak_ids = self.store.background_ids(key, self.weak_negatives)
+        fetch = self.store.store.get_papers  # only for papers whose vectors are not cached
+        ups, up_rows = self.vectors.rows_by_id([pid for pid, net in voted if net > 0], fetch)
+        downs, down_rows = self.vectors.rows_by_id([pid for pid, net in voted if net < 0], fetch)
+        weak, weak_rows = self.vectors.rows_by_id(weak_ids, fetch)
         model: TasteModel | None = None
-        blob: bytes | None = None
-        if positives:
-            rows = self.vectors.rows([*positives, *negatives, *weak])
-            model = train(positives, negatives, rows, weak)
+        blob = b""
+        if ups:
+            rows = sparse.vstack([up_rows, down_rows, weak_rows], format="csr")
+            model = fit_rows(rows, len(ups), len(downs), len(weak))
             blob = model.to_bytes()
         self.store.save_model(
             key,
             TrainedModel(
-                model=blob or b"",
+                model=blob,
                 fingerprint=fingerprint,
-                up_votes=len(positives),
-                down_votes=len(negatives),
+                up_votes=len(ups),
+                down_votes=len(downs),
                 weak=len(weak),
                 trained_at=self.now(),
             ),
         )
-        if model is None or len(positives) < self.min_up_votes:
+        if model is None or len(ups) < self.min_up_votes:
             return None
-        log.info("taste: retrained %s on %d up, %d down", key, len(positives), len(negatives))
+        log.info("taste: retrained %s on %d up, %d down", key, len(ups), len(downs))
         return model
 
     # --- digests --------------------------------------------------------------------------
@@ -249,18 +250,21 @@ class Taste:
         floor = now - timedelta(days=2)
         since = floor if since is None or since < floor else since
         also = self.default_also_worth if stored.also_worth is None else stored.also_worth
-        pool = self.store.candidates(key, since, SUGGESTION_POOL) if also else []
+        wanted = self.store.candidate_ids(key, since, SUGGESTION_POOL) if also else []
+        pool, pool_rows = self.vectors.rows_by_id(wanted, self.store.store.get_papers)
         # Ranking compares the digest's own papers with each other; suggestions compare the
         # day's unmatched papers: each set is scaled on its own.
-        scores = model.decision(self.vectors.rows([*matched, *pool]))
+        rows = sparse.vstack([self.vectors.rows(matched), pool_rows], format="csr")
+        scores = model.decision(rows)
         own, pool_z = _zscores(scores[: len(matched)]), _zscores(scores[len(matched) :])
         learned = {p.arxiv_id: float(own[n]) for n, p in enumerate(matched)}
         order = [int(i) for i in np.argsort(-pool_z, kind="stable") if pool_z[i] >= SUGGEST_ABOVE]
-        chosen = [pool[i] for i in order[:also]]
-        titles = self._closest_voted(key, chosen)
+        picked = [(pool[i], float(pool_z[i])) for i in order[:also]]
+        papers = self.store.store.get_papers([pid for pid, _ in picked]) if picked else {}
+        chosen = [(papers[pid], z) for pid, z in picked if pid in papers]
+        titles = self._closest_voted(key, [paper for paper, _ in chosen])
         suggestions = tuple(
-            Suggestion(paper, title, float(pool_z[i]))
-            for paper, title, i in zip(chosen, titles, order, strict=False)
+            Suggestion(paper, title, z) for (paper, z), title in zip(chosen, titles, strict=True)
         )
         return DigestTaste(learned, suggestions)
 
@@ -284,15 +288,22 @@ class Taste:
         )
 
     def _closest_voted(self, key: ChannelKey, chosen: Sequence[Paper]) -> list[str]:
+        """The title of the paper voted up that each of `chosen` is most like."""
         if not chosen:
             return []
         voted = [pid for pid, net in self.store.training_votes(key, MAX_TRAINING) if net > 0]
-        papers = self.store.store.get_papers(voted)
-        liked = [papers[pid] for pid in voted if pid in papers]
+        liked, liked_rows = self.vectors.rows_by_id(voted, self.store.store.get_papers)
         if not liked:
             return ["" for _ in chosen]
-        similarity = (self.vectors.rows(chosen) @ self.vectors.rows(liked).T).toarray()
-        return [liked[int(row.argmax())].title for row in similarity]
+        closest = []
+        for row in self.vectors.rows(chosen):
+            # One dense row at a time: a sparse product against the transpose would build
+            # an index over all 2**20 feature columns for every digest.
+            dense = np.zeros(row.shape[1], dtype=np.float32)
+            dense[row.indices] = row.data
+            closest.append(liked[int(np.argmax(liked_rows @ dense))])
+        papers = self.store.store.get_papers(sorted(set(closest)))
+        return [papers[pid].title if pid in papers else "" for pid in closest]
 
     # --- /papers like and /papers taste ---------------------------------------------------
 

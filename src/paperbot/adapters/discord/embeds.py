@@ -52,7 +52,8 @@ _URL = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]"
 # @everyone, @here, and links (a scheme's "://", "<http", "www.").
 _LIVE = re.compile(r"<[@#/]|@(?:everyone|here)|:/|\bwww\.")
 _INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
-_LINE_MARKDOWN = re.compile(r"^(\s*)(?=(?:#{1,3}|>{1,3}|[-+])\s)", re.MULTILINE)
+# Headings, quotes, list items, and "-# " (Discord's small print) at the start of a line.
+_LINE_MARKDOWN = re.compile(r"^(\s*)(?=(?:#{1,3}|>{1,3}|-#|[-+])\s)", re.MULTILINE)
 _NUMBERED_LINE = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
 # What `_within_total` leaves of each part before it gives up a whole embed.
 _KEEP_DESCRIPTION = 80

@@ -41,6 +41,10 @@ _MENTION = re.compile(r"(<@[UW][A-Z0-9]{2,20}>)")
 _URL_UNSAFE = re.compile(r"[\s<>|\"\\]")
 # Where Slack would start a link of its own in plain text: a scheme's "://", "www.", "mailto:".
 _LINK_START = re.compile(r"(?i):/|\bwww\.|\bmailto:")
+# mrkdwn has no escape for its formatting characters, so in paper text they become look-alikes
+# that format nothing: an asterisk in a title must not end the title's bold, nor underscores in
+# an abstract italicise the words between them.
+_INERT_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
 
 Block = dict[str, Any]
 
@@ -69,6 +73,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def neutral(text: str) -> str:
+    """Paper text with mrkdwn's formatting characters (`*_~` and backtick) made inert."""
+    return text.translate(_INERT_FORMATTING)
+
+
 def escape_user_text(text: str, mention: str = "") -> str:
     """Text that may hold what a user typed, made inert: mrkdwn's `<>&` escaped (so `<@U..>`,
     `<!here>`, `<!subteam^..>` and `<url|text>` show as typed) and bare links broken with an
@@ -89,7 +98,9 @@ def one_line(text: str) -> str:
 
 
 def fit(text: str, limit: int) -> str:
-    """`text` escaped for mrkdwn and cut at a word boundary so the escaped form fits `limit`."""
+    """`text` escaped for mrkdwn, formatting characters made inert (`neutral`), and cut at a
+    word boundary so the escaped form fits `limit`."""
+    text = neutral(text)
     plain = text
     while True:
         escaped = escape(plain)
@@ -313,7 +324,10 @@ def _result_block(number: int, item: DigestItem) -> Block:
 
 def highlighted(fragments: Sequence[tuple[str, bool]]) -> str:
     """mrkdwn with the matched words in bold (the core keeps the sentence to ~300 chars)."""
-    return "".join(f"*{escape(text)}*" if matched else escape(text) for text, matched in fragments)
+    return "".join(
+        f"*{escape(neutral(text))}*" if matched else escape(neutral(text))
+        for text, matched in fragments
+    )
 
 
 def reply_message(reply: Reply) -> SlackMessage:
