@@ -32,7 +32,7 @@ import psutil
 from corpus import synthetic_papers, synthetic_subscriptions
 from paperbot.analysis import AnalyzedPaper
 from paperbot.analysis import analyze_paper as analyze
-from paperbot.matching import QueryMatch, SubscriptionIndex, match_naively, subscription_rows
+from paperbot.matching import SubscriptionIndex, match_naively, subscription_rows
 from paperbot.models import ChannelSettings, Paper, Subscription
 from paperbot.store.store import Store
 from paperbot.store.tables import channels
@@ -127,7 +127,7 @@ def main() -> None:
     agree = sorted(map(key, index.match_all(subset))) == sorted(map(key, naive))
 
     progress("what each ingest pays to bring the index up to date")
-    upkeep = _upkeep(subs, papers, groups)
+    upkeep = _upkeep(subs)
     speed = calibration()
 
     print()
@@ -159,10 +159,6 @@ def main() -> None:
         f"sync a kept index {upkeep['sync']:.2f} s"
     )
     print(
-        f"  recording the day's matches in that SQLite store: {upkeep['stored']:,.0f} new rows "
-        f"in {upkeep['record']:.2f} s"
-    )
-    print(
         f"  RSS: {rss_mb():.0f} MB at the end; the index {rss_index - rss_before:.0f} MB "
         f"({rss_before:.0f} MB before it)"
     )
@@ -172,12 +168,10 @@ def main() -> None:
 
 
 def _upkeep(
-    subs: list[Subscription], papers: list[Paper], groups: list[QueryMatch]
+    subs: list[Subscription],
 ) -> dict[str, float]:
     """Seconds to load every subscription from a SQLite store, to rebuild the index from them
-    (compiled queries are cached), to sync a long-lived index after a change, and to record the
-    day's matches (rows of subscriptions the store refused as repeats are dropped, as the store
-    drops matches of deleted subscriptions)."""
+    (compiled queries are cached), to and to sync a long-lived index after a change."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
         now = datetime.now(UTC)
@@ -223,13 +217,10 @@ def _upkeep(
             Subscription(10**9 + i, loaded[i].channel, "x") for i in range(50)
         ]
         _, sync, _ = timed(lambda: index.sync(changed))
-        stored, record = 0.0, 0.0
-        if hasattr(store, "record_matches"):
-            # Stores since the query-rows design record per query: benchmarks/bench_day.py.
-            store.upsert_papers(papers)
-            stored, record, _ = timed(lambda: store.record_matches(subscription_rows(groups)))
+        # Recording is not measured here: the store records one row per query match, with
+        # the ingest's batch and revisions (benchmarks/bench_day.py measures it in an ingest).
         store.close()
-    return {"load": load, "rebuild": rebuild, "sync": sync, "record": record, "stored": stored}
+    return {"load": load, "rebuild": rebuild, "sync": sync}
 
 
 # What channels type besides the corpus's topics: acronyms, their expansions, compounds, and

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 
 from paperbot.models import Paper
@@ -161,23 +161,21 @@ class AnalyzedPaper:
 
     def all_terms(self) -> frozenset[str]:
         """Every term a stored query could be indexed under (see matching.anchor_terms), except
-        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair)."""
-        found = self._memo.get("all_terms")
-        if found is None:
-            every = set(self.title_terms)
-            every.update(self.abstract_terms)
-            every.update(self.keyword_terms)
-            every.update(self.other_terms())
-            found = self._memo["all_terms"] = frozenset(every)
-        return found
+        adjacent text pairs, which `all_pairs` gives as tuples (no string built per pair).
+        Built from the sequences and not kept: the bundled sample's papers, which the index
+        measures rarity on, stay small for the rest of the process."""
+        every = set(self.title)
+        every.update(self.abstract, self.keywords)
+        for aliases in (self.title_aliases, self.abstract_aliases, self.keyword_aliases):
+            every.update([term for term, _ in aliases])
+        every.update(self.other_terms())
+        return frozenset(every)
 
     def all_pairs(self) -> frozenset[tuple[str, str]]:
-        """Every adjacent pair of terms in the title, keywords or abstract."""
-        found = self._memo.get("all_pairs")
-        if found is None:
-            found = self.title_pairs | self.abstract_pairs | self.keyword_pairs
-            self._memo["all_pairs"] = found
-        return found
+        """Every adjacent pair of terms in the title, keywords or abstract (not kept either)."""
+        return frozenset(
+            chain(pairwise(self.title), pairwise(self.abstract), pairwise(self.keywords))
+        )
 
 
 _UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
@@ -251,12 +249,11 @@ def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]
     shaped = [w for w in capitalised if not (w.isalpha() and w[1:].islower())]
     if shaped and len(written) == len(found):
         found = _split_shaped(written, shaped, found, aliases, vocabulary)
-    # Every expansion holds one of these terms (its rarest): most texts hold none, and that
-    # test builds no pair.
-    if not vocabulary.expansion_keys.isdisjoint(found):
-        hits = vocabulary.first_pairs.intersection(pairwise(found))
-        if hits:
-            _expansions(found, hits, aliases, vocabulary)
+    # Every expansion holds one of these terms (its rarest): most texts hold none or one, and
+    # an expansion is sought only where its rarest term is.
+    keys = vocabulary.expansion_keys.intersection(found)
+    if keys:
+        _expansions(found, keys, aliases, vocabulary)
     return found, aliases
 
 
@@ -292,7 +289,8 @@ def _split_shaped(
         out.extend(found[done:index])
         done = index + 1
         at = len(out)
-        aliases.extend((concept, at) for concept in concepts)
+        for concept in concepts:
+            aliases.append((concept, at))
         if parts is None:
             out.append(found[index])
             continue
@@ -350,29 +348,33 @@ def _index(sequence: list[str], item: str, start: int) -> int:
 
 
 def _expansions(
-    found: list[str], hits: frozenset[tuple[str, str]], aliases: list[Alias], vocab: Vocabulary
+    found: list[str], keys: frozenset[str], aliases: list[Alias], vocab: Vocabulary
 ) -> None:
-    """Aliases for every expansion of a known acronym written out in `found`."""
-    table = _by_first_pair(vocab)
-    for first, second in hits:
+    """Aliases for every expansion of a known acronym written out in `found`: each found
+    where its rarest term is (`keys`: those in `found`)."""
+    table = vocab.by_expansion_key
+    for key in keys:
+        places = []
         start = 0
-        while (at := _index(found, first, start)) >= 0:
+        while (at := _index(found, key, start)) >= 0:
+            places.append(at)
             start = at + 1
-            if at + 1 < len(found) and found[at + 1] == second:
-                for expansion, concept in table[(first, second)]:
-                    if tuple(found[at : at + len(expansion)]) == expansion:
-                        aliases.append((concept, at))
+        for expansion, offset, concept in table[key]:
+            size = len(expansion)
+            for at in places:
+                begin = at - offset
+                if begin >= 0 and tuple(found[begin : begin + size]) == expansion:
+                    aliases.append((concept, begin))
 
 
-def _by_first_pair(vocab: Vocabulary) -> dict[tuple[str, str], list[tuple[tuple[str, ...], str]]]:
-    memo = vocab._memo
-    found = memo.get("by_first_pair")
-    if found is None:
-        table: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = {}
-        for expansion, concept in vocab.folded.items():
-            table.setdefault((expansion[0], expansion[1]), []).append((expansion, concept))
-        memo["by_first_pair"] = found = table
-    return found  # type: ignore[return-value]
+@lru_cache(maxsize=1)
+def sample_docs() -> tuple[AnalyzedPaper, ...]:
+    """The bundled real papers, analysed like ingested ones (with the curated acronyms), once
+    per process: the catch-all guard judges a young store's subscriptions on them, and the
+    subscription index measures how rare each term is on them."""
+    from paperbot.sources.sample import sample_papers
+
+    return tuple(analyze_paper(p) for p in sample_papers())
 
 
 @lru_cache(maxsize=4096)

@@ -4,9 +4,8 @@ channel, so it is refused with the figure and a way to narrow it."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 
-from paperbot.analysis import AnalyzedPaper
+from paperbot.analysis import AnalyzedPaper, sample_docs
 from paperbot.errors import InvalidInput
 from paperbot.query import And, Author, Category, Near, Node, Not, Or, Text, evaluate
 from paperbot.text import split_words
@@ -61,12 +60,3 @@ def refuse_broad(node: Node, recent: Sequence[AnalyzedPaper]) -> None:
             f'digest would be full of it; narrow it with a second word or a "quoted phrase" '
             f"(at most {MAX_SHARE:.0%} is accepted)"
         )
-
-
-@lru_cache(maxsize=1)
-def sample_docs() -> tuple[AnalyzedPaper, ...]:
-    """The bundled real papers, analysed like ingested ones."""
-    from paperbot.analysis import analyze_paper
-    from paperbot.sources.sample import sample_papers
-
-    return tuple(analyze_paper(p) for p in sample_papers())

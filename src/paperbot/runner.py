@@ -144,6 +144,7 @@ class BotProcess:
         self._slack_task: asyncio.Task[None] | None = None
         self._health_server: HealthServer | None = None
         self._schedule: contextlib.AsyncExitStack | None = None
+        self._warm_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         settings, bot = self.settings, self.core.bot
@@ -172,6 +173,8 @@ class BotProcess:
         self.scheduler = await self._schedule.enter_async_context(
             running_schedule(bot, settings.schedule)
         )
+        # Meanwhile, what the first subscribe would otherwise wait for (a second under load).
+        self._warm_up = asyncio.create_task(asyncio.to_thread(bot.warm_up), name="warm-up")
         log.info("paperbot running: %s", ", ".join(settings.platforms))
 
     async def _start_slack(self, slack: SlackAdapter) -> None:
@@ -214,6 +217,8 @@ class BotProcess:
         running ones say what they left), then the platforms, the health endpoint, the core."""
         deadline = asyncio.get_running_loop().time() + STOP_BUDGET
         await self._bounded("schedule", self._stop_schedule(), deadline)
+        if self._warm_up is not None:
+            await self._bounded("warm-up", self._warm_up, deadline)
         if self.discord is not None:
             await self._bounded("discord", self.discord.stop(), deadline)
         if self._discord_task is not None:

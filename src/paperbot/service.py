@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, ParamSpec, TypeVar
 
 from paperbot import catchall, metrics
@@ -18,7 +19,7 @@ from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
-from paperbot.matching import SubscriptionIndex
+from paperbot.matching import SubscriptionIndex, default_rarity
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -207,6 +208,13 @@ class Paperbot:
     def analyze(self, paper: Paper) -> AnalyzedPaper:
         return analyze_paper(paper, self.vocabulary)
 
+    def warm_up(self) -> None:
+        """Do ahead (blocking, no I/O) what a process's first subscribe would wait for: the
+        acronym table read and the bundled sample analysed (the catch-all guard judges a young
+        store on it; the index measures rarity on it)."""
+        parse("warm up")
+        default_rarity()
+
     def learn_acronyms(self, papers: Sequence[Paper]) -> None:
         """Mine "long form (LF)" definitions from `papers`, store them and use them (blocking).
         A paper fetched again counts again: `papers` in the table is how often a pair was read."""
@@ -247,10 +255,21 @@ class Paperbot:
     def _refuse_broad(self, node: Any) -> None:
         if self.live_subscriptions.index.follows(str(node)):
             return  # another channel follows it already: judged then, and its matches stored
-        recent = self.store.papers_seen_since(self.clock() - PREVIEW_WINDOW)
+        catchall.refuse_broad(node, self._judged_papers())
+
+    def _judged_papers(self) -> list[AnalyzedPaper]:
+        """The recent papers the catch-all guard judges on (none for a young store: it takes
+        the bundled sample), analysed once per process and paper revision."""
+        revisions = self.store.revisions_seen_since(self.clock() - PREVIEW_WINDOW)
+        if len(revisions) < catchall.MIN_RECENT:
+            return []
         # A share is measured well on a thousand papers; a busy week holds ten times more.
-        step = max(1, len(recent) // catchall.MAX_JUDGED)
-        catchall.refuse_broad(node, [self.analyze(p) for p in recent[::step]])
+        revisions.sort(key=itemgetter(1))
+        step = max(1, len(revisions) // catchall.MAX_JUDGED)
+        recent = self.live_subscriptions.recent
+        return recent.analysed(
+            self.store, revisions[::step], self.analyze, analysis=self.vocabulary, keep=True
+        )
 
     def _match_recent(self, subscription: Subscription) -> int:
         """Match the new subscription's query against the last few days' papers, dated from the

@@ -200,7 +200,12 @@ def fold_words(found: list[str]) -> list[str]:
         # C speed for known words (nearly all of a day's): no None to look for afterwards.
         return list(map(_term_cache.__getitem__, found))
     except KeyError:
-        cache = _term_cache
+        # A few new words (every abstract has some): fold those once, then the fast path.
+        for word in set(found).difference(_term_cache):
+            _fold_new(word)
+        if len(_term_cache) < _STEM_CACHE_LIMIT:
+            return list(map(_term_cache.__getitem__, found))
+        cache = _term_cache  # full: not every new word was kept, so fold them as met
         return [term if (term := cache.get(w)) is not None else _fold_new(w) for w in found]
 
 

@@ -58,16 +58,36 @@ class RecentDocs:
     ) -> list[AnalyzedPaper]:
         """Every paper first seen since `since`, analysed: kept ones as they are (same
         revision and analysis), the rest read and analysed now."""
+        return self.analysed(store, store.revisions_seen_since(since), analyze, analysis)
+
+    def analysed(
+        self,
+        store: Store,
+        revisions: Iterable[tuple[str, int]],
+        analyze: Callable[[Paper], AnalyzedPaper],
+        analysis: object = None,
+        keep: bool = False,
+    ) -> list[AnalyzedPaper]:
+        """The papers (id, revision) given, analysed: kept ones as they are, the rest read and
+        analysed now (and kept too if `keep`: the catch-all guard judges the same papers on
+        every subscribe until an ingest changes them)."""
         docs, missing = [], []
         with self._lock:
-            for arxiv_id, rev in store.revisions_seen_since(since):
+            for arxiv_id, rev in revisions:
                 kept = self._docs.get(arxiv_id)
                 if kept is not None and kept[0] == rev and kept[1] is analysis:
                     docs.append(kept[2])
                 else:
-                    missing.append(arxiv_id)
-        papers = store.get_papers(missing)
-        docs.extend(analyze(papers[arxiv_id]) for arxiv_id in missing if arxiv_id in papers)
+                    missing.append((arxiv_id, rev))
+        papers = store.get_papers([arxiv_id for arxiv_id, _ in missing])
+        for arxiv_id, rev in missing:
+            paper = papers.get(arxiv_id)
+            if paper is None:
+                continue
+            doc = analyze(paper)
+            docs.append(doc)
+            if keep:
+                self.keep(arxiv_id, rev, doc, analysis)
         return docs
 
 

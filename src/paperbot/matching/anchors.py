@@ -4,11 +4,12 @@ looked at for the few papers holding its anchors."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
-from paperbot.analysis import analyze
+from paperbot.analysis import sample_docs
 from paperbot.matching.ranks import Anchor, Rarity
 from paperbot.query import And, Author, Category, MinUpvotes, Near, Node, Not, Text
 from paperbot.text import pair_term, upvote_term
@@ -16,16 +17,17 @@ from paperbot.text import pair_term, upvote_term
 
 @lru_cache(maxsize=1)
 def default_rarity() -> dict[str, float]:
-    """Document frequency of each term and pair over the bundled sample of real papers."""
-    from paperbot.sources.sample import sample_papers
-
-    papers = sample_papers()
-    counts: dict[str, int] = {}
-    for paper in papers:
-        doc = analyze(paper.arxiv_id, paper.title, paper.abstract, categories=paper.categories)
-        for term in [*doc.all_terms(), *(pair_term(*p) for p in doc.all_pairs())]:
-            counts[term] = counts.get(term, 0) + 1
-    return {term: count / len(papers) for term, count in counts.items()}
+    """Document frequency of each term and pair over the bundled sample of real papers (the
+    catch-all guard's analysis of them, shared). Upvote buckets are left to `_share`'s prior:
+    a dozen sample papers carry upvotes, too few to measure them on."""
+    docs = sample_docs()
+    counts: Counter[str] = Counter()
+    for doc in docs:  # counted in C: this runs on a process's first subscribe or ingest
+        counts.update(doc.all_terms())
+        counts.update(map(" ".join, doc.all_pairs()))  # pair_term, without a call per pair
+    for bucket in range(31):
+        counts.pop(upvote_term(1 << bucket), None)
+    return {term: count / len(docs) for term, count in counts.items()}
 
 
 def _share(anchor: Anchor, rarity: Rarity) -> float:

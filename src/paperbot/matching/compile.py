@@ -154,21 +154,26 @@ def _compile_text(node: Text) -> Check:
 
 def _compile_near(node: Near) -> Check:
     """Words typed side by side: each child present (cheap set tests first), then close."""
-    present = tuple(_compile(child, {}) for child in node.children)
     ranked = tuple((field, _RANK[field]) for field in SCOPE_FIELDS[node.children[0].scope])
     children = node.children
     aliases = node.aliases
+    if not aliases:
 
-    def check_near(d: AnalyzedPaper) -> int:
-        every = all(check(d) >= 0 for check in present)
-        if not every and not aliases:
+        def check_near(d: AnalyzedPaper) -> int:
+            for field, rank in ranked:
+                if near(d, field, children):  # which tests the words' presence first
+                    return rank
             return _MISS
+
+        return check_near
+
+    def check_near_or_alias(d: AnalyzedPaper) -> int:
         for field, rank in ranked:
-            if any(contains(d, field, a) for a in aliases) or (every and near(d, field, children)):
+            if any(contains(d, field, a) for a in aliases) or near(d, field, children):
                 return rank
         return _MISS
 
-    return check_near
+    return check_near_or_alias
 
 
 _PAIRS_OF: dict[MatchField, Callable[[AnalyzedPaper], frozenset[tuple[str, str]]]] = {

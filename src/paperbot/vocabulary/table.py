@@ -48,16 +48,21 @@ class Vocabulary:
         return found
 
     @cached_property
-    def first_pairs(self) -> frozenset[tuple[str, str]]:
-        """The first two terms of every expansion: a paper holding none has no expansion."""
-        return frozenset((key[0], key[1]) for key in self.folded)
-
-    @cached_property
     def expansion_keys(self) -> frozenset[str]:
         """One term of each expansion (its rarest in the bundled sample): a text holding none
         of them holds no expansion."""
+        return frozenset(self.by_expansion_key)
+
+    @cached_property
+    def by_expansion_key(self) -> dict[str, list[tuple[Expansion, int, str]]]:
+        """Each expansion under its rarest term, with where that term first is in it and its
+        concept: a text's expansions are sought only where their rarest terms are."""
         share = _term_shares()
-        return frozenset(min(key, key=lambda t: (share.get(t, 0.0), t)) for key in self.folded)
+        found: dict[str, list[tuple[Expansion, int, str]]] = {}
+        for expansion, concept in self.folded.items():
+            key = min(expansion, key=lambda t: (share.get(t, 0.0), t))
+            found.setdefault(key, []).append((expansion, expansion.index(key), concept))
+        return found
 
     @cached_property
     def curated_folded(self) -> dict[Expansion, str]:
