@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from paperbot.adapters.console import ConsoleChannel, ConsolePoster, read_stdin_line
+from paperbot.adapters.console import (
+    CONSOLE_CHANNEL,
+    ConsoleChannel,
+    ConsolePoster,
+    numbering_after,
+    read_stdin_line,
+)
 from paperbot.errors import ConfigError
 from paperbot.health import HealthServer, start_health
 from paperbot.logs import OneLineRetries
@@ -62,7 +68,11 @@ async def run_console(
         logging.getLogger().setLevel(logging.WARNING)
     core = build_core(settings)
     try:
-        core.bot.add_poster(ConsolePoster(console))
+        try:
+            ledger = core.store.ledger(CONSOLE_CHANNEL)
+        except LookupError:  # the channel's first session
+            ledger = []
+        core.bot.add_poster(ConsolePoster(console, first_number=numbering_after(ledger)))
         if sample:
             added = await ingest_sample(core)
             console.print(

@@ -79,6 +79,10 @@ class Settler:
                 continue
             if found is not None:
                 await asyncio.to_thread(self.store.complete_post, key, paper_id, found)
+                if entry.digest_id is not None:
+                    # Its digest may have been finished while this was unsettled, with a list
+                    # that leaves it out: reopened, the delivery that follows corrects the list.
+                    await asyncio.to_thread(self.store.reopen_to_correct, entry.digest_id)
                 report.confirmed.append(paper_id)
             else:
                 await asyncio.to_thread(self.store.release_post, key, paper_id)

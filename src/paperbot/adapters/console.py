@@ -12,7 +12,7 @@ import itertools
 import re
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +26,7 @@ from paperbot import commands
 from paperbot.models import Attachment, ChannelKey, CommandContext, Digest, DigestItem, Reply
 from paperbot.presentation import ALSO_WORTH, item_summary, links, short_authors, stats, why
 from paperbot.service import Paperbot
+from paperbot.store.ledger import LedgerEntry
 
 PLATFORM = "console"
 CONSOLE_CHANNEL = ChannelKey(PLATFORM, "local", "terminal")
@@ -97,9 +98,11 @@ class ConsolePoster:
 
     platform = PLATFORM
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, first_number: int = 1) -> None:
         self.console = console
-        self._ids = itertools.count(1)
+        # The numbers go on from the last session's (`numbering_after`): the same data
+        # directory keeps the ledger, and `+m3` must name one message, not one per session.
+        self._ids = itertools.count(first_number)
         self.posted: dict[str, str] = {}
 
     def _new_id(self) -> str:
@@ -208,6 +211,12 @@ def save_attachment(attachment: Attachment, directory: Path) -> Path:
     path = directory / Path(attachment.filename).name
     path.write_bytes(attachment.content)
     return path
+
+
+def numbering_after(entries: Iterable[LedgerEntry]) -> int:
+    """The first message number no earlier session of the console channel has used."""
+    used = [int(e.message_id[1:]) for e in entries if e.message_id and _is_message_id(e.message_id)]
+    return max(used, default=0) + 1
 
 
 def _parse_vote(text: str) -> tuple[str, int, bool] | None:

@@ -94,6 +94,16 @@ def reopen_digest(conn: Connection, digest_id: int, reply_to: str | None, now: d
     )
 
 
+def reopen_to_correct(conn: Connection, digest_id: int) -> None:
+    """A finished digest's header must list a post found in its thread only after it was
+    finished: open again, so the next delivery edits the list (an open one stays as it is)."""
+    conn.execute(
+        update(digests)
+        .where(digests.c.id == digest_id, digests.c.state == DigestState.DONE)
+        .values(state=DigestState.OPEN)
+    )
+
+
 def open_digests(conn: Connection, channel_id: int) -> list[DigestRecord]:
     """Digests of the channel that were never finished, oldest first."""
     query = (

@@ -151,10 +151,13 @@ def uncertain_papers(conn: Connection, channel_id: int) -> list[tuple[str, str]]
 
 def paper_for_message(conn: Connection, channel_id: int, message_id: str) -> str | None:
     """The paper a posted message is about, so a reaction on it can become a vote."""
+    # Message ids are unique per channel on Slack and Discord; the newest wins should a
+    # platform ever reuse one (an older console session's numbering did).
     found = conn.execute(
-        select(posts.c.paper_id).where(
-            posts.c.channel_id == channel_id, posts.c.message_id == message_id
-        )
+        select(posts.c.paper_id)
+        .where(posts.c.channel_id == channel_id, posts.c.message_id == message_id)
+        .order_by(posts.c.created_at.desc())
+        .limit(1)
     ).scalar_one_or_none()
     return str(found) if found is not None else None
 

@@ -276,6 +276,10 @@ class Store(IngestStore):
         with self.transaction() as conn:
             digest_rows.reopen_digest(conn, digest_id, reply_to, self.clock())
 
+    def reopen_to_correct(self, digest_id: int) -> None:
+        with self.transaction() as conn:
+            digest_rows.reopen_to_correct(conn, digest_id)
+
     def open_digests(self, key: ChannelKey) -> list[DigestRecord]:
         """The channel's digests a crash (or a failure) left unfinished, oldest first."""
         with self.engine.connect() as conn:
