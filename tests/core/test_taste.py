@@ -362,3 +362,21 @@ async def test_a_resumed_digest_keeps_the_suggestions_it_reserved(
     assert [i.paper.arxiv_id for i in resumed.items] == waiting
     assert [i.suggested for i in resumed.items] == [False] + [True] * len(suggested)
     assert all(i.note.startswith("close to: ") for i in resumed.items[1:])
+
+
+async def test_taste_counts_a_vote_at_once_before_any_retrain(
+    bot: Paperbot, clock: FixedClock, poster: RecordingPoster
+) -> None:
+    # Found in use: one vote, then `/papers taste` said "No votes yet" until the background
+    # retrain (a few seconds later) had stored its counts.
+    bot.taste.retrain_delay = 3600.0  # the retrain has not run yet
+    await bot.subscribe(KEY, "reinforcement", "U1")
+    await bot.blocking(bot.ingest_papers, halves()[0])
+    clock.advance(hours=1)
+    await bot.deliver_digest(KEY)
+    first = next(p for p in poster.posts if p.kind == "item" and p.channel == KEY)
+    assert await bot.record_vote(KEY, first.message_id, "U1", 1) == first.paper_id
+    text = await ask(bot, "taste")
+    assert text.startswith("Learning needs 5 papers voted 👍; this channel has 1 👍 and 0 👎")
+    assert text.endswith("4 more 👍 to go.")
+    await bot.taste.aclose()

@@ -361,8 +361,14 @@ class Taste:
             voted = self.store.training_votes(key, MAX_TRAINING)
             papers = self.store.store.get_papers([pid for pid, _ in voted])
             up, down = strongest_words(model, [papers[pid] for pid, _ in voted if pid in papers])
-        if stored is None:
-            return TasteSummary(0, 0, False, also_worth=also, needed=self.min_up_votes)
+        if stored is None or model is None:
+            # Not learned (yet): count the votes themselves, since the stored row, if any, is
+            # only as new as the last retrain, which runs a little after a vote.
+            voted = self.store.training_votes(key, MAX_TRAINING)
+            ups = sum(1 for _, value in voted if value > 0)
+            return TasteSummary(
+                ups, len(voted) - ups, False, also_worth=also, needed=self.min_up_votes
+            )
         return TasteSummary(
             up_votes=stored.up_votes,
             down_votes=stored.down_votes,
