@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from paperbot.service import IngestReport, Paperbot
+    from paperbot.ingest.report import IngestReport
+    from paperbot.service import Paperbot
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from paperbot.triggers import (
 )
 
 if TYPE_CHECKING:
-    from paperbot.service import IngestReport, Paperbot
+    from paperbot.ingest.report import IngestReport
+    from paperbot.service import Paperbot
     from paperbot.settings import ScheduleSettings
 
 log = logging.getLogger(__name__)

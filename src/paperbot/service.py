@@ -7,19 +7,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from operator import itemgetter
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from paperbot import catchall, metrics
+from paperbot import catchall, metrics, new_subscriptions
 from paperbot.analysis import AnalyzedPaper, analyze_paper
 from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
 from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
-from paperbot.matching import default_rarity, match_naively
+from paperbot.ingest.report import IngestReport
+from paperbot.matching import default_rarity
 from paperbot.models import (
     Channel,
     ChannelKey,
@@ -37,7 +37,6 @@ from paperbot.query import describe, evaluate, matched_as, parse
 from paperbot.query.explain import may_expand
 from paperbot.search import SearchIndex
 from paperbot.search.lookup import SearchOutcome, find_papers
-from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store, utc_now
 from paperbot.store.taste import TasteStore
 from paperbot.summaries import TldrWriter
@@ -48,40 +47,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# A new subscription also looks back this far, so the next digest is not empty for a new channel.
-SUBSCRIBE_LOOKBACK = LOOKBACK
-PREVIEW_WINDOW = timedelta(days=7)
-
-
-@dataclass(slots=True)
-class IngestReport:
-    fetched: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-    duplicates: dict[str, int] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    inserted: int = 0
-    updated: int = 0
-    matched: int = 0
-
-    @property
-    def summary(self) -> str:
-        parts = [
-            f"{name} {count}{_dropped(self.skipped.get(name, 0), self.duplicates.get(name, 0))}"
-            for name, count in self.fetched.items()
-        ]
-        parts += [f"{name} FAILED ({reason})" for name, reason in self.failed.items()]
-        return (
-            f"ingest: {', '.join(parts) or 'no sources'}; {self.inserted} new, "
-            f"{self.updated} updated, {self.matched} matches"
-        )
-
-
-def _dropped(skipped: int, duplicates: int) -> str:
-    """` (3 skipped, 1 duplicate)`: what a source sent that did not become a paper."""
-    counts = [f"{skipped} skipped"] if skipped else []
-    if duplicates:
-        counts.append(f"{duplicates} duplicate{'s' if duplicates > 1 else ''}")
-    return f" ({', '.join(counts)})" if counts else ""
+PREVIEW_WINDOW = new_subscriptions.PREVIEW_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,38 +225,19 @@ class Paperbot:
         catchall.refuse_broad(node, self._judged_papers())
 
     def _judged_papers(self) -> list[AnalyzedPaper]:
-        """The recent papers the catch-all guard judges on (none for a young store: it takes
-        the bundled sample), analysed once per process and paper revision."""
-        revisions = self.store.revisions_seen_since(self.clock() - PREVIEW_WINDOW)
-        if len(revisions) < catchall.MIN_RECENT:
-            return []
-        # A share is measured well on a thousand papers; a busy week holds ten times more.
-        revisions.sort(key=itemgetter(1))
-        step = max(1, len(revisions) // catchall.MAX_JUDGED)
-        recent = self.live_subscriptions.recent
-        return recent.analysed(
-            self.store, revisions[::step], self.analyze, analysis=self.vocabulary, keep=True
+        return new_subscriptions.judged_papers(
+            self.store, self.live_subscriptions.recent, self.analyze, self.vocabulary, self.clock()
         )
 
     def _match_recent(self, subscription: Subscription) -> int:
-        """Match the new subscription's query against the last few days' papers, dated from the
-        start of that look back: only its own channel's digest (which looks back as far for a
-        new subscription) counts them, not those of channels that follow the query already.
-        A query another channel has followed all that time has its matches stored already."""
-        since = self.clock() - SUBSCRIBE_LOOKBACK
-        stored = self.store.followed_query_matches(subscription, since)
-        if stored is not None:
-            return stored
-        # Papers the latest ingests analysed with this same vocabulary are not analysed again.
-        recent = self.live_subscriptions.recent
-        docs = recent.seen_since(self.store, since, self.analyze, analysis=self.vocabulary)
-        # One query over a few thousand papers: evaluated directly, which is the reference the
-        # index agrees with and twice as fast as an index built for it.
-        found = [pack(m.arxiv_id, m.field) for m in match_naively([subscription], docs)]
-        if not found:
-            return 0
-        query_id = self.store.query_ids([subscription.query])[subscription.query]
-        return self.store.record_query_matches({query_id: found}, since)
+        return new_subscriptions.match_recent(
+            self.store,
+            self.live_subscriptions.recent,
+            self.analyze,
+            self.vocabulary,
+            subscription,
+            self.clock(),
+        )
 
     async def unsubscribe(self, key: ChannelKey, query: str) -> str | None:
         """Remove a subscription given as typed, by its canonical form, or as `#N` from `list`;
