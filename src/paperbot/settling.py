@@ -51,6 +51,7 @@ class Settler:
         """
         report = ReconcileReport(key)
         threads: dict[int, str | None] = {}
+        found_in: set[int] = set()  # digests that turned out to hold a post they did not list
         for entry in await asyncio.to_thread(self.coordination.pending_posts, key):
             paper_id = entry.paper_id
             thread = None
@@ -80,13 +81,15 @@ class Settler:
             if found is not None:
                 await asyncio.to_thread(self.store.complete_post, key, paper_id, found)
                 if entry.digest_id is not None:
-                    # Its digest may have been finished while this was unsettled, with a list
-                    # that leaves it out: reopened, the delivery that follows corrects the list.
-                    await asyncio.to_thread(self.store.reopen_to_correct, entry.digest_id)
+                    found_in.add(entry.digest_id)
                 report.confirmed.append(paper_id)
             else:
                 await asyncio.to_thread(self.store.release_post, key, paper_id)
                 report.retry.append(paper_id)
+        for digest_id in sorted(found_in):
+            # The digest may have been finished while its post was unsettled, with a list that
+            # leaves the post out: reopened, the delivery that follows corrects the list.
+            await asyncio.to_thread(self.store.reopen_to_correct, digest_id)
         if len(report.unresolved) < sum(
             map(len, (report.confirmed, report.retry, report.uncertain, report.unresolved))
         ):
