@@ -252,6 +252,16 @@ class FakeDiscord:
                 self.attachments.append((part.filename or "", await part.read()))
         return body
 
+    def posted_papers(self) -> list[str]:
+        """Paper ids of every paper message held, in any channel or thread (the embed links to
+        the paper)."""
+        return [
+            str(embed["url"]).rsplit("/", 1)[-1]
+            for message in self.all_posted()
+            for embed in message.get("embeds") or []
+            if "/abs/" in str(embed.get("url", ""))
+        ]
+
     def post_as_user(self, channel_id: str, footer: str) -> Json:
         """A person's message in the channel (an embed with `footer`), not the bot's."""
         message = self._message(

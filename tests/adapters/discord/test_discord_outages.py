@@ -36,16 +36,6 @@ async def ready(bot: Paperbot, count: int) -> list[str]:
     return [p.arxiv_id for p in found]
 
 
-def posted_papers(fake: FakeDiscord) -> list[str]:
-    """Paper ids of every paper message the fake holds (the embed links to the paper)."""
-    return [
-        embed["url"].rsplit("/", 1)[-1]
-        for message in fake.all_posted()
-        for embed in message.get("embeds") or []
-        if "/abs/" in str(embed.get("url", ""))
-    ]
-
-
 def real_backoff(bot: Paperbot) -> None:
     bot.delivery.sleep = asyncio.sleep
     bot.delivery.retry_backoff = 0.1
@@ -89,7 +79,7 @@ async def test_a_short_outage_mid_digest_loses_nothing_and_doubles_nothing(
     await outage
     assert fake.refused_windows, "the outage never happened"
     assert sorted(report.posted) == sorted(ids) and report.failed == []
-    assert Counter(posted_papers(fake)) == Counter(ids)
+    assert Counter(fake.posted_papers()) == Counter(ids)
     assert {e.state for e in bot.store.ledger(KEY)} == {"posted"}
 
 
@@ -108,7 +98,7 @@ async def test_unanswered_posts_are_settled_without_doubles(
     ]
     report = await bot.deliver_digest(KEY)
     assert sorted(report.posted) == sorted(ids)
-    assert Counter(posted_papers(fake)) == Counter(ids)  # each exactly once
+    assert Counter(fake.posted_papers()) == Counter(ids)  # each exactly once
     assert {e.state for e in bot.store.ledger(KEY)} == {"posted"}
     history_reads = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/messages")]
     assert history_reads, "the ambiguous posts were settled by asking Discord"
@@ -126,7 +116,7 @@ async def test_more_posts_the_overflow_into_the_days_thread_and_edits_the_header
     assert "+2 more matched: /papers more posts the next ones" in str(header["embeds"])
     more = await bot.deliver_more(KEY)
     assert len(more.posted) == 2
-    assert Counter(posted_papers(fake)) == Counter(ids)
+    assert Counter(fake.posted_papers()) == Counter(ids)
     assert set(fake.messages) == {KEY.channel, header["id"]}  # the channel and its thread
     assert len(fake.messages[header["id"]]) == 5
     [(_, _, body)] = [e for e in fake.edits if e[1] == header["id"]]
@@ -149,7 +139,7 @@ async def test_a_header_that_arrived_unanswered_is_found_in_history_after_the_no
     headers = [m for m in fake.messages[KEY.channel] if "Papers for" in str(m["embeds"])]
     assert len(headers) == 1, "the header was posted twice"
     assert headers[0]["embeds"][0]["footer"]["text"].endswith(" · digest 1")
-    assert Counter(posted_papers(fake)) == Counter(ids)
+    assert Counter(fake.posted_papers()) == Counter(ids)
 
 
 async def test_find_header_reads_only_our_own_tagged_header_and_admits_a_long_history(

@@ -39,22 +39,15 @@ class Stalls:
         return await self.inner.post_item(channel, digest, item, thread)  # type: ignore[no-any-return]
 
 
-def paper_posts(fake: FakeDiscord) -> list[str]:
-    return [
-        str(embed["url"]).rsplit("/", 1)[-1]
-        for message in fake.all_posted()
-        for embed in message.get("embeds") or []
-        if "/abs/" in str(embed.get("url", ""))
-    ]
-
-
-async def crash_during(adapter: DiscordAdapter, bot: Paperbot, subcommand: str, posts: int) -> str:
+async def crash_during(
+    adapter: DiscordAdapter, fake: FakeDiscord, subcommand: str, posts: int
+) -> str:
     """Run the command until `posts` papers went out, then let the process die; its token."""
     payload = command_payload(subcommand, user_id=ADA)
     payload["token"] = f"token-for-{subcommand}"
-    before = len(paper_posts(adapter.fake))  # type: ignore[attr-defined]
+    before = len(fake.posted_papers())
     command = asyncio.create_task(invoke(adapter, payload))
-    while len(paper_posts(adapter.fake)) < before + posts:  # type: ignore[attr-defined]
+    while len(fake.posted_papers()) < before + posts:
         await asyncio.sleep(0.01)
     command.cancel()
     await asyncio.gather(command, return_exceptions=True)
@@ -62,7 +55,6 @@ async def crash_during(adapter: DiscordAdapter, bot: Paperbot, subcommand: str, 
 
 
 async def setup(adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord, size: int) -> list[str]:
-    adapter.fake = fake  # type: ignore[attr-defined]
     await bot.subscribe(KEY, "diffusion", ADA)
     await bot.update_settings(KEY, max_items=size)
     found = [
@@ -87,13 +79,13 @@ async def test_an_interrupted_digest_is_finished_and_its_requester_answered_afte
     ids = await setup(adapter, bot, fake, size=6)
     real = adapter.poster
     bot.posters["discord"] = Stalls(real, allowed=2)  # type: ignore[assignment]
-    token = await crash_during(adapter, bot, "digest", posts=2)
+    token = await crash_during(adapter, fake, "digest", posts=2)
     assert edits_of_original(fake, token) == []  # nobody was answered before the crash
 
     bot.posters["discord"] = real  # the next process
     resumed = await bot.delivery.resume_interrupted()
     assert [len(r.posted) for r in resumed] == [4]
-    assert sorted(paper_posts(fake)) == sorted(ids)  # each once
+    assert sorted(fake.posted_papers()) == sorted(ids)  # each once
     [edit] = edits_of_original(fake, token)
     assert "Finished an interrupted digest" in str(edit.body)
     assert edit.body["allowed_mentions"] == {"parse": []}
@@ -108,12 +100,12 @@ async def test_an_interrupted_more_answers_whoever_asked_for_more(
     await invoke(adapter, command_payload("digest", user_id=ADA))  # 2 posted, 4 waiting
     real = adapter.poster
     bot.posters["discord"] = Stalls(real, allowed=1)  # type: ignore[assignment]
-    token = await crash_during(adapter, bot, "more", posts=1)
+    token = await crash_during(adapter, fake, "more", posts=1)
 
     bot.posters["discord"] = real
     resumed = await bot.delivery.resume_interrupted()
     assert [len(r.posted) for r in resumed] == [1]
-    assert sorted(paper_posts(fake)) == sorted(ids[:4])
+    assert sorted(fake.posted_papers()) == sorted(ids[:4])
     [edit] = edits_of_original(fake, token)
     assert "Finished an interrupted digest" in str(edit.body)
 
@@ -124,7 +116,7 @@ async def test_an_expired_interaction_token_falls_back_to_one_line_in_the_channe
     await setup(adapter, bot, fake, size=6)
     real = adapter.poster
     bot.posters["discord"] = Stalls(real, allowed=3)  # type: ignore[assignment]
-    token = await crash_during(adapter, bot, "digest", posts=3)
+    token = await crash_during(adapter, fake, "digest", posts=3)
     fake.expired_tokens.add(token)  # the restart came after Discord's 15 minutes
 
     bot.posters["discord"] = real

@@ -185,6 +185,24 @@ class Stalls:
         return await self.inner.post_item(channel, digest, item, thread)  # type: ignore[no-any-return]
 
 
+async def die_during(
+    slack: SlackSender,
+    fake_slack: FakeSlack,
+    adapter: SlackAdapter,
+    command: str,
+    response_url: str,
+    posted: int,
+) -> None:
+    """Send the command, and let the process die once the channel shows `posted` papers."""
+    status, _ = await slack.command(command, response_url=response_url)
+    assert status == 200
+    await fake_slack.wait_for(lambda: len(fake_slack.posted_papers()) == posted)
+    await asyncio.sleep(0.05)
+    for task in list(adapter._tasks):
+        task.cancel()
+    await adapter.drain()
+
+
 async def test_an_interrupted_digest_resumes_under_its_header_and_answers_its_requester(
     slack: SlackSender,
     bot: Paperbot,
@@ -201,13 +219,7 @@ async def test_an_interrupted_digest_resumes_under_its_header_and_answers_its_re
     bot.posters["slack"] = Stalls(adapter.poster)  # type: ignore[assignment]
     first_url = fake_slack.response_url()
     before = len(fake_slack.responses)
-    status, _ = await slack.command("digest", response_url=first_url)
-    assert status == 200
-    await fake_slack.wait_for(lambda: len(fake_slack.posted_papers()) == 3)
-    await asyncio.sleep(0.05)
-    for task in list(adapter._tasks):  # the process dies mid-digest
-        task.cancel()
-    await adapter.drain()
+    await die_during(slack, fake_slack, adapter, "digest", first_url, posted=3)
     assert len(fake_slack.responses) == before  # the requester got nothing yet
 
     bot.posters["slack"] = adapter.poster  # restarted
@@ -264,13 +276,7 @@ async def test_an_interrupted_more_hours_after_the_digest_answers_its_own_reques
     stalls.items = 2  # the second paper of `more` (its fourth call) never returns
     bot.posters["slack"] = stalls  # type: ignore[assignment]
     more_url = fake_slack.response_url()
-    status, _ = await slack.command("more", response_url=more_url)
-    assert status == 200
-    await fake_slack.wait_for(lambda: len(fake_slack.posted_papers()) == 3)
-    await asyncio.sleep(0.05)
-    for task in list(adapter._tasks):  # the process dies mid-`more`
-        task.cancel()
-    await adapter.drain()
+    await die_during(slack, fake_slack, adapter, "more", more_url, posted=3)
     assert [r for r in fake_slack.responses if r["_url"] == more_url] == []
 
     clock.advance(minutes=5)

@@ -14,7 +14,7 @@ import discord
 from paperbot.errors import CannotTell, ChannelUnavailable, PostError
 from paperbot.models import ChannelKey
 
-_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class HistoryReader:
@@ -78,5 +78,5 @@ async def history_errors(channel: ChannelKey) -> AsyncIterator[None]:
         raise CannotTell(f"discord: history of {channel} unreadable ({exc})") from exc
     except discord.NotFound as exc:
         raise ChannelUnavailable(f"discord: {channel} not found ({exc})") from exc
-    except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+    except (discord.DiscordException, *NETWORK_ERRORS) as exc:
         raise PostError(f"discord: history of {channel} unreadable for now ({exc})") from exc

@@ -31,7 +31,7 @@ from paperbot.adapters.discord.embeds import (
     reply_message,
     thread_name,
 )
-from paperbot.adapters.discord.history import HistoryReader, history_errors
+from paperbot.adapters.discord.history import NETWORK_ERRORS, HistoryReader, history_errors
 from paperbot.adapters.discord.pacer import Pacer
 from paperbot.adapters.discord.threads import ThreadParents
 from paperbot.errors import (
@@ -52,7 +52,6 @@ REACTION_INTERVAL = 0.3  # Discord allows about one reaction per 0.25 s per chan
 _UNKNOWN_MESSAGE = 10008
 _THREAD_EXISTS = 160004
 _MAX_REMEMBERED = 10_000
-_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 # Failures before the request reached Discord: certainly not posted.
 _NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 NONCE_LENGTH = 25  # Discord's limit
@@ -153,7 +152,7 @@ class DiscordPoster:
         )
         try:
             await self.client.http.request(route, json=payload)
-        except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+        except (discord.DiscordException, *NETWORK_ERRORS) as exc:
             # The token is a credential: the log names the error, never the route.
             log.info("discord: late answer in %s not delivered: %s", channel, type(exc).__name__)
             return False
@@ -285,7 +284,7 @@ class DiscordPoster:
             try:
                 await self.pacer.wait(("reactions", channel.channel), REACTION_INTERVAL)
                 await message.add_reaction(emoji)
-            except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
+            except (discord.DiscordException, *NETWORK_ERRORS) as exc:
                 log.info("could not add %s to a paper in %s: %s", emoji, channel, exc)
                 return
 
@@ -314,7 +313,7 @@ async def _as_post_errors(channel: ChannelKey) -> AsyncIterator[None]:
         raise PostError(f"discord: post to {where} failed: {_describe(exc)}") from exc
     except _NEVER_CONNECTED as exc:
         raise PostNotSent(f"discord: {where} unreachable: {type(exc).__name__}") from exc
-    except _NETWORK_ERRORS as exc:
+    except NETWORK_ERRORS as exc:
         # A read timeout or a reset after the body went out may have posted: the core asks
         # Discord first, and a resend carries the same nonce.
         raise PostOutcomeUnknown(f"discord: post to {where} failed: {exc!r}"[:200]) from exc
