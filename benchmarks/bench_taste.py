@@ -20,13 +20,16 @@ When a channel's vote count first reaches 10, 30 and 100, its model (trained on 
   10 with the most Hugging Face upvotes and 10 at random (same day, same channel);
 - ROC AUC of the digest ranking over the day's matched papers: keywords + taste as shipped,
   beside keyword evidence alone (the ranking without taste), HF upvotes and random.
+One channel's next day is only 10 judged papers, so precision@10 is also given over each of
+the next 3 days (the same model; one judgement per channel-day), with standard errors.
 Three simulations run in the same process: votes only, votes plus papers shown and left
 unvoted as weak negatives, and votes plus the latest papers the channel did not vote on (what
 ships, `paperbot.taste.learner.WEAK_NEGATIVES`), so the choice is measured, not assumed.
 
 The simulation is taste_sim.py. Then (taste_scale.py): retrain + score times for a 2,000-paper
 day for 1 and for 1,000 channels (each with 100 votes), the model alone and through a SQLite
-store as the bot does it, and the memory of a model.
+store as the bot does it, and the memory of a model (`--scale-channels 0` leaves them out;
+`--negatives background` simulates only what ships).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import taste_scale
 from taste_sim import (
     CHECKPOINTS,
     WEAK_SOURCES,
+    Day,
     Fitter,
     Judgement,
     Library,
@@ -58,22 +62,38 @@ from taste_sim import (
 
 SHIPPED = "background"
 TARGET_PRECISION = 0.6
+JUDGE_DAYS = 3
 
 
 def mean(values: Sequence[float]) -> str:
     return f"{np.mean(values):.2f}" if values else "  - "
 
 
-def report(title: str, results: dict[int, Judgement]) -> None:
+def spread(values: Sequence[float]) -> str:
+    """The standard error of a mean over channels (judged papers are the noise here)."""
+    if len(values) < 2:
+        return "  - "
+    return f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2f}"
+
+
+def report(title: str, results: dict[int, Judgement], wide: dict[int, Judgement]) -> None:
     rates = [r for j in results.values() for r in j.base_rate]
     print(f"\n{title}; papers of a day relevant to a channel: {mean(rates)} on average")
-    print("  precision@10 of 'also worth a look' (unmatched papers of the next day)")
-    print(f"  {'votes':>6} {'channels':>8} {'taste':>7} {'HF upvotes':>11} {'random':>7}")
+    print(
+        "  precision@10 of 'also worth a look' (unmatched papers of the next day; then the same "
+        f"model on each of the next {JUDGE_DAYS} days, one judgement a channel-day)"
+    )
+    print(
+        f"  {'votes':>6} {'channels':>8} {'taste':>7} {'+-se':>5} {'HF upvotes':>11} "
+        f"{'random':>7} | {'judged':>6} {'taste':>7} {'+-se':>5} {'HF upvotes':>11}"
+    )
     for checkpoint in CHECKPOINTS:
-        p = results[checkpoint].precision
+        p, w = results[checkpoint].precision, wide[checkpoint].precision
         print(
             f"  {checkpoint:>6} {len(p['taste']):>8} {mean(p['taste']):>7} "
-            f"{mean(p['HF upvotes']):>11} {mean(p['random']):>7}"
+            f"{spread(p['taste']):>5} {mean(p['HF upvotes']):>11} {mean(p['random']):>7} | "
+            f"{len(w['taste']):>6} {mean(w['taste']):>7} {spread(w['taste']):>5} "
+            f"{mean(w['HF upvotes']):>11}"
         )
     print("  ROC AUC of the digest ranking (the next day's matched papers)")
     print(
@@ -104,10 +124,16 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=22)
     parser.add_argument("--papers-per-day", type=int, default=2000)
     parser.add_argument("--channels", type=int, default=12)
-    parser.add_argument("--scale-channels", type=int, default=1000)
+    parser.add_argument("--scale-channels", type=int, default=1000, help="0: no timing runs")
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--topics", type=int, default=40, help="interest topics per channel")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--negatives",
+        choices=("all", *WEAK_SOURCES),
+        default="all",
+        help="simulate every choice of negatives (default) or only this one",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     days = make_days(args.days, args.papers_per_day, args.seed)
@@ -124,23 +150,35 @@ def main() -> None:
         "shown": "votes + weak negatives: papers shown and left unvoted",
         "background": "votes + weak negatives: the latest papers not voted on (background)",
     }
-    for weak in WEAK_SOURCES:
+    for weak in WEAK_SOURCES if args.negatives == "all" else (args.negatives,):
         channels = make_channels(args.channels, random.Random(args.seed), args.topics)
-        results = simulate(days, channels, all_matches, fitter(weak), args.noise, args.seed, weak)
+        wide = {checkpoint: Judgement() for checkpoint in CHECKPOINTS}
+        results = simulate(
+            days, channels, all_matches, fitter(weak), args.noise, args.seed, weak, wide, JUDGE_DAYS
+        )
         shipped = " (as shipped)" if weak == SHIPPED else ""
-        report(titles[weak] + shipped, results)
+        report(titles[weak] + shipped, results, wide)
         if weak == SHIPPED:
-            p30 = results[30].precision
-            met = p30["taste"] and np.mean(p30["taste"]) >= TARGET_PRECISION
+            p30, w30 = results[30].precision["taste"], wide[30].precision["taste"]
+            met = p30 and np.mean(p30) >= TARGET_PRECISION
             verdict = "MET" if met else "NOT MET"
-            print(f"  target precision@10 >= {TARGET_PRECISION} after 30 votes: {verdict}")
+            print(
+                f"  target precision@10 >= {TARGET_PRECISION} after 30 votes: {verdict} "
+                f"({mean(p30)}, se {spread(p30)}; over the next {JUDGE_DAYS} days "
+                f"{mean(w30)}, se {spread(w30)})"
+            )
+    if args.scale_channels > 0:
+        timings(days, args.scale_channels, args.seed)
+    print(f"\nwhole run {time.perf_counter() - started:.0f} s")
+
+
+def timings(days: Sequence[Day], count: int, seed: int) -> None:
     pool = [p for day in days[:-1] for p in day.papers]
     pool_rows = sparse.vstack([day.rows for day in days[:-1]], format="csr")
-    progress(f"timing {args.scale_channels} channels, the model alone")
-    taste_scale.in_memory(pool, pool_rows, days[-1].papers, args.scale_channels, args.seed)
-    progress(f"timing {args.scale_channels} channels through a SQLite store")
-    taste_scale.through_store(pool, days[-1].papers, args.scale_channels, args.seed)
-    print(f"\nwhole run {time.perf_counter() - started:.0f} s")
+    progress(f"timing {count} channels, the model alone")
+    taste_scale.in_memory(pool, pool_rows, days[-1].papers, count, seed)
+    progress(f"timing {count} channels through a SQLite store")
+    taste_scale.through_store(pool, days[-1].papers, count, seed)
 
 
 if __name__ == "__main__":

@@ -283,16 +283,22 @@ def simulate(
     noise: float,
     seed: int,
     label: str = "",
+    wide: dict[int, Judgement] | None = None,
+    judge_days: int = 3,
 ) -> dict[int, Judgement]:
-    """Run the channels through `days`; `fitter` trains a channel's model from its votes."""
+    """Run the channels through `days`; `fitter` trains a channel's model from its votes.
+    Each checkpoint's model is judged on the next day (the figures returned); with `wide`, it
+    is also judged on each of the next `judge_days` days there (more papers judged, the same
+    simulation: those judgements draw on a random source of their own)."""
     rng = random.Random(seed)
+    wide_rng = random.Random(seed + 10_000)
     library = Library()
     posted: dict[str, set[str]] = defaultdict(set)
     results: dict[int, Judgement] = {c: Judgement() for c in CHECKPOINTS}
     for n, day in enumerate(days[:-1]):
         today = START + timedelta(days=n)
         library.add(day)
-        matches, next_matches = all_matches[n], all_matches[n + 1]
+        matches = all_matches[n]
         for channel in channels:
             model = fitter(channel, library)
             shown, suggested = digest_for(
@@ -304,16 +310,17 @@ def simulate(
                 if len(channel.votes) >= checkpoint and checkpoint not in channel.measured:
                     channel.measured.add(checkpoint)
                     trained = fitter(channel, library)
-                    if trained is not None:
-                        judge(
-                            channel,
-                            trained,
-                            days[n + 1],
-                            next_matches[channel.name],
-                            today + timedelta(days=1),
-                            rng,
-                            results[checkpoint],
-                        )
+                    if trained is None:
+                        continue
+                    for ahead in range(1, 1 + (judge_days if wide is not None else 1)):
+                        if n + ahead >= len(days):
+                            break
+                        args = (days[n + ahead], all_matches[n + ahead][channel.name])
+                        when = today + timedelta(days=ahead)
+                        if ahead == 1:
+                            judge(channel, trained, *args, when, rng, results[checkpoint])
+                        if wide is not None:
+                            judge(channel, trained, *args, when, wide_rng, wide[checkpoint])
         votes = sorted(len(c.votes) for c in channels)
         progress(f"{label}: day {n + 1}: votes per channel {votes}")
     return results
