@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from fake_slack import BOT_TOKEN, FakeSlack, SlackSender
+from fake_slack import BOT_TOKEN, FakeSlack
+from slack_requests import SlackSender
 
 from paperbot.models import ChannelKey
 from paperbot.service import Paperbot

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fake_slack import FakeSlack, SlackSender
+from fake_slack import FakeSlack
+from slack_requests import SlackSender
 from user_markup import FORMS, commands_for
 
 from paperbot.service import Paperbot
