@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, select, text
+from sqlalchemy import Connection, MetaData, Table, select, text
 
 from corpus import synthetic_papers, synthetic_subscriptions
 from paperbot.matching import SubscriptionIndex, subscription_rows
@@ -289,7 +289,8 @@ class SubscriptionRows:
         stages["transaction"] = done - started
         return stages, count
 
-    def candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
+    @staticmethod
+    def candidates(conn: Connection, channel_id: int, matched_since: datetime) -> list[StoredMatch]:
         """The former `digest_candidates`, over the legacy rows."""
         sql = (
             "SELECT m.paper_id, m.field, s.query FROM legacy_matches m "
@@ -298,9 +299,8 @@ class SubscriptionRows:
             "(SELECT paper_id FROM posts WHERE channel_id = :c AND state != :retry) "
             "ORDER BY m.paper_id"
         )
-        params = {"c": self.channel_ids[key], "retry": PostState.RETRY, "since": matched_since}
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(text(sql), params).all()
+        params = {"c": channel_id, "retry": PostState.RETRY, "since": matched_since}
+        rows = conn.execute(text(sql), params).all()
         return [StoredMatch(r.paper_id, r.query, MatchField(r.field)) for r in rows]
 
 
@@ -334,7 +334,7 @@ def run_subscription_rows(
         figures.matched = figures.rows = count
         figures.latencies, figures.failed = commands.latencies, commands.failed
         figures.resync = legacy.sync()
-        store.digest_candidates = legacy.candidates  # type: ignore[method-assign]
+        store.candidates_in = legacy.candidates  # type: ignore[method-assign]
         figures.digests, figures.digest_items = build_digests(bot, keys[:digests])
     finally:
         search.close()
