@@ -17,10 +17,10 @@ from paperbot.store.store import Store
 from paperbot.taste import DigestTaste, Taste
 
 log = logging.getLogger(__name__)
-MissingSources = Callable[[], Awaitable[Sequence[str]]]
+MissingSources = Callable[[], Sequence[str]]  # blocking: asked from the worker thread
 
 
-async def _none() -> Sequence[str]:
+def _none() -> Sequence[str]:
     return ()
 
 
@@ -48,14 +48,11 @@ class DigestBuilder:
         (a resumed digest posts its own papers), `limit` overrides the channel's size."""
         day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
         matched_since = now - timedelta(days=channel.settings.keep_days)
-        missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
         # Reading, taste and ranking in one worker-thread hop: each hop costs a thread handoff
         # (on a busy machine a scheduling wait), and ranking a channel's candidates would hold
         # the loop.
-        digest = await asyncio.to_thread(
-            self._build_now, channel, day, matched_since, only, size, missing
-        )
+        digest = await asyncio.to_thread(self._build_now, channel, day, matched_since, only, size)
         return digest if self.annotate is None else await self.annotate(digest)
 
     def _build_now(
@@ -65,9 +62,9 @@ class DigestBuilder:
         matched_since: datetime,
         only: Collection[str] | None,
         size: int,
-        missing: Sequence[str],
     ) -> Digest:
         key = channel.key
+        missing = self.missing_sources()
         reasons, papers, votes = self._read(key, matched_since, only)
         taste = self._taste(channel, list(papers.values()), only)
         suggestions = [

@@ -80,7 +80,7 @@ class Paperbot:
         self.max_subscriptions = max_subscriptions
         self.clock = clock
         self.worker_id = worker_id
-        self.digests = DigestBuilder(store, self.missing_sources)
+        self.digests = DigestBuilder(store, self.failing_sources)
         self.digests.explain = self._explain_reasons
         self._tldr_writer: TldrWriter | None = None
         self.delivery = DigestDelivery(
@@ -332,11 +332,14 @@ class Paperbot:
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""
+        return await self.blocking(self.failing_sources)
+
+    def failing_sources(self) -> list[str]:
+        """`missing_sources`, blocking: the digest builder asks from its worker thread."""
         names = {source.name for source in self.sources}
-        statuses = await self.blocking(self.store.source_statuses)
         return [
             s.source
-            for s in statuses
+            for s in self.store.source_statuses()
             if s.source in names
             and s.last_error_at is not None
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)
