@@ -21,7 +21,8 @@ following ingest pays when nothing changed, and the build of 1,000 channels' dig
 stored matches (the build, not the posting): one after another, then all at once as the
 scheduler builds the channels due at one hour. Both designs' digests are checked to be equal.
 The setting (subscriptions, posts, the command thread) is in day_load.py, the baseline's
-design in day_legacy.py. Targets: day < 3 s, write transactions <= 0.5 s, commands p99 < 1 s, digests < 5 s.
+design in day_legacy.py. Targets: day < 3 s, write transactions <= 0.5 s, commands p99 < 1 s,
+digests < 5 s.
 """
 
 from __future__ import annotations
