@@ -99,7 +99,8 @@ def run_query_rows(
             "analyse": stats.analyse_seconds,
             "match": stats.match_seconds,
             "record": stats.record_seconds,
-            "index": stats.index_seconds,
+            "index (beside matching)": stats.index_seconds,
+            "  waited for after record": stats.index_wait_seconds,
         }
         figures.max_write, figures.transactions = stats.max_write_seconds, len(stats.writes)
         figures.matched = matched
