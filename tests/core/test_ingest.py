@@ -337,6 +337,7 @@ async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
 def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> None:
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import inspect
     from sqlalchemy import text as sql
 
     from paperbot.store.database import _MIGRATIONS, create_db_engine
@@ -392,8 +393,24 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
         migrated.add_subscription(KEY, "graph", "U")  # the change counter exists and counts
         assert LiveSubscriptions().sync(migrated).full
         assert migrated.subscription_changes(0)[0] == 1
+        # 0009s: the rows kept through SQLite's table copy, without the key's check.
+        assert inspect(migrated.engine).get_foreign_keys("query_matches") == []
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008r")
+        assert [fk["name"] for fk in inspect(engine).get_foreign_keys("query_matches")] == [
+            "fk_query_matches_query_id_queries"
+        ]
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        assert candidates(migrated, OTHER) == {
+            ("2611.00001", "diffusion", title),
+            ("2611.00002", "robot", title),
+        }
     finally:
         migrated.close()
+        engine.dispose()
 
 
 async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(
