@@ -68,6 +68,9 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
+    # CPU seconds during the day: the ingest's own thread, and the whole process (the index's
+    # threads, the command thread and its workers too)
+    cpu: tuple[float, float] = (0.0, 0.0)
     digests: float = 0.0  # one after another
     digests_at_once: float = 0.0  # gathered, as the scheduler builds an hour's channels
     digest_items: dict[ChannelKey, list[str]] = field(default_factory=dict)
@@ -88,9 +91,10 @@ def run_query_rows(
         first = bot.live_subscriptions.sync(store)  # a process's first sync: everything
         progress(f"query rows: first sync {first.seconds:.2f} s; ingesting")
         with Commands(bot, messages, keys[-50:]) as commands:
-            started = time.perf_counter()
+            started, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             _, _, matched = bot.ingest_papers(papers)
             figures.day = time.perf_counter() - started
+            figures.cpu = (time.thread_time() - thread_cpu, time.process_time() - cpu)
         stats, sync = bot.last_ingest, bot.last_sync
         assert stats is not None and sync is not None
         figures.stages = {
@@ -212,6 +216,10 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
     for name, cell_a, cell_b in rows:
         print(f"  {name:{width}} {cell_a:>20} {cell_b:>20}")
     print(f"  (query rows: {new.matched:,} (query, paper) matches packed into {new.rows:,} rows)")
+    print(
+        f"  query rows' day: {new.day:.2f} s wall, {new.cpu[0]:.2f} s CPU in the ingest's thread, "
+        f"{new.cpu[1]:.2f} s CPU in the process (index threads, commands and their workers)"
+    )
     for design in (new, old):
         for kind, values in design.latencies.items():
             print(f"  {design.design} {kind}s: {quantiles(values)}")
