@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import orjson
+
 from paperbot.models import Paper, normalize_arxiv_id
 from paperbot.search.analysis import IndexDocument, documents
 from paperbot.store.store import Store
@@ -290,7 +292,7 @@ def backfill(
                 if raw.isspace():
                     continue
                 try:
-                    papers.append(paper_from_record(json.loads(raw)))
+                    papers.append(paper_from_line(raw))
                 except (ValueError, RecursionError) as error:  # incl. JSON errors, BadRecord
                     _log_bad_line(path, line_no, error, counts["skipped"])
                     counts["skipped"] += 1
@@ -319,6 +321,22 @@ def backfill(
         seconds=time.perf_counter() - started,
         **counts,
     )
+
+
+def paper_from_line(raw: bytes) -> Paper:
+    """One line of the dump as a Paper; ValueError (BadRecord, bad JSON) or RecursionError
+    says it is not one."""
+    return paper_from_record(_record(raw))
+
+
+def _record(raw: bytes) -> object:
+    """One line's JSON. orjson reads a dump line in about a third of json's time; a line it
+    refuses (a number past 64 bits, NaN, nesting past its limit) gets json's own verdict, so
+    what counts as a bad line is exactly what it was."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def _log_bad_line(path: Path, line_no: int, error: Exception, already: int) -> None:
