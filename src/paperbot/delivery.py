@@ -8,7 +8,7 @@ left: the platform is asked whether each went out; only a definite "no" makes it
 Each digest has a record (its header and thread): one a crash interrupted is finished under its
 own header, whose list is then edited to match what the thread holds. A requested digest's
 record opens before the digest is built, so a crash before its header went out still tells the
-requester (who can ask again: nothing reached the channel).
+requester (who can ask again: none of its papers reached the channel).
 
 This module is handed what it needs (store, posters, a digest builder, clock, pacing); it never
 sees the service that wires it.

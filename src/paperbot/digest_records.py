@@ -153,14 +153,14 @@ class DigestRecords:
                 log.info("%s: could not say the digest was resumed: %s", channel.key, exc)
 
     async def cut_off(self, poster: ChatPoster, channel: Channel, record: DigestRecord) -> None:
-        """A digest someone asked for that a crash cut off before its header went out: nothing
-        reached the channel, so they are told to ask again (or the channel is, once their
-        command's answer channel has closed)."""
+        """A digest someone asked for that a crash cut off before its header was recorded: none
+        of its papers reached the channel, so they are told to ask again (or the channel is,
+        once their command's answer channel has closed)."""
         if not record.reply_to:
             return  # a scheduled digest: its slot stays open and catch-up posts it
         if self.store.clock() - record.asked_at < ANSWER_WINDOW:
             answer = Reply.error(
-                "your digest was cut off by a restart before anything was posted; "
+                "your digest was cut off by a restart before its papers were posted; "
                 "run /papers digest again"
             )
             try:
@@ -170,7 +170,7 @@ class DigestRecords:
                 log.info("%s: could not answer the requester: %s", channel.key, exc)
         line = Reply(
             text=f"A /papers digest asked for on {record.day:%a %d %b} was cut off by a restart "
-            "before anything was posted; run /papers digest again.",
+            "before its papers were posted; run /papers digest again.",
             visibility=Visibility.IN_CHANNEL,
         )
         try:

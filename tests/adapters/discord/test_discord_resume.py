@@ -157,7 +157,7 @@ async def test_a_digest_cut_off_while_it_was_built_tells_its_requester_after_a_r
     bot.delivery.builder = builder  # the next process
     assert await bot.delivery.resume_interrupted() == []
     [edit] = edits_of_original(fake, token)
-    assert "cut off by a restart before anything was posted" in str(edit.body)
+    assert "cut off by a restart before its papers were posted" in str(edit.body)
     assert edit.body["allowed_mentions"] == {"parse": []}
     assert fake.posted_papers() == []
     assert not fake.posted(CHANNEL_ID)  # the channel heard nothing: the requester did

@@ -346,7 +346,7 @@ async def test_a_digest_cut_off_before_its_header_tells_its_requester_after_a_re
     clock.advance(minutes=2)
     assert await bot.delivery.resume_interrupted() == []  # nothing to finish...
     [answer] = [r for r in fake_slack.responses if r["_url"] == url]  # ...but an answer
-    assert "cut off by a restart before anything was posted" in text(answer)
+    assert "cut off by a restart before its papers were posted" in text(answer)
     assert "run /papers digest again" in text(answer)
     assert fake_slack.posted_papers() == [] and headers(fake_slack) == []
     assert text(await slack.ask("digest")).startswith("Posted 3 papers.")  # as it says
