@@ -195,7 +195,9 @@ class SubscriptionIndex:
             }
             self._plan = [
                 (table, rank, which, (slots, position))
-                for (slots, position, kind), table in self._required.items()
+                for (slots, position, kind), table in sorted(
+                    self._required.items(), key=lambda item: item[0][1]
+                )  # every first slot before any other: the others are sought among them
                 for rank, which in reach[kind]
             ]
         return self._plan
@@ -234,7 +236,14 @@ class SubscriptionIndex:
             if not slot[0]:
                 at_rank[rank].update(*map(table.__getitem__, hit))
                 continue
-            found = set().union(*map(table.__getitem__, hit))
+            if slot[1]:
+                # A later slot: only the queries reached through their first slot can match.
+                reached = holding.get((slot[0], 0))
+                if not reached:
+                    continue
+                found = reached.intersection(chain.from_iterable(map(table.__getitem__, hit)))
+            else:
+                found = set().union(*map(table.__getitem__, hit))
             general.setdefault(rank, set()).update(found)
             held = holding.get(slot)
             if held is None:

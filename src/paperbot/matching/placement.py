@@ -123,6 +123,10 @@ def _place(node: Node, rarity: Rarity) -> _Placement:
         else:
             required.append(slot)
     if required and len(required) <= MAX_SLOTS:
+        # The rarest slot first: the index reaches a query through its first slot and only
+        # then looks for the others among the queries reached ("cat:cs.LG transformer" is
+        # reached through "transformer", not through every cs.LG paper).
+        required.sort(key=lambda slot: sum(_share(key, rarity) for key, _ in slot))
         return _Placement(required=tuple(required), excluded=tuple(excluded))
     if isinstance(node, Or):
         leaves: list[Leaf] = []
