@@ -66,7 +66,7 @@ _DESCENDING = sorted({_TITLE, _AUTHOR, _KEYWORDS, _CATEGORY, _ABSTRACT}, reverse
 Group = tuple[set[_Query], int]  # queries that matched, with the field rank they share
 # Distinct queries one paper matched in one field: (the queries, the paper's id, the field).
 QueryMatch = tuple[set[_Query], str, MatchField]
-Table = dict[Anchor, list[_Query]]
+Table = dict[Anchor, list[_Query]]  # a later slot's table holds sets (see _edit_set)
 
 
 class SubscriptionIndex:
@@ -161,7 +161,10 @@ class SubscriptionIndex:
                 if table is None:
                     table = self._required[(slots, position, kind)] = {}
                     self._plan = None
-                _edit(table, key, query, remove)
+                if position:
+                    _edit_set(table, key, query, remove)  # type: ignore[arg-type]
+                else:
+                    _edit(table, key, query, remove)
         for first, second, branch_check in placed.checked:
             by_second = self._checked.setdefault(first, {})
             _edit(by_second, second, (branch_check, query), remove)
@@ -241,7 +244,8 @@ class SubscriptionIndex:
                 reached = holding.get((slot[0], 0))
                 if not reached:
                     continue
-                found = reached.intersection(chain.from_iterable(map(table.__getitem__, hit)))
+                # Their sets: intersected in C from the smaller side (a category files many).
+                found = set().union(*[reached.intersection(table[key]) for key in hit])
             else:
                 found = set().union(*map(table.__getitem__, hit))
             general.setdefault(rank, set()).update(found)
@@ -397,6 +401,19 @@ def _edit(table: dict[Any, list[Any]], key: Any, entry: object, remove: bool) ->
     bucket = table.get(key)
     if bucket is not None and entry in bucket:
         bucket.remove(entry)
+        if not bucket:
+            del table[key]
+
+
+def _edit_set(table: dict[Any, set[Any]], key: Any, entry: object, remove: bool) -> None:
+    """`_edit` for the tables of later slots, which hold sets: they are intersected with the
+    queries reached through a first slot, and a category's set can hold thousands."""
+    if not remove:
+        table.setdefault(key, set()).add(entry)
+        return
+    bucket = table.get(key)
+    if bucket is not None:
+        bucket.discard(entry)
         if not bucket:
             del table[key]
 

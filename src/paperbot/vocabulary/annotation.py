@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Container, Iterator
+from itertools import compress, count
 
 from paperbot.text import ASCII_SEPARATORS, fold_words, split_words
 from paperbot.vocabulary.shapes import acronym_core, concept_of, known_suffix, split_compound
@@ -79,23 +80,21 @@ def _split_shaped(
 ) -> list[str]:
     """Aliases for acronyms; compounds replaced by their parts, their whole kept as an alias."""
     readings = _readings(vocab)
-    where: list[tuple[int, Reading]] = []
+    meaningful: dict[str, Reading] = {}
     for word in shaped:
         reading = readings.get(word)
         if reading is None:
             reading = readings[word] = _read(word, vocab)
         if reading[0] or reading[1] is not None:
-            start = 0
-            while (at := _index(written, word, start)) >= 0:
-                where.append((at, reading))
-                start = at + 1
-    if not where:
+            meaningful[word] = reading
+    if not meaningful:
         return found
+    # Where they are, in order, in one pass in C (not one scan of the text per word).
+    where = [(at, meaningful[written[at]]) for at in _where(written, meaningful)]
     if all(parts is None for _, (_, parts) in where):
         # Acronyms only (the common case): the words stay, the aliases go where they are.
         aliases.extend((concept, at) for at, (concepts, _) in where for concept in concepts)
         return found
-    where.sort()
     out: list[str] = []
     done = 0  # words of `found` already copied to `out`
     for index, (concepts, parts) in where:
@@ -153,11 +152,9 @@ def _readings(vocab: Vocabulary) -> dict[str, Reading]:
     return found
 
 
-def _index(sequence: list[str], item: str, start: int) -> int:
-    try:
-        return sequence.index(item, start)
-    except ValueError:
-        return -1
+def _where(sequence: list[str], wanted: Container[str]) -> Iterator[int]:
+    """The positions of the items of `sequence` that are in `wanted`, in order."""
+    return compress(count(), map(wanted.__contains__, sequence))
 
 
 def _expansions(
@@ -166,12 +163,10 @@ def _expansions(
     """Aliases for every expansion of a known acronym written out in `found`: each found
     where its rarest term is (`keys`: those in `found`)."""
     table = vocab.by_expansion_key
-    for key in keys:
-        places = []
-        start = 0
-        while (at := _index(found, key, start)) >= 0:
-            places.append(at)
-            start = at + 1
+    where: dict[str, list[int]] = {}
+    for at in _where(found, keys):
+        where.setdefault(found[at], []).append(at)
+    for key, places in where.items():
         for expansion, offset, concept in table[key]:
             size = len(expansion)
             for at in places:
