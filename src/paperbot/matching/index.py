@@ -3,23 +3,21 @@ meets the queries that could match it, decided mostly by set algebra in C."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from itertools import chain, pairwise, repeat
-from operator import attrgetter, itemgetter
+from itertools import chain, repeat
 from typing import Any
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
+from paperbot.matching.filing import _count, _edit, _edit_set, _Query
 from paperbot.matching.naive import Match
+from paperbot.matching.paper_keys import paper_keys
 from paperbot.matching.placement import (
     _IN_ABSTRACT,
     _IN_TEXT,
     _IN_TITLE,
     MAX_SLOTS,
-    _Compiled,
     _compiled,
 )
 from paperbot.matching.ranks import (
@@ -33,39 +31,16 @@ from paperbot.matching.ranks import (
     Anchor,
     Check,
 )
-from paperbot.models import MatchField, Subscription
+from paperbot.matching.rows import _SUBSCRIBERS, QueryMatch, _no_gc_pauses
+from paperbot.models import Subscription
 
 # The name the module had before it became a package, which log filters may name.
 log = logging.getLogger("paperbot.matching")
 
 
-# Which of a paper's key sets (title, keywords, abstract, other, the text fields together) an
-# excluded leaf of each kind is sought in; author and category leaves: "other".
-_EXCLUDED_IN = {_IN_TEXT: 4, _IN_TITLE: 0, _IN_ABSTRACT: 2}
-
-
-class _Query:
-    """One distinct query and everyone subscribed to it. `subscribers` is a tuple replaced on
-    every change, never edited in place, so rows being made from it never see it change."""
-
-    __slots__ = ("compiled", "excluded", "subscribers")
-
-    def __init__(self, compiled: _Compiled) -> None:
-        self.compiled = compiled
-        self.subscribers: tuple[Subscription, ...] = ()
-        # The leaves that must not hold, as (key, which of a paper's key sets it is sought in).
-        self.excluded = tuple(
-            (key, _EXCLUDED_IN.get(kind, 3)) for key, kind in compiled.placement.excluded
-        )
-
-
-_SUBSCRIBERS = attrgetter("subscribers")
-_TERM = itemgetter(0)  # of an alias: (term, position)
 # Field ranks, strongest first: a query keeps the strongest field any of its leaves is in.
 _DESCENDING = sorted({_TITLE, _AUTHOR, _KEYWORDS, _CATEGORY, _ABSTRACT}, reverse=True)
 Group = tuple[set[_Query], int]  # queries that matched, with the field rank they share
-# Distinct queries one paper matched in one field: (the queries, the paper's id, the field).
-QueryMatch = tuple[set[_Query], str, MatchField]
 Table = dict[Anchor, list[_Query]]  # a later slot's table holds sets (see _edit_set)
 
 
@@ -178,11 +153,7 @@ class SubscriptionIndex:
             else:
                 self._unanchored.append(query)
         for key in placed.filed_keys():
-            count = self._keys.get(key, 0) + (-1 if remove else 1)
-            if count:
-                self._keys[key] = count
-            else:
-                del self._keys[key]
+            _count(self._keys, key, remove)
 
     def _probe_plan(self) -> list[tuple[Table, int, int, tuple[int, int]]]:
         """(table, field rank, which of the paper's key sets, (slots, position)) for every
@@ -209,22 +180,12 @@ class SubscriptionIndex:
         """The queries `doc` matches, in groups sharing a field rank: set algebra in C over the
         few index keys the paper holds, then the checked queries."""
         known = self._keys.keys()
-        # The index keys in each field, intersected straight from the sequences (in C).
-        title = known & chain(doc.title, pairwise(doc.title), map(_TERM, doc.title_aliases))
-        keywords = (
-            known & chain(doc.keywords, pairwise(doc.keywords), map(_TERM, doc.keyword_aliases))
-            if doc.keywords
-            else set()
-        )
-        abstract = known & chain(
-            doc.abstract, pairwise(doc.abstract), map(_TERM, doc.abstract_aliases)
-        )
-        other = known & doc.other_terms()  # authors and categories: keys of their own kind
+        keysets = paper_keys(doc, known)
+        title, keywords, abstract, other = keysets
         text = title | keywords | abstract
         present = text | other
         if not present and not self._unanchored:
             return []
-        keysets = (title, keywords, abstract, other)
         at_rank: dict[int, set[_Query]] = {rank: set() for rank in _DESCENDING}
         # Queries with several slots or exclusions: by rank, and by (slots, slot position).
         general: dict[int, set[_Query]] = {}
@@ -358,17 +319,6 @@ class SubscriptionIndex:
         return found
 
 
-def subscription_rows(
-    found: Iterable[QueryMatch],
-) -> Iterator[tuple[Subscription, str, MatchField]]:
-    """One (subscription, paper id, field) row per subscriber of each matched query. The
-    subscribers are read as the rows are made: one who joined a matched query since gets the
-    match too (the query did match), one who left does not."""
-    for queries, arxiv_id, field in found:
-        subscribers = chain.from_iterable(map(_SUBSCRIBERS, queries))
-        yield from zip(subscribers, repeat(arxiv_id), repeat(field))
-
-
 def _check(
     entries: Iterable[tuple[Check, _Query]], doc: AnalyzedPaper, best: dict[_Query, int]
 ) -> None:
@@ -390,53 +340,3 @@ def _merge(groups: list[Group], checked: dict[_Query, int]) -> None:
             by_rank[held].discard(query)
         by_rank.setdefault(rank, set()).add(query)
     groups[:] = [(queries, rank) for rank, queries in by_rank.items() if queries]
-
-
-def _edit(table: dict[Any, list[Any]], key: Any, entry: object, remove: bool) -> None:
-    """Add `entry` to the list `table[key]`, or remove it (and the key once the list is empty).
-    Lists, not sets: most keys file one or two queries, and an empty set alone is 216 bytes."""
-    if not remove:
-        table.setdefault(key, []).append(entry)
-        return
-    bucket = table.get(key)
-    if bucket is not None and entry in bucket:
-        bucket.remove(entry)
-        if not bucket:
-            del table[key]
-
-
-def _edit_set(table: dict[Any, set[Any]], key: Any, entry: object, remove: bool) -> None:
-    """`_edit` for the tables of later slots, which hold sets: they are intersected with the
-    queries reached through a first slot, and a category's set can hold thousands."""
-    if not remove:
-        table.setdefault(key, set()).add(entry)
-        return
-    bucket = table.get(key)
-    if bucket is not None:
-        bucket.discard(entry)
-        if not bucket:
-            del table[key]
-
-
-@contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a busy day's matches are built: they form no
-    cycles, yet each full collection would walk the whole index (100,000 subscriptions) again,
-    which tripled the time of building 900,000 matches. The caller's GC state is restored.
-
-    On the way out, everything made meanwhile is moved straight to the oldest generation
-    (freeze then unfreeze: two list splices). Left in the youngest, the ~800,000 rows would be
-    walked by the first collection after re-enabling (0.11 s, a tenth of a day's matching) and
-    again by the next one; in the oldest they wait for a full collection like any long-lived
-    data, and garbage among them is still collected then. Skipped if someone froze objects on
-    purpose (unfreeze would thaw theirs)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
