@@ -58,7 +58,9 @@ class SubscriptionIndex:
         # Set-decided queries: (slots, slot position, leaf kind) -> key -> queries.
         self._required: dict[tuple[int, int, int], Table] = {}
         # Checked queries: first key -> second key (or None) -> (check, query).
-        self._checked: dict[Anchor, dict[Anchor | None, list[tuple[Check, _Query]]]] = {}
+        # Checked branches: first key -> second key (or None) -> check -> the queries it is a
+        # branch of (one run per paper for all of them: see placement._shared_check).
+        self._checked: dict[Anchor, dict[Anchor | None, dict[Check, list[_Query]]]] = {}
         self._anyof: Table = {}
         self._unanchored: list[_Query] = []
         self._keys: dict[Anchor, int] = {}  # every key filed anywhere, with a reference count
@@ -142,7 +144,10 @@ class SubscriptionIndex:
                     _edit(table, key, query, remove)
         for first, second, branch_check in placed.checked:
             by_second = self._checked.setdefault(first, {})
-            _edit(by_second, second, (branch_check, query), remove)
+            by_check = by_second.setdefault(second, {})
+            _edit(by_check, branch_check, query, remove)
+            if not by_check:
+                del by_second[second]
             if not by_second:
                 del self._checked[first]
         for key in placed.anyof:
@@ -263,10 +268,10 @@ class SubscriptionIndex:
         for first in self._checked.keys() & present:
             by_second = self._checked[first]
             for second in present.intersection(by_second):  # iterates the small dict
-                _check(by_second[second], doc, best)
+                _check_shared(by_second[second], doc, best)
             unfiltered = by_second.get(None)
             if unfiltered:
-                _check(unfiltered, doc, best)
+                _check_shared(unfiltered, doc, best)
         seen: set[_Query] = set()
         for key in self._anyof.keys() & present:
             for query in self._anyof[key]:
@@ -285,8 +290,9 @@ class SubscriptionIndex:
             for key in table.keys() & present:
                 reached.update(dict.fromkeys(table[key]))
         for first in self._checked.keys() & present:
-            for entries in self._checked[first].values():
-                reached.update(dict.fromkeys(query for _, query in entries))
+            for by_check in self._checked[first].values():
+                for queries in by_check.values():
+                    reached.update(dict.fromkeys(queries))
         reached.update(dict.fromkeys(self._unanchored))
         for query in reached:
             yield from query.subscribers
@@ -326,6 +332,18 @@ def _check(
         rank = check(doc)
         if rank > best.get(query, _MISS):
             best[query] = rank
+
+
+def _check_shared(
+    entries: dict[Check, list[_Query]], doc: AnalyzedPaper, best: dict[_Query, int]
+) -> None:
+    """Run each check once for every query it is a branch of."""
+    for check, queries in entries.items():
+        rank = check(doc)
+        if rank >= 0:
+            for query in queries:
+                if rank > best.get(query, _MISS):
+                    best[query] = rank
 
 
 def _merge(groups: list[Group], checked: dict[_Query, int]) -> None:
