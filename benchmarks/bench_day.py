@@ -18,8 +18,11 @@ time the ingest held the write lock: from the first write to commit for query ro
 transaction for subscription rows, whose reads are a small part of it), the latency of votes
 and subscribes that a second thread sends while the ingest runs (p50/p99/max), the sync a
 following ingest pays when nothing changed, and the build of 1,000 channels' digests from the
-stored matches (the build, not the posting). Both designs' digests are checked to be equal.
-Targets: day < 3 s, write transactions <= 0.5 s, commands p99 < 1 s, digests < 5 s.
+stored matches (the build, not the posting): one after another, then all at once as the
+scheduler builds the channels due at one hour. Both designs' digests are checked to be equal.
+The setting (subscriptions, posts, the command thread) is in day_load.py, the baseline's
+design in day_legacy.py. Targets: day < 3 s, write transactions <= 0.5 s, commands p99 < 1 s,
+digests < 5 s.
 """
 
 from __future__ import annotations
@@ -27,31 +30,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import MetaData, Table, select, text
+from sqlalchemy import text
 
 from corpus import synthetic_papers, synthetic_subscriptions
-from paperbot.matching import SubscriptionIndex, subscription_rows
-from paperbot.models import ChannelKey, ChannelSettings, MatchField, Paper, Subscription
+from day_legacy import SubscriptionRows
+from day_load import Commands, fresh_database, load_subscriptions, p99, quantiles, seed_posts
+from paperbot.matching import SubscriptionIndex
+from paperbot.models import ChannelKey, Paper, Subscription
 from paperbot.search import SearchIndex
 from paperbot.service import Paperbot
-from paperbot.store import papers as paper_rows
-from paperbot.store.inserts import bind_value, insert_rows_counting_new
-from paperbot.store.matches import StoredMatch
-from paperbot.store.store import PostState, Store
-from paperbot.store.tables import channels, posts, queries, subscriptions
-from paperbot.testing import make_paper, throwaway_database
+from paperbot.store.store import Store
 
 TARGET_DAY, TARGET_WRITE, TARGET_P99, TARGET_DIGESTS = 3.0, 0.5, 1.0, 5.0
 VOTED_PAPERS = 20
@@ -73,122 +68,12 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
-    digests: float = 0.0
+    # CPU seconds during the day: the ingest's own thread, and the whole process (the index's
+    # threads, the command thread and its workers too)
+    cpu: tuple[float, float] = (0.0, 0.0)
+    digests: float = 0.0  # one after another
+    digests_at_once: float = 0.0  # gathered, as the scheduler builds an hour's channels
     digest_items: dict[ChannelKey, list[str]] = field(default_factory=dict)
-
-
-@contextmanager
-def fresh_database(server_url: str | None, tmp: Path, name: str) -> Iterator[str]:
-    if server_url is None:
-        yield f"sqlite:///{tmp / f'{name}.sqlite'}"
-        return
-    with throwaway_database(server_url, prefix="paperbot_bench") as url:
-        yield url
-
-
-def load_subscriptions(store: Store, subs: list[Subscription], now: datetime) -> dict[Any, int]:
-    """Channels and subscriptions in bulk (as a store that grew over months would hold them),
-    with their query rows; returns each channel key's row id."""
-    keys = sorted({s.channel for s in subs}, key=str)
-    ids = {k: i for i, k in enumerate(keys, start=1)}
-    created = now - timedelta(days=30)
-    settings = ChannelSettings()
-    with store.transaction() as conn:
-        conn.execute(
-            channels.insert(),
-            [
-                {
-                    "id": i,
-                    "platform": k.platform,
-                    "workspace": k.workspace,
-                    "channel": k.channel,
-                    "timezone": "UTC",
-                    "digest_hour": 9,
-                    "max_items": settings.max_items,
-                    "digest_days": ",".join(settings.digest_days),
-                    "threaded": True,
-                    "post_when_empty": False,
-                    "paused": False,
-                    "created_at": created,
-                }
-                for k, i in ids.items()
-            ],
-        )
-        conn.execute(
-            subscriptions.insert(),
-            [
-                {
-                    "id": s.id,
-                    "channel_id": ids[s.channel],
-                    "query": s.query,
-                    "created_by": "bench",
-                    "created_at": created,
-                }
-                for s in subs
-            ],
-        )
-        conn.execute(queries.insert(), [{"text": q} for q in sorted({s.query for s in subs})])
-        if conn.dialect.name == "postgresql":
-            for table in ("channels", "subscriptions"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-    return ids
-
-
-def seed_posts(store: Store, keys: list[ChannelKey]) -> list[tuple[ChannelKey, str]]:
-    """Yesterday's posted papers, one per channel, for the vote commands to react to."""
-    old = [make_paper(f"Yesterday {n}", "Old.", arxiv_id=f"2001.{n:05d}") for n in range(len(keys))]
-    store.upsert_papers(old)
-    day = store.clock().date()
-    messages = []
-    for n, (key, paper) in enumerate(zip(keys, old, strict=True)):
-        store.reserve_posts(key, [paper.arxiv_id], day, "bench")
-        store.complete_post(key, paper.arxiv_id, f"m{n}")
-        messages.append((key, f"m{n}"))
-    return messages
-
-
-class Commands:
-    """A second thread sending votes and subscribes through the service while the ingest runs."""
-
-    def __init__(
-        self, bot: Paperbot, messages: list[tuple[ChannelKey, str]], keys: list[ChannelKey]
-    ) -> None:
-        self.bot, self.messages, self.keys = bot, messages, keys
-        self.latencies: dict[str, list[float]] = {"vote": [], "subscribe": []}
-        self.failed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    def __enter__(self) -> Commands:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    async def _run(self) -> None:
-        n = 0
-        while not self._stop.is_set():
-            key, message = self.messages[n % len(self.messages)]
-            started = time.perf_counter()
-            kind = "vote" if n % 2 == 0 else "subscribe"
-            try:
-                if kind == "vote":
-                    await self.bot.record_vote(key, message, f"U{n}", 1 if n % 4 else -1)
-                else:
-                    target = self.keys[n % len(self.keys)]
-                    await self.bot.subscribe(target, f"benchtopic{n}", "bench")
-            except Exception as exc:  # a command that failed (the database stayed locked)
-                self.failed.append(f"{kind}: {exc!r}"[:120])
-            self.latencies[kind].append(time.perf_counter() - started)
-            n += 1
-            await asyncio.sleep(0.01)
 
 
 def run_query_rows(
@@ -206,9 +91,10 @@ def run_query_rows(
         first = bot.live_subscriptions.sync(store)  # a process's first sync: everything
         progress(f"query rows: first sync {first.seconds:.2f} s; ingesting")
         with Commands(bot, messages, keys[-50:]) as commands:
-            started = time.perf_counter()
+            started, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             _, _, matched = bot.ingest_papers(papers)
             figures.day = time.perf_counter() - started
+            figures.cpu = (time.thread_time() - thread_cpu, time.process_time() - cpu)
         stats, sync = bot.last_ingest, bot.last_sync
         assert stats is not None and sync is not None
         figures.stages = {
@@ -217,7 +103,8 @@ def run_query_rows(
             "analyse": stats.analyse_seconds,
             "match": stats.match_seconds,
             "record": stats.record_seconds,
-            "index": stats.index_seconds,
+            "index (beside matching)": stats.index_seconds,
+            "  waited for after record": stats.index_wait_seconds,
         }
         figures.max_write, figures.transactions = stats.max_write_seconds, len(stats.writes)
         figures.matched = matched
@@ -225,87 +112,13 @@ def run_query_rows(
             figures.rows = conn.execute(text("SELECT count(*) FROM query_matches")).scalar_one()
         figures.latencies, figures.failed = commands.latencies, commands.failed
         figures.resync = bot.live_subscriptions.sync(store).seconds
-        figures.digests, figures.digest_items = build_digests(bot, keys[:digests])
+        figures.digests, figures.digests_at_once, figures.digest_items = build_digests(
+            bot, keys[:digests]
+        )
     finally:
         search.close()
         store.close()
     return figures
-
-
-# --- the one-row-per-subscription design, as it was, for the baseline -----------------------
-
-_LEGACY_TABLE = """CREATE TABLE legacy_matches (
-    subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
-    paper_id VARCHAR(32) NOT NULL REFERENCES papers (arxiv_id),
-    channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
-    field VARCHAR(16) NOT NULL,
-    matched_at {timestamp} NOT NULL,
-    PRIMARY KEY (subscription_id, paper_id))"""
-
-
-class SubscriptionRows:
-    """The former ingest: reload every subscription, then upsert the day and record one row per
-    subscriber in one transaction; digests read a channel's rows."""
-
-    def __init__(self, bot: Paperbot, channel_ids: dict[Any, int]) -> None:
-        self.bot, self.store, self.channel_ids = bot, bot.store, channel_ids
-        self.index = SubscriptionIndex()
-        timestamp = "TIMESTAMP WITH TIME ZONE" if self.store.dialect == "postgresql" else "DATETIME"
-        with self.store.transaction() as conn:
-            conn.exec_driver_sql(_LEGACY_TABLE.format(timestamp=timestamp))
-            conn.exec_driver_sql(
-                "CREATE INDEX ix_legacy_matches_channel ON legacy_matches (channel_id, matched_at)"
-            )
-
-    def sync(self) -> float:
-        started = time.perf_counter()
-        self.index.sync(self.store.all_subscriptions())
-        return time.perf_counter() - started
-
-    def ingest(self, papers: list[Paper]) -> tuple[dict[str, float], int]:
-        self.bot.learn_acronyms(papers)  # the same analysis as the bot's, learned acronyms too
-        stages: dict[str, float] = {"sync subscriptions": self.sync()}
-        started = time.perf_counter()
-        with self.store.transaction() as conn:
-            result = paper_rows.upsert_papers(conn, papers, self.store.clock())
-            stored = time.perf_counter()
-            groups = self.index.match_groups(map(self.bot.analyze, result.changed))
-            matched = time.perf_counter()
-            live = set(conn.execute(select(subscriptions.c.id)).scalars())
-            at = bind_value(conn, posts.c.created_at, self.store.clock())
-            rows = [
-                (sub.id, paper_id, self.channel_ids[sub.channel], f.value, at)
-                for sub, paper_id, f in subscription_rows(groups)
-                if sub.id in live
-            ]
-            columns = ("subscription_id", "paper_id", "channel_id", "field", "matched_at")
-            count = insert_rows_counting_new(conn, _LEGACY, columns, rows)
-        done = time.perf_counter()
-        stages |= {
-            "store (read + write)": stored - started,
-            "match": matched - stored,
-            "record": done - matched,
-        }
-        stages["transaction"] = done - started
-        return stages, count
-
-    def candidates(self, key: ChannelKey, matched_since: datetime) -> list[StoredMatch]:
-        """The former `digest_candidates`, over the legacy rows."""
-        sql = (
-            "SELECT m.paper_id, m.field, s.query FROM legacy_matches m "
-            "JOIN subscriptions s ON s.id = m.subscription_id "
-            "WHERE m.channel_id = :c AND m.matched_at >= :since AND m.paper_id NOT IN "
-            "(SELECT paper_id FROM posts WHERE channel_id = :c AND state != :retry) "
-            "ORDER BY m.paper_id"
-        )
-        params = {"c": self.channel_ids[key], "retry": PostState.RETRY, "since": matched_since}
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(text(sql), params).all()
-        return [StoredMatch(r.paper_id, r.query, MatchField(r.field)) for r in rows]
-
-
-# Only its name is used: rows go straight to the driver (insert_rows_counting_new).
-_LEGACY = Table("legacy_matches", MetaData())
 
 
 def run_subscription_rows(
@@ -334,8 +147,10 @@ def run_subscription_rows(
         figures.matched = figures.rows = count
         figures.latencies, figures.failed = commands.latencies, commands.failed
         figures.resync = legacy.sync()
-        store.digest_candidates = legacy.candidates  # type: ignore[method-assign]
-        figures.digests, figures.digest_items = build_digests(bot, keys[:digests])
+        store.candidates_in = legacy.candidates
+        figures.digests, figures.digests_at_once, figures.digest_items = build_digests(
+            bot, keys[:digests]
+        )
     finally:
         search.close()
         store.close()
@@ -344,34 +159,28 @@ def run_subscription_rows(
 
 def build_digests(
     bot: Paperbot, keys: list[ChannelKey]
-) -> tuple[float, dict[ChannelKey, list[str]]]:
-    async def build() -> dict[ChannelKey, list[str]]:
+) -> tuple[float, float, dict[ChannelKey, list[str]]]:
+    """The digests of `keys` built one after another, then all at once as the scheduler builds
+    the channels due at one hour (`DigestDelivery.deliver_many` gathers them); the seconds of
+    each and what the first built."""
+
+    async def one_by_one() -> dict[ChannelKey, list[str]]:
         built = {}
         for key in keys:
             digest = await bot.build_digest(key)
             built[key] = [item.paper.arxiv_id for item in digest.items]
         return built
 
+    async def at_once() -> None:
+        await asyncio.gather(*(bot.build_digest(key) for key in keys))
+
     progress(f"building {len(keys)} digests")
     started = time.perf_counter()
-    items = asyncio.run(build())
-    return time.perf_counter() - started, items
-
-
-def quantiles(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"n={len(values)}"
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (
-        f"n={len(values)} p50 {statistics.median(ordered) * 1000:.0f} ms, "
-        f"p99 {p99 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
-    )
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
+    items = asyncio.run(one_by_one())
+    sequential = time.perf_counter() - started
+    started = time.perf_counter()
+    asyncio.run(at_once())
+    return sequential, time.perf_counter() - started, items
 
 
 def report(database: str, new: Figures, old: Figures, papers: int, subs: int) -> None:
@@ -399,12 +208,18 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
          f"{p99(old.latencies['subscribe']) * 1000:.0f} ms"),
         ("commands failed", f"{len(new.failed)}", f"{len(old.failed)}"),
         ("next ingest's sync", f"{new.resync:.3f} s", f"{old.resync:.3f} s"),
-        (f"{len(new.digest_items):,} digests built", f"{new.digests:.2f} s",
+        (f"{len(new.digest_items):,} digests, one by one", f"{new.digests:.2f} s",
          f"{old.digests:.2f} s"),
+        ("  the same, all at once", f"{new.digests_at_once:.2f} s",
+         f"{old.digests_at_once:.2f} s"),
     ]  # fmt: skip
-    for name, a, b in rows:
-        print(f"  {name:{width}} {a:>20} {b:>20}")
+    for name, cell_a, cell_b in rows:
+        print(f"  {name:{width}} {cell_a:>20} {cell_b:>20}")
     print(f"  (query rows: {new.matched:,} (query, paper) matches packed into {new.rows:,} rows)")
+    print(
+        f"  query rows' day: {new.day:.2f} s wall, {new.cpu[0]:.2f} s CPU in the ingest's thread, "
+        f"{new.cpu[1]:.2f} s CPU in the process (index threads, commands and their workers)"
+    )
     for design in (new, old):
         for kind, values in design.latencies.items():
             print(f"  {design.design} {kind}s: {quantiles(values)}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import resource
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from corpus import arxiv_dump_line, synthetic_papers
-from paperbot.backfill import BATCH_SIZE, backfill, paper_from_record
+from paperbot.backfill import BATCH_SIZE, backfill, paper_from_line
 from paperbot.search import SearchIndex
 from paperbot.store.store import Store
 
@@ -160,7 +159,7 @@ def _parse_rate(dump: Path, count: int) -> tuple[float, float]:
     lines = _lines(dump, count)
     started, cpu = time.perf_counter(), _cpu_seconds()
     for line in lines:
-        paper_from_record(json.loads(line))
+        paper_from_line(line)
     return len(lines) / (time.perf_counter() - started), (_cpu_seconds() - cpu) / len(lines) * 1e6
 
 
@@ -180,7 +179,7 @@ def _store_rate(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
 def _index_rate(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
     """(papers/s, CPU microseconds per paper) of the search index alone, fed parsed papers in
     the batches backfill uses, background merges included."""
-    papers = [paper_from_record(json.loads(line)) for line in _lines(dump, count)]
+    papers = [paper_from_line(line) for line in _lines(dump, count)]
     target = workdir / "stage-search"
     shutil.rmtree(target, ignore_errors=True)
     search = SearchIndex.open(target)
@@ -208,7 +207,7 @@ def _index_alone(dump: Path, workdir: Path, count: int) -> tuple[float, float]:
             ]
             if not lines:
                 break
-            papers = [paper_from_record(json.loads(line)) for line in lines]
+            papers = [paper_from_line(line) for line in lines]
             started = time.perf_counter()
             search.index_papers(papers, rev=done + len(papers))
             seconds += time.perf_counter() - started
@@ -229,7 +228,7 @@ def _baseline_rate(dump: Path, workdir: Path, count: int) -> float:
     lines = _lines(dump, count)
     started = time.perf_counter()
     for line in lines:
-        store.upsert_papers([paper_from_record(json.loads(line))])
+        store.upsert_papers([paper_from_line(line)])
     search.catch_up(store)
     rate = len(lines) / (time.perf_counter() - started)
     search.close()

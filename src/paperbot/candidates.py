@@ -8,7 +8,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperbot.digest import build_digest
@@ -17,10 +17,10 @@ from paperbot.store.store import Store
 from paperbot.taste import DigestTaste, Taste
 
 log = logging.getLogger(__name__)
-MissingSources = Callable[[], Awaitable[Sequence[str]]]
+MissingSources = Callable[[], Sequence[str]]  # blocking: asked from the worker thread
 
 
-async def _none() -> Sequence[str]:
+def _none() -> Sequence[str]:
     return ()
 
 
@@ -46,40 +46,45 @@ class DigestBuilder:
     ) -> Digest:
         """The digest `channel` would get at `now`; `only` narrows the candidates to those ids
         (a resumed digest posts its own papers), `limit` overrides the channel's size."""
-        key = channel.key
         day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
         matched_since = now - timedelta(days=channel.settings.keep_days)
-        # The store's reads in one worker-thread hop, and the ranking in another: each hop
-        # costs a thread handoff, and ranking a channel's candidates would hold the loop.
-        reasons, papers, votes = await asyncio.to_thread(self._read, key, matched_since, only)
-        missing = await self.missing_sources()
         size = channel.settings.max_items if limit is None else limit
-        taste = await self._taste(channel, list(papers.values()), only)
+        # Reading, taste and ranking in one worker-thread hop: each hop costs a thread handoff
+        # (on a busy machine a scheduling wait), and ranking a channel's candidates would hold
+        # the loop.
+        digest = await asyncio.to_thread(self._build_now, channel, day, matched_since, only, size)
+        return digest if self.annotate is None else await self.annotate(digest)
+
+    def _build_now(
+        self,
+        channel: Channel,
+        day: date,
+        matched_since: datetime,
+        only: Collection[str] | None,
+        size: int,
+    ) -> Digest:
+        key = channel.key
+        missing = self.missing_sources()
+        reasons, papers, votes = self._read(key, matched_since, only)
+        taste = self._taste(channel, list(papers.values()), only)
         suggestions = [
             DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
             for s in (taste.suggestions if taste else ())
         ]
         learned = taste.learned if taste else None
-
-        def rank() -> Digest:
-            digest = build_digest(
-                key, day, reasons, papers, votes, size, missing, learned, suggestions
-            )
-            return digest if self.explain is None else self._explained(digest)
-
-        digest = await asyncio.to_thread(rank)
-        return digest if self.annotate is None else await self.annotate(digest)
+        digest = build_digest(key, day, reasons, papers, votes, size, missing, learned, suggestions)
+        return digest if self.explain is None else self._explained(digest)
 
     def _read(
         self, key: ChannelKey, matched_since: datetime, only: Collection[str] | None
     ) -> tuple[dict[str, list[MatchReason]], dict[str, Paper], dict[str, int]]:
-        """The channel's candidates (as reasons by paper), their papers and the team's votes."""
+        """The channel's candidates (as reasons by paper), their papers and the team's votes,
+        read in one database session."""
+        inputs = self.store.digest_inputs(key, matched_since, only)
         reasons: dict[str, list[MatchReason]] = defaultdict(list)
-        for match in self.store.digest_candidates(key, matched_since):
-            if only is None or match.paper_id in only:
-                reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
-        papers = self.store.get_papers(list(reasons))
-        return reasons, papers, self.store.vote_totals(key, list(reasons))
+        for match in inputs.candidates:
+            reasons[match.paper_id].append(MatchReason(match.subscription, match.field))
+        return reasons, inputs.papers, inputs.votes
 
     def _explained(self, digest: Digest) -> Digest:
         """The digest with its shown items' reasons explained: only those, since explaining
@@ -98,7 +103,7 @@ class DigestBuilder:
         )
         return replace(digest, items=items)
 
-    async def _taste(
+    def _taste(
         self, channel: Channel, matched: list[Paper], only: Collection[str] | None
     ) -> DigestTaste | None:
         """The channel's taste for this digest; a model that fails leaves the digest as it was.
@@ -108,10 +113,8 @@ class DigestBuilder:
         try:
             if only is not None:
                 left = [pid for pid in only if pid not in {p.arxiv_id for p in matched}]
-                return await asyncio.to_thread(self.taste.for_resumed, channel.key, matched, left)
-            return await asyncio.to_thread(
-                self.taste.for_digest, channel.key, matched, channel.last_digest_at
-            )
+                return self.taste.for_resumed(channel.key, matched, left)
+            return self.taste.for_digest(channel.key, matched, channel.last_digest_at)
         except Exception as exc:
             log.warning("taste for %s unavailable, digest ranked without it: %r", channel.key, exc)
             return None

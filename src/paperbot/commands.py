@@ -48,7 +48,7 @@ HELP = """\
 /papers subscribe --preview <query>   what it would have matched this past week, without saving
 /papers unsubscribe <query>   stop following (or #N from the list)
 /papers list                  this channel's subscriptions
-/papers search <query>        search every paper seen (filters: since:7d author:Name cat:cs.CL)
+/papers search <query>        search every paper seen: diffusion -video since:7d author:X cat:cs.CV
 /papers digest                post this channel's digest now
 /papers more                  post the next matched papers into today's digest thread
 /papers top [week|month|all]  what this channel voted up (react 👍 / 👎 on a paper to vote)

@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -39,11 +38,12 @@ from paperbot.pacing import PACE_RULES, Pacer, PaceRule
 from paperbot.paper_posts import PaperPosts, Stopped
 from paperbot.ports import ChatPoster
 from paperbot.report_text import empty_digest_reply, name_papers
+from paperbot.resuming import DigestResumer
 from paperbot.sending import LeaseLost, RetryPolicy, Sender
 from paperbot.settling import ReconcileReport, Settler
 from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
-from paperbot.store.store import Clock, DigestRecord, Store, utc_now
+from paperbot.store.store import Clock, Store, utc_now
 
 __all__ = ["PACE_RULES", "DigestDelivery", "PaceRule", "Pacer", "ReconcileReport"]
 
@@ -78,6 +78,7 @@ class DigestDelivery:
         self.records = DigestRecords(store, self.sender)
         self.papers = PaperPosts(store, self.sender, clock, self.leases.owner, self.stopping)
         self.settler = Settler(store, self.leases.coordination, self._pause)
+        self.resumer = DigestResumer(store, builder, self.records, self.papers, clock)
         # One digest at a time per channel within a process; the lease guards across processes.
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
@@ -176,7 +177,9 @@ class DigestDelivery:
                     digest, record = await self._prepare(channel, now, reply_to)
             try:
                 if interrupted:
-                    await self._resume(poster, channel, interrupted, lease, report, reply_to)
+                    await self.resumer.resume(
+                        poster, channel, interrupted, self._guard(lease), report, reply_to
+                    )
                     return report
                 if post_at is not None:  # prepared ahead of the hour; post on the hour
                     await self._until(post_at)
@@ -332,44 +335,6 @@ class DigestDelivery:
         await self.papers.post_items(poster, channel, digest, thread, self._guard(lease), report)
         await self.records.finish(poster, channel, record, header, digest)
         return True
-
-    async def _resume(
-        self,
-        poster: ChatPoster,
-        channel: Channel,
-        interrupted: Sequence[DigestRecord],
-        lease: HeldLease,
-        report: DeliveryReport,
-        reply_to: str | None,
-    ) -> None:
-        """Finish each digest a crash interrupted, under its own header and thread."""
-        for record in interrupted:
-            now = self.clock()
-            header = record.header_id or await self.records.find_header(
-                poster, channel, record, now
-            )
-            if header is None:
-                # No header reached the channel, so no paper did: they are candidates again.
-                await self.records.abandon(record.id)
-                continue
-            thread = (record.thread_id or header) if channel.settings.threaded else None
-            if record.header_id is None:
-                await asyncio.to_thread(self.store.set_digest_header, record.id, header, thread)
-            waiting = await self.records.queued_again(record.id)
-            digest = await self.builder.build(channel, now, only=waiting, limit=len(waiting))
-            digest = replace(digest, day=record.day)
-            digest = (
-                await self.papers.reserve(channel, digest, record.id) if digest.items else digest
-            )
-            await self.papers.post_items(
-                poster, channel, digest, thread, self._guard(lease), report
-            )
-            await self.records.finish(poster, channel, record.id, header, digest, resumed=True)
-            report.resumed = True
-            await asyncio.to_thread(self.store.set_last_digest, channel.key, record.created_at)
-        if report.resumed:
-            log.info("resumed digest %s", report.summary)
-            await self.records.announce(poster, channel, interrupted, report, reply_to)
 
     async def _until(self, moment: datetime) -> None:
         """Sleep until `moment`, or until the process stops."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -17,7 +16,7 @@ from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
 from paperbot.digest import rank_items
 from paperbot.errors import InvalidInput, SourceError
-from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_in_chunks
+from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_and_index
 from paperbot.ingest.report import IngestReport
 from paperbot.matching import default_rarity
 from paperbot.models import (
@@ -80,7 +79,7 @@ class Paperbot:
         self.max_subscriptions = max_subscriptions
         self.clock = clock
         self.worker_id = worker_id
-        self.digests = DigestBuilder(store, self.missing_sources)
+        self.digests = DigestBuilder(store, self.failing_sources)
         self.digests.explain = self._explain_reasons
         self._tldr_writer: TldrWriter | None = None
         self.delivery = DigestDelivery(
@@ -152,14 +151,16 @@ class Paperbot:
         # are already matched with what they define.
         self.learn_acronyms(batch)
         self.last_sync = self.live_subscriptions.sync(self.store)
-        result, matched, self.last_ingest = ingest_in_chunks(
-            self.store, self.live_subscriptions, batch, self.analyze, analysis=self.vocabulary
+        result, matched, self.last_ingest = ingest_and_index(
+            self.store,
+            self.live_subscriptions,
+            batch,
+            self.analyze,
+            self.vocabulary,
+            lambda: self.search_index.catch_up(self.store),
         )
-        if not result.changed and not self.last_ingest.recovered:
+        if not self.last_ingest.matched_any:
             return 0, 0, 0
-        started = time.perf_counter()
-        self.search_index.catch_up(self.store)
-        self.last_ingest.index_seconds = time.perf_counter() - started
         metrics.papers_ingested(len(result.inserted))
         return len(result.inserted), len(result.updated), matched
 
@@ -332,11 +333,14 @@ class Paperbot:
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""
+        return await self.blocking(self.failing_sources)
+
+    def failing_sources(self) -> list[str]:
+        """`missing_sources`, blocking: the digest builder asks from its worker thread."""
         names = {source.name for source in self.sources}
-        statuses = await self.blocking(self.store.source_statuses)
         return [
             s.source
-            for s in statuses
+            for s in self.store.source_statuses()
             if s.source in names
             and s.last_error_at is not None
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)

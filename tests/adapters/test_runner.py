@@ -8,8 +8,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from fake_slack import FakeSlack, SlackSender
+from fake_slack import FakeSlack
 from slack_harness import fast, slack_settings
+from slack_requests import SlackSender
 
 from paperbot.runner import BotProcess
 from paperbot.settings import ScheduleSettings, SourcesSettings

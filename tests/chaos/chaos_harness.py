@@ -36,14 +36,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).parents[1] / "adapters" / "slack"))
 
 from chaos_report import ChaosReport, KillPoint, listed_papers, matched_pairs, thread_papers
-from fake_slack import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
-    TEAM,
-    FakeSlack,
-    Fault,
-    SlackSender,
-)
+from fake_slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack, Fault
+from slack_requests import SlackSender
 
 from paperbot.models import ChannelKey
 from paperbot.search import SearchIndex

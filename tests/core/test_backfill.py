@@ -114,6 +114,19 @@ def test_a_bad_line_is_skipped_with_one_log_line_and_counted(
     assert "not-an-id" in warnings[1]
 
 
+def test_json_that_only_the_fast_parser_refuses_still_imports(store: Store, tmp_path: Path) -> None:
+    """The dump is read with orjson, which refuses integers past 64 bits and NaN; Python's
+    json reads them, so such a line is a paper as it always was, not a bad line."""
+    odd = [
+        b'{"id": "2405.90001", "title": "Big number", "abstract": "A", "n": 1' + b"0" * 30 + b"}\n",
+        b'{"id": "2405.90002", "title": "Not a number", "abstract": "A", "score": NaN}\n',
+    ]
+    report = backfill(store, copy_of(odd, tmp_path / "dump.jsonl"))
+    assert (report.papers, report.skipped) == (2, 0)
+    paper = store.get_paper("2405.90001")
+    assert paper is not None and paper.title == "Big number"
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(store: Store, tmp_path: Path) -> None:
     path = copy_of(LINES, tmp_path / "dump.jsonl")
 

@@ -4,8 +4,11 @@ rows fanned out to exactly what evaluating every (subscription, paper) pair find
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +18,7 @@ from paperbot.errors import InvalidInput
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
 from paperbot.models import ChannelKey, ChannelSettings, MatchField, Paper
 from paperbot.query import evaluate, parse
+from paperbot.search import parse_search
 from paperbot.service import Paperbot, analyze_paper
 from paperbot.store.store import Store
 from paperbot.testing import FixedClock, make_paper
@@ -154,6 +158,69 @@ async def test_the_service_ingests_in_chunks_and_digests_from_query_rows(bot: Pa
         ]
 
 
+def test_the_search_index_catches_up_beside_the_matching(bot: Paperbot) -> None:
+    bot.store.ensure_channel(KEY, ChannelSettings())
+    bot.store.add_subscription(KEY, "diffusion", "U1")
+    day = [paper(n, f"Diffusion {n}") for n in range(1, 7)]
+    indexing = threading.Event()
+    catch_up, match_chunk = bot.search_index.catch_up, bot.live_subscriptions.match_chunk
+
+    def catching_up(*args: Any, **kwargs: Any) -> int:
+        indexing.set()
+        return catch_up(*args, **kwargs)
+
+    def matching(*args: Any, **kwargs: Any) -> Any:
+        # Matching goes on only once the index is catching up: with the index after the
+        # matching, as before, this would wait in vain.
+        assert indexing.wait(timeout=30), "the index did not start before the matching ended"
+        return match_chunk(*args, **kwargs)
+
+    bot.search_index.catch_up = catching_up  # type: ignore[method-assign]
+    bot.live_subscriptions.match_chunk = matching  # type: ignore[method-assign]
+    assert bot.ingest_papers(day) == (6, 0, 6)
+    # Caught up when the ingest returns: every paper of the day is searchable.
+    hits = bot.search_index.search(parse_search("diffusion"), limit=20)
+    assert sorted(h.arxiv_id for h in hits) == [p.arxiv_id for p in day]
+    assert bot.last_ingest is not None and bot.last_ingest.index_seconds > 0
+
+
+def test_an_index_failure_fails_the_ingest_after_its_matches_are_recorded(bot: Paperbot) -> None:
+    bot.store.ensure_channel(KEY, ChannelSettings())
+    bot.store.add_subscription(KEY, "diffusion", "U1")
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OSError("index directory unwritable")
+
+    bot.search_index.catch_up = broken  # type: ignore[method-assign,assignment]
+    with pytest.raises(OSError, match="unwritable"):
+        bot.ingest_papers([paper(1, "Diffusion 1")])
+    assert candidates(bot.store, KEY) == {("2611.00001", "diffusion", MatchField.TITLE)}
+    assert bot.store.pending_matches() == []  # nothing left for the next ingest to redo
+
+
+def test_an_ingest_failure_is_the_error_raised_even_when_the_index_fails_too(
+    bot: Paperbot,
+) -> None:
+    bot.store.ensure_channel(KEY, ChannelSettings())
+    bot.store.add_subscription(KEY, "diffusion", "U1")
+    finished = threading.Event()
+
+    def broken(*args: object, **kwargs: object) -> int:
+        time.sleep(0.05)
+        finished.set()
+        raise OSError("index directory unwritable")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise MemoryError("killed mid-ingest")
+
+    bot.search_index.catch_up = broken  # type: ignore[method-assign,assignment]
+    bot.live_subscriptions.match_chunk = crash  # type: ignore[method-assign,assignment]
+    with pytest.raises(MemoryError):
+        bot.ingest_papers([paper(1, "Diffusion 1")])
+    assert finished.is_set()  # the index's thread was waited for, not left running
+    assert bot.store.pending_matches() != []  # the next ingest matches the stored paper
+
+
 # --- the property: stored query rows, fanned out, equal the naive evaluation -----------------
 
 leaf = st.one_of(
@@ -270,6 +337,7 @@ async def test_a_subscriber_joining_a_followed_query_sees_its_recent_matches(
 def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> None:
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import inspect
     from sqlalchemy import text as sql
 
     from paperbot.store.database import _MIGRATIONS, create_db_engine
@@ -325,8 +393,24 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
         migrated.add_subscription(KEY, "graph", "U")  # the change counter exists and counts
         assert LiveSubscriptions().sync(migrated).full
         assert migrated.subscription_changes(0)[0] == 1
+        # 0009s: the rows kept through SQLite's table copy, without the key's check.
+        assert inspect(migrated.engine).get_foreign_keys("query_matches") == []
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008r")
+        assert [fk["name"] for fk in inspect(engine).get_foreign_keys("query_matches")] == [
+            "fk_query_matches_query_id_queries"
+        ]
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        assert candidates(migrated, OTHER) == {
+            ("2611.00001", "diffusion", title),
+            ("2611.00002", "robot", title),
+        }
     finally:
         migrated.close()
+        engine.dispose()
 
 
 async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(

@@ -438,7 +438,8 @@ def test_nothing_searchable_is_one_line_invalid_input(text: str) -> None:
         ("'; DROP TABLE papers; --", ["drop", "tabl", "paper"]),
         ("diffusion*", ["diffus"]),
         ("transf?rmer~2 attention^3", ["transf", "rmer", "2", "attent", "3"]),
-        ("-mamba NOT attention", ["mamba", "attent"]),
+        ("mamba NOT attention", ["mamba", "attent"]),  # titles say "NOT": a word
+        ("--mamba attention", ["attent"]),  # a leading dash leaves mamba out
         ("title:registers", ["regist"]),
         ('"unbalanced quote', ["unbalanc", "quot"]),
         ("((attention))", ["attent"]),
@@ -457,6 +458,35 @@ def test_hostile_queries_keep_the_real_words(
     found = list(request.terms) + [w for phrase in request.phrases for w in phrase]
     assert found == words
     index.search(request)  # must not raise
+
+
+def test_a_dashed_word_or_phrase_leaves_papers_out(index: SearchIndex) -> None:
+    assert set(ids(index, "diffusion")) == {"2006.11239", "2106.01345", "2106.15001"}
+    # Anywhere in the paper: "heat" is in 2106.01345's title, "gaussian" in 2106.15001's abstract.
+    assert ids(index, "diffusion -heat -gaussian") == ["2006.11239"]
+    assert set(ids(index, 'diffusion -"heat transport"')) == {"2006.11239", "2106.15001"}
+    assert set(ids(index, 'diffusion -"transport heat"')) == set(ids(index, "diffusion"))
+    assert set(ids(index, "diffusion -bridges")) == {"2006.11239", "2106.01345"}  # by stem
+    # With a filter and no words, and within the all-but-one and any-word tiers.
+    assert ids(index, "since:2021-01-01 -diffusion -attention", limit=20) == [
+        "2405.22222",
+        "2405.11111",
+        "2312.00752",
+        "2309.16588",
+    ]
+    assert "1706.03762" not in ids(index, "attention transformer sequence -recurrent")
+    assert ids(index, "diffusion AND NOT heat") == ids(index, "diffusion -heat")
+    assert ids(index, "Attention Is NOT All You Need")[0] == "1706.03762"  # a lone NOT: a word
+    request = parse_search('diffusion -heat -"score matching"')
+    assert request.text == 'diffusion -heat -"score matching"'
+    assert request.excluded == (("heat",), ("score", "match"))
+
+
+@pytest.mark.parametrize("text", ["-diffusion", '-"diffusion model" -heat', "-a"])
+def test_only_left_out_words_say_what_is_missing(text: str) -> None:
+    with pytest.raises(InvalidInput, match="add a word") as caught:
+        parse_search(text)
+    assert "\n" not in str(caught.value)
 
 
 def test_very_long_input_is_capped_not_refused(index: SearchIndex) -> None:

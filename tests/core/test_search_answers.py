@@ -91,6 +91,32 @@ async def test_a_pasted_paper_comes_first_with_papers_like_it(loaded: Paperbot) 
     assert [i.paper.arxiv_id for i in outcome.items][:2] == ["2006.11239", "2011.13456"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://arxiv.org/abs/2405.",
+        "arxiv.org/list/cs.LG/recent",
+        "https://huggingface.co/papers",
+        "<https://arxiv.org/abs/24051234|arxiv.org/abs/24051234>",
+        "arXiv:",
+        "2412.123456",
+        "2405.1234v",
+    ],
+)
+async def test_a_link_or_id_that_names_no_paper_gets_one_line_saying_what_to_paste(
+    loaded: Paperbot, text: str
+) -> None:
+    reply = await commands.handle(loaded, CTX, f"/papers search {text}")
+    assert reply.is_error and not reply.items
+    assert "2405.01234" in reply.text and "\n" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["arxiv preprints", "GPT 3.5", "2006.11239 diffusion", "2024"])
+async def test_words_beside_a_link_shape_are_still_searched(loaded: Paperbot, text: str) -> None:
+    reply = await commands.handle(loaded, CTX, f"/papers search {text}")
+    assert not reply.is_error
+
+
 async def test_a_pasted_paper_not_stored_says_so(loaded: Paperbot) -> None:
     reply = await commands.handle(loaded, CTX, "/papers search https://arxiv.org/abs/2401.00001")
     assert not reply.items and not reply.is_error

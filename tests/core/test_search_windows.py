@@ -81,3 +81,18 @@ def test_a_rare_phrase_of_common_words_falls_back_to_the_exact_search(
     # Fewer than 10 papers of the window hold it: the exact search answers.
     assert ids(index, '"novel twist"') == exact
     assert windowed
+
+
+def test_left_out_words_are_left_out_of_the_windows_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = corpus()
+    exact = ids(index, "lepemumo language model -novel")
+    monkeypatch.setattr(retrieval, "EXACT_TIERS_MAX_DOCS", 10)
+    windowed = spy(monkeypatch, "_tiers_in_window")
+    found = ids(index, "lepemumo language model -novel")
+    assert windowed and found == exact
+    # The 12 "we propose a novel language model" papers would fill the any-word tier otherwise.
+    assert len(found) == 10 and not any(int(i.split(".")[1]) >= 14 for i in found)
+    phrases = spy(monkeypatch, "_phrases_in_window")
+    holding = {f"2101.{n:05d}" for n in (0, 1, 5, 6, 7, 8, 9, 10)}  # the phrase, not "novel"
+    assert set(ids(index, '"language model" -novel')) == holding
+    assert phrases

@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 from fake_discord import BOT_ID, TOKEN, FakeDiscord
 from fake_gateway import FakeGateway, unused_port
-from fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from process_harness import Child, child_env, paperbot
+from slack_requests import SlackSender
 
 SIGTERM_BUDGET = 10.0  # seconds: what Docker and Kubernetes wait before SIGKILL
 

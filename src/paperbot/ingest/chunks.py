@@ -32,7 +32,9 @@ class IngestStats:
     record_seconds: float = 0.0  # query rows written, to commit
     writes: list[float] = field(default_factory=list)  # each transaction's write lock hold
     recovered: int = 0  # papers an interrupted ingest had stored unmatched
-    index_seconds: float = 0.0  # the search index catching up (set by the caller)
+    index_seconds: float = 0.0  # the search index catching up, beside matching (set by the caller)
+    index_wait_seconds: float = 0.0  # of which the ingest waited for after recording
+    matched_any: bool = False  # papers changed (or an interrupted ingest's were recovered)
 
     @property
     def max_write_seconds(self) -> float:
@@ -47,11 +49,13 @@ def ingest_in_chunks(
     target_write_seconds: float = TARGET_WRITE_SECONDS,
     first_chunk: int = FIRST_CHUNK,
     analysis: object = None,
+    stored: Callable[[], None] | None = None,
 ) -> tuple[UpsertResult, int, IngestStats]:
     """Store, match and record `batch`; returns what changed, the (query, paper) matches
     recorded and the time spent. A crash leaves whole chunks of papers stored and marked; the
     next ingest matches the marked ones first, so no stored paper stays unmatched. `analysis`
-    names what `analyze` depends on (the vocabulary), for the analysed papers kept."""
+    names what `analyze` depends on (the vocabulary), for the analysed papers kept; `stored`
+    is called once every changed paper is committed, before matching (when there is any)."""
     stats = IngestStats()
     leftover = store.pending_matches()
     # Matched whole: the matches of these were never recorded (a match recorded twice is one).
@@ -107,6 +111,9 @@ def ingest_in_chunks(
         size = _next_size(size, done.write_seconds / len(chunk), target_write_seconds, MAX_CHUNK)
     if not ranges:
         return total, 0, stats
+    stats.matched_any = True
+    if stored is not None:
+        stored()
     started = time.perf_counter()
     recovered = {arxiv_id: rev for arxiv_id, rev in revs.items() if arxiv_id not in docs}
     packed = live.match_chunk(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 
 import tantivy
@@ -74,7 +74,18 @@ def register_analyzers(index: tantivy.Index) -> None:
     index.register_tokenizer("paperbot_name", name_analyzer())
 
 
-def document(paper: Paper) -> str | tantivy.Document:
+IndexDocument = str | tantivy.Document
+
+
+def documents(papers: Iterable[Paper]) -> Iterator[tuple[str, IndexDocument]]:
+    """(arXiv id, document) for each distinct id, the last of a repeated id winning, built as
+    they are consumed. Building them is plain Python (the GIL-bound part of indexing): a
+    pipeline can build the next batch's while tantivy's own threads index this one."""
+    latest = {paper.arxiv_id: paper for paper in papers}
+    return ((arxiv_id, document(paper)) for arxiv_id, paper in latest.items())
+
+
+def document(paper: Paper) -> IndexDocument:
     """The paper as tantivy indexes it: one JSON string, which tantivy reads in Rust (a third
     of the cost of filling a Document field by field), whenever every text has a plain-ASCII
     form tantivy analyses exactly as paperbot.text does; otherwise a pre-tokenized Document."""

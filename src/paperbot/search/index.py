@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +18,7 @@ from typing import Protocol
 import tantivy
 
 from paperbot.models import Paper
-from paperbot.search.analysis import SCHEMA_VERSION, document, new_schema
+from paperbot.search.analysis import SCHEMA_VERSION, IndexDocument, documents, new_schema
 from paperbot.search.plan import plan
 from paperbot.search.request import SearchRequest
 from paperbot.search.residency import ResidencyCap
@@ -136,17 +136,21 @@ class SearchIndex:
     def index_papers(self, papers: Sequence[Paper], rev: int | None = None) -> None:
         """Add or replace by arXiv id, in one commit; a paper re-ingested is never duplicated.
         The watermark is written after the commit: a crash in between only re-indexes."""
+        self.index_documents(documents(papers), rev)
+
+    def index_documents(
+        self, docs: Iterable[tuple[str, IndexDocument]], rev: int | None = None
+    ) -> None:
+        """`index_papers` given `search.analysis.documents` (built ahead or as they go)."""
         with self._lock:
             self._check_open()
             writer = self._get_writer()
-            latest = {paper.arxiv_id: paper for paper in papers}
             searcher = self._index.searcher()
             try:
-                for arxiv_id, paper in latest.items():
+                for arxiv_id, doc in docs:
                     # Deleting only ids already committed skips a delete per paper on bulk loads.
                     if searcher.doc_freq("arxiv_id", arxiv_id):
                         writer.delete_documents_by_term("arxiv_id", arxiv_id)
-                    doc = document(paper)
                     if isinstance(doc, str):
                         writer.add_json(doc)
                     else:

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from paperbot.errors import InvalidInput
 from paperbot.models import DigestItem, Paper
 from paperbot.search.index import RevisionFeed, SearchIndex
-from paperbot.search.paste import pasted_paper_id
+from paperbot.search.paste import pasted_paper_id, unreadable_paste
 from paperbot.search.request import parse_search
 from paperbot.search.snippet import best_sentence
 from paperbot.text import split_words, stem
@@ -48,6 +49,9 @@ def find_papers(store: PaperStore, index: SearchIndex, text: str, limit: int) ->
         items = [DigestItem(paper)]
         items += [DigestItem(found[i]) for i in similar if i in found]
         return SearchOutcome(tuple(items), pasted_id=pasted)
+    problem = unreadable_paste(text)
+    if problem is not None:
+        raise InvalidInput(problem)
     request = parse_search(text)
     # Papers another process stored (`paperbot ingest`, a second instance) are found now.
     index.refresh(store)

@@ -8,7 +8,8 @@ Ranking, as chosen by benchmarks/search_quality.py (known-item queries over real
   up and saturate together under one idf, and a title word counts double;
 - the words typed next to each other score a bonus as a phrase in the title, and as a sloppy
   phrase (the words close together, in order) in the text;
-- quoted phrases are required; filters restrict and score nothing.
+- quoted phrases are required; filters restrict and score nothing; excluded words and phrases
+  (-word, -"a phrase") rule a paper out wherever they occur in its title or abstract.
 The boosts below were picked by a sweep on the evaluation's tuning seed (title boost 1-3,
 phrase 0-2, proximity 0-1, slop 1 or 3): the tiers gave nearly all of the gain (abstract-word
 queries 52 % -> 98 % first); proximity added ~0.3 %, the phrase boost and title boost moved
@@ -58,6 +59,7 @@ class QueryPlan:
     bonus: list[tantivy.Query] = field(default_factory=list)  # SHOULD, evaluated on a window
     required: list[tantivy.Query] = field(default_factory=list)  # MUST: quoted phrases
     filters: list[tantivy.Query] = field(default_factory=list)  # MUST, scoring nothing
+    excluded: list[tantivy.Query] = field(default_factory=list)  # MUST NOT
 
     @property
     def tiers(self) -> list[int]:
@@ -82,7 +84,10 @@ class QueryPlan:
         clauses += [(Occur.Should, q) for q in self.title_terms()]
         clauses += [(Occur.Must, q) for q in self.required]
         clauses += [(Occur.Must, Q.const_score_query(q, 0.0)) for q in self.filters]
-        return Q.boolean_query(clauses)
+        return Q.boolean_query(clauses + self.exclusions())
+
+    def exclusions(self) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        return [(tantivy.Occur.MustNot, q) for q in self.excluded]
 
     def title_terms(self) -> list[tantivy.Query]:
         if TITLE_BOOST <= 0:
@@ -94,7 +99,9 @@ class QueryPlan:
         Q, Occur = tantivy.Query, tantivy.Occur
         clauses = [(Occur.Must, q) for q in self.required]
         clauses += [(Occur.Must, Q.const_score_query(q, 0.0)) for q in self.filters]
-        return Q.boolean_query(clauses) if clauses else Q.all_query()
+        if not clauses:
+            return Q.boolean_query([(Occur.Must, Q.all_query()), *self.exclusions()])
+        return Q.boolean_query(clauses + self.exclusions())
 
 
 def plan(schema: tantivy.Schema, request: SearchRequest) -> QueryPlan:
@@ -117,6 +124,7 @@ def plan(schema: tantivy.Schema, request: SearchRequest) -> QueryPlan:
         result.required.append(text_query(schema, phrase))
         if len(phrase) >= 2:
             result.bonus.append(title_phrase_query(schema, phrase))
+    result.excluded = [text_query(schema, words) for words in request.excluded]
     if request.since is not None:
         start = datetime(request.since.year, request.since.month, request.since.day, tzinfo=UTC)
         # The inverted index turns a recent since: into a small doc set that can lead an

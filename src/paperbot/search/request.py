@@ -1,8 +1,9 @@
 """Reading what a user typed after `/papers search`: leniently, so no input is a syntax error.
 
 Words become stems (paperbot.text, the same analysis the index uses), "quoted text" a phrase a
-hit must contain, and since:/author:/cat: filters. Operators, wildcards, stray quotes and
-parentheses, emoji and control characters are read as plain words or dropped.
+hit must contain, -word, -"a phrase" or AND NOT word what no hit may hold, and since:/author:/
+cat: filters. Other operators (a lone NOT: titles write it as a word), wildcards, stray quotes
+and parentheses, emoji and control characters are read as plain words or dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MAX_PHRASES = 4
 MAX_PHRASE_WORDS = 12
 MAX_AUTHORS = 4
 MAX_CATEGORIES = 8
+MAX_EXCLUDED = 8
 
 _CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[a-z\-]+)?$")
 _RELATIVE = re.compile(r"^(\d{1,5})([dwmy])$")
@@ -30,7 +32,7 @@ _TOKEN = re.compile(
     r"""
     (?P<field>(?<![^\s(])(?:since|author|authors|cat|category|title|abstract)):
         (?P<value>"[^"]*"?|[^\s"]*)
-  | (?P<phrase>"[^"]*")
+  | (?P<phrase>-?"[^"]*")
   | (?P<stray>")
   | (?P<word>[^\s"]+)
     """,
@@ -52,6 +54,7 @@ class SearchRequest:
     categories: tuple[str, ...] = ()  # lowercased; a hit has at least one
     ignored: tuple[str, ...] = ()  # filters that could not be read, so a reply can say so
     words: tuple[str, ...] = ()  # the typed (lowercased) word of each term, for replies
+    excluded: tuple[tuple[str, ...], ...] = ()  # words or phrases (stems) no hit may hold
 
     @property
     def has_words(self) -> bool:
@@ -77,7 +80,21 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
     categories: list[str] = []
     ignored: list[str] = []
 
+    excluded: list[tuple[str, ...]] = []
+
+    negate = False  # after AND NOT, as subscriptions write it
+
     def add_text(raw: str, quoted: bool) -> None:
+        nonlocal negate
+        if negate:
+            negate, raw = False, "-" + raw
+        if raw.startswith("-"):  # -word, -"a phrase": what no hit may hold
+            raw = raw.lstrip("-")
+            left_out = stems(raw)
+            if left_out and len(excluded) < MAX_EXCLUDED:
+                excluded.append(tuple(left_out[:MAX_PHRASE_WORDS]))
+                shown.append(f'-"{raw}"' if quoted else f"-{raw}")
+            return
         found = stems(raw)
         if not found:
             return
@@ -88,7 +105,12 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
             terms.extend(found)
             typed.extend(split_words(raw))  # stems() stems exactly these words
 
+    previous_word: str | None = None
     for m in _TOKEN.finditer(cleaned):
+        word = m.group("word")
+        if word == "NOT" and previous_word == "AND":
+            negate = True
+        previous_word = word
         if m.group("field"):
             name = m.group("field").lower()
             raw_value = m.group("value")
@@ -115,7 +137,8 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
             else:  # title:/abstract: are searched like any word; both fields are always searched
                 add_text(value, quoted)
         elif m.group("phrase"):
-            add_text(m.group("phrase").strip('"'), True)
+            phrase = m.group("phrase")
+            add_text(("-" if phrase[0] == "-" else "") + phrase.lstrip("-").strip('"'), True)
         elif m.group("word") and m.group("word") not in _OPERATORS:
             add_text(m.group("word"), False)
     request = SearchRequest(
@@ -127,8 +150,14 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
         categories=tuple(dict.fromkeys(categories)),
         ignored=tuple(ignored),
         words=tuple(typed[:MAX_TERMS]),
+        excluded=tuple(dict.fromkeys(excluded)),
     )
     if not (request.has_words or request.has_filters):
+        if excluded:
+            raise InvalidInput(
+                "a search with only -words says what to leave out, not what to find: add a "
+                "word, e.g. /papers search video -diffusion"
+            )
         raise InvalidInput("nothing to search for: give some words, e.g. /papers search diffusion")
     return request
 

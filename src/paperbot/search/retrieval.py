@@ -155,7 +155,7 @@ def _union(query_plan: QueryPlan) -> tantivy.Query:
     schema = query_plan.schema
     clauses = [(Occur.Should, Q.term_query(schema, "text", w)) for w in query_plan.words]
     clauses += [(Occur.Should, q) for q in query_plan.title_terms()]
-    return Q.boolean_query(clauses)
+    return Q.boolean_query(clauses + query_plan.exclusions())
 
 
 def _with_bonus(searcher: tantivy.Searcher, query_plan: QueryPlan, found: Found) -> Found:

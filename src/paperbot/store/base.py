@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, select
 
 from paperbot.models import ChannelKey
 from paperbot.store import channels as channel_rows
+from paperbot.store.papers import PaperCache
 
 Clock = Callable[[], datetime]
 
@@ -23,6 +24,7 @@ class StoreBase:
         self.engine = engine
         self.clock = clock
         self._channel_ids: dict[ChannelKey, int] = {}
+        self._paper_cache = PaperCache()
 
     def close(self) -> None:
         self.engine.dispose()

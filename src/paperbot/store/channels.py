@@ -49,7 +49,7 @@ def insert_channel(
 
 def get_channel(conn: Connection, key: ChannelKey) -> tuple[int, Channel] | None:
     """The channel's row id and record."""
-    row = conn.execute(select(channels).where(*_key_filter(key))).mappings().first()
+    row = conn.execute(_CHANNEL_BY_KEY, _key_params(key)).mappings().first()
     if row is None:
         return None
     return row["id"], _channel_from_row(row)
@@ -109,6 +109,19 @@ def _key_filter(key: ChannelKey) -> tuple[Any, ...]:
         channels.c.workspace == key.workspace,
         channels.c.channel == key.channel,
     )
+
+
+def _key_params(key: ChannelKey) -> dict[str, str]:
+    return {"platform": key.platform, "workspace": key.workspace, "channel": key.channel}
+
+
+# Built once: every command and digest reads its channel, and building the statement each time
+# cost more than running it.
+_CHANNEL_BY_KEY = select(channels).where(
+    channels.c.platform == bindparam("platform"),
+    channels.c.workspace == bindparam("workspace"),
+    channels.c.channel == bindparam("channel"),
+)
 
 
 def _settings_values(settings: ChannelSettings) -> dict[str, Any]:

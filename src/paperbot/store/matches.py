@@ -7,6 +7,7 @@ stored papers whose matches are not recorded yet (what a crash mid-ingest leaves
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,6 @@ from paperbot.store.ledger import PostState
 from paperbot.store.tables import (
     channels,
     ingest_pending,
-    posts,
     queries,
     query_matches,
     subscriptions,
@@ -134,21 +134,10 @@ def channel_matches(
     recorded since `since`; a subscription's count from `LOOKBACK` before it was added, and
     none from while the channel was paused (the rows of a query are shared with every channel
     that follows it, from whenever it did)."""
-    # One query: the channel's subscriptions (when each was added, when the channel was last
-    # resumed) joined to their query rows since `since`; each row's own bound is applied below.
-    rows = conn.execute(
-        select(
-            subscriptions.c.query,
-            subscriptions.c.created_at,
-            channels.c.resumed_at,
-            query_matches.c.matched_at,
-            query_matches.c.papers,
-        )
-        .join(channels, channels.c.id == subscriptions.c.channel_id)
-        .join(queries, queries.c.text == subscriptions.c.query)
-        .join(query_matches, query_matches.c.query_id == queries.c.id)
-        .where(subscriptions.c.channel_id == channel_id, query_matches.c.matched_at >= since)
-    ).all()
+    # One query (built once: see _CHANNEL_MATCHES): the channel's subscriptions (when each was
+    # added, when the channel was last resumed) joined to their query rows since `since`; each
+    # row's own bound is applied below.
+    rows = conn.execute(_CHANNEL_MATCHES, {"channel": channel_id, "since": since}).all()
     found: dict[tuple[str, str], MatchField] = {}
     bounds: dict[str, datetime] = {}
     for text, created_at, resumed_at, matched_at, packed in rows:
@@ -207,20 +196,40 @@ def query_papers(conn: Connection, text: str, since: datetime, limit: int) -> li
 
 def _ledger_states(conn: Connection, channel_id: int, paper_ids: set[str]) -> dict[str, str]:
     """The ledger state of those of `paper_ids` the channel has a post row for."""
+    if not paper_ids:
+        return {}
+    # The ids travel as one parameter (an array, or a JSON list SQLite unpacks): an expanding
+    # IN list is rendered anew for every length, which cost more than the query itself.
     ids = sorted(paper_ids)
-    states: dict[str, str] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            _LEDGER_STATES, {"channel": channel_id, "ids": ids[start : start + _CHUNK]}
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT paper_id, state FROM posts WHERE channel_id = %s AND paper_id = ANY(%s)",
+            (channel_id, ids),
         )
-        states.update({row.paper_id: row.state for row in rows})
-    return states
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT paper_id, state FROM posts WHERE channel_id = ? "
+            "AND paper_id IN (SELECT value FROM json_each(?))",
+            (channel_id, json.dumps(ids)),
+        )
+    return {paper_id: state for paper_id, state in rows}
 
 
-# The id list goes in as one expanding parameter: built with in_(list), every id would be
-# coerced into its own SQL literal on each call, which cost more than the query.
-_LEDGER_STATES = select(posts.c.paper_id, posts.c.state).where(
-    posts.c.channel_id == bindparam("channel"),
-    posts.c.paper_id.in_(bindparam("ids", expanding=True)),
+# Built once: constructing the statement on every digest cost more than running it.
+_CHANNEL_MATCHES = (
+    select(
+        subscriptions.c.query,
+        subscriptions.c.created_at,
+        channels.c.resumed_at,
+        query_matches.c.matched_at,
+        query_matches.c.papers,
+    )
+    .join(channels, channels.c.id == subscriptions.c.channel_id)
+    .join(queries, queries.c.text == subscriptions.c.query)
+    .join(query_matches, query_matches.c.query_id == queries.c.id)
+    .where(
+        subscriptions.c.channel_id == bindparam("channel"),
+        query_matches.c.matched_at >= bindparam("since"),
+    )
 )
 _FIELDS = {field.value: field for field in MatchField}

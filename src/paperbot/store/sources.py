@@ -38,5 +38,8 @@ def record_source_result(
 
 
 def source_statuses(conn: Connection) -> list[SourceStatus]:
-    rows = conn.execute(select(source_status).order_by(source_status.c.source)).mappings()
+    rows = conn.execute(_STATUSES).mappings()
     return [SourceStatus(**row) for row in rows]
+
+
+_STATUSES = select(source_status).order_by(source_status.c.source)  # built once: every digest asks

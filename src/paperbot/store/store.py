@@ -57,7 +57,6 @@ class Store(IngestStore):
         self.history = History(*parts)
         self.summaries = Summaries(*parts)
         self.roundups = Roundups(*parts)
-        self._paper_cache = paper_rows.PaperCache()
 
     @classmethod
     def open(cls, url: str, clock: Clock = utc_now, echo: bool = False) -> Store:

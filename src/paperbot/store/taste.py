@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperbot.models import ChannelKey, Paper
@@ -55,11 +55,7 @@ class TasteStore:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return None
-            row = (
-                conn.execute(select(channel_taste).where(channel_taste.c.channel_id == channel_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_TASTE_OF, {"channel": channel_id}).mappings().first()
         if row is None:
             return None
         return StoredTaste(
@@ -232,3 +228,7 @@ class TasteStore:
 
 def _fingerprint(count: int, total: int | None, latest: datetime | None) -> str:
     return f"{count}:{total or 0}:{latest}"
+
+
+# Built once: every digest asks for its channel's model.
+_TASTE_OF = select(channel_taste).where(channel_taste.c.channel_id == bindparam("channel"))

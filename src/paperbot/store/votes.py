@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from paperbot.store.inserts import insert_ignoring_duplicates
 from paperbot.store.tables import votes
@@ -62,13 +62,16 @@ def vote_totals(conn: Connection, channel_id: int, paper_ids: Sequence[str]) -> 
         return {}
     # All of the channel's votes, then the wanted ones: a channel votes on few papers, while a
     # digest asks about a hundred or more, and a long IN list costs more than the votes.
-    rows = conn.execute(
-        select(votes.c.paper_id, func.sum(votes.c.value))
-        .where(votes.c.channel_id == channel_id)
-        .group_by(votes.c.paper_id)
-    ).all()
+    rows = conn.execute(_CHANNEL_VOTES, {"channel": channel_id}).all()
     wanted = set(paper_ids)
     return {row[0]: int(row[1]) for row in rows if row[0] in wanted}
+
+
+_CHANNEL_VOTES = (  # built once: a thousand digests ask for it
+    select(votes.c.paper_id, func.sum(votes.c.value))
+    .where(votes.c.channel_id == bindparam("channel"))
+    .group_by(votes.c.paper_id)
+)
 
 
 def top_voted(

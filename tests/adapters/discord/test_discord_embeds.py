@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from paperbot.adapters.discord.embeds import (
     VoteEmoji,
-    fit,
     header_message,
     item_message,
     reply_message,
     thread_name,
 )
+from paperbot.adapters.discord.markdown import fit
 from paperbot.commands import HELP
 from paperbot.models import (
     ChannelKey,

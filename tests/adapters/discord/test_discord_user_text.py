@@ -1,5 +1,6 @@
 """Nothing a user typed comes back as a live Discord mention or link: every form through every
-command, in each answer and in the digest posts that name the subscription."""
+command, in each answer and in the digest posts that name the subscription; and no markdown
+either (a subscription named `**bold**` or `||spoiler||` shows as typed)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,49 @@ async def test_every_form_through_every_command_is_inert(
 def test_the_checker_sees_live_markup() -> None:
     assert live_markup(f"{REQUESTER} hi <@123> @everyone https://evil.example")
     assert not live_markup(f"{REQUESTER} subscribed to <\u200b@123> @\u200beveryone")
+
+
+# Markdown a user could wrap a word in: bold, italics, underline, strike, spoiler, code.
+WRAPPED = ("**robots**", "*robots*", "__robots__", "_robots_", "~~robots~~", "||robots||")
+WRAPPED_CODE = "`robots`"
+_FORMATTED = re.compile(r"(?<![\\*_~|`])([*_~|`]+)robots(?<!\\)\1")
+_LINE_START = re.compile(r"^\s*(?:#{1,3}|-#|>{1,3})\s+robots", re.MULTILINE)
+_MASKED = re.compile(r"(?<!\\)\[robots(?<!\\)\]\(")
+
+
+def markdown(text: str) -> list[str]:
+    """The user's word as Discord markdown would format it (unescaped formatting around it)."""
+    found = [m.group() for m in _FORMATTED.finditer(text)]
+    return found + _LINE_START.findall(text) + _MASKED.findall(text)
+
+
+async def test_a_subscription_with_markdown_shows_as_typed(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    await bot.blocking(bot.ingest_papers, [make_paper("Robots that read", "Robots read.")])
+    queries = [f"{word} read" for word in (*WRAPPED, WRAPPED_CODE)]
+    queries += ["[robots](https://evil.example) read"]
+    for query in queries:
+        await invoke(adapter, command_payload("subscribe", {"query": query}))
+        await invoke(adapter, command_payload("subscribe", {"query": query, "preview": True}))
+        await invoke(adapter, command_payload("search", {"query": query}))
+    await invoke(adapter, command_payload("list"))
+    for message in answers(fake):
+        for text in texts(message):
+            assert not markdown(text), text
+    await invoke(adapter, command_payload("digest"))
+    posts = fake.all_posted()
+    assert any("robots" in t and "read" in t for m in posts for t in texts(m))  # the why-line
+    for message in posts:
+        for text in texts(message):
+            assert not markdown(text), text
+
+
+def test_the_checker_sees_markdown() -> None:
+    for word in (*WRAPPED, WRAPPED_CODE):
+        assert markdown(f"subscribed to {word} read") == [word], word
+    assert markdown("#1\n# robots\n-# robots") == ["# robots", "-# robots"]
+    assert markdown("[robots](https://evil.example)") == ["[robots]("]
+    assert not markdown(
+        "subscribed to \\*\\*robots\\*\\* and \\|\\|robots\\|\\| and \\[robots\\](x)"
+    )

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_slack import FakeSlack, SlackSender
+from fake_slack import FakeSlack
 from slack_harness import fast, slack_settings
+from slack_requests import SlackSender
 
 from paperbot.adapters.slack import ChannelPacer, SlackAdapter
 from paperbot.service import Paperbot

@@ -1,17 +1,15 @@
 """A fake Slack, good enough to run the adapter against at the protocol level.
 
-It plays both sides Slack plays: the Web API the bot calls (`/api/<method>` on 127.0.0.1, any
-port), which records every call and keeps the channels' messages so history and threads can be
-read back; and the Slack client side that sends the bot signed slash commands and events, the
-way Slack's servers do (form-encoded command bodies, JSON event callbacks, `v0=` HMAC signatures).
-It also serves `response_url` and, for Socket Mode, the websocket that apps.connections.open
-points to.
+The Web API the bot calls (`/api/<method>` on 127.0.0.1, any port) records every call and
+keeps the channels' messages so history and threads can be read back (fake_slack_history.py);
+it also serves `response_url` and, for Socket Mode, the websocket that apps.connections.open
+points to. Slack's other side, the signed slash commands and events Slack sends the app, is
+in slack_requests.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import json
 import time
@@ -20,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from aiohttp import web
 from fake_slack_distribution import DistributionAPI, Workspace
-from slack_sdk.signature import SignatureVerifier
+from fake_slack_history import HistoryAPI, public
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 BOT_TOKEN = "xoxb-1234567890-0987654321-paperbotTESTtoken"
@@ -70,7 +67,7 @@ class Fault:
 
 
 @dataclass
-class FakeSlack(DistributionAPI):
+class FakeSlack(HistoryAPI, DistributionAPI):
     """The fake Web API and response_url endpoint. Configure failures before the calls happen."""
 
     calls: list[Call] = field(default_factory=list)
@@ -299,7 +296,7 @@ class FakeSlack(DistributionAPI):
         else:
             channel_messages.append(message)
         answer = fixture("slack_chat_post_message.json")
-        answer.update(channel=channel, ts=ts, message=_public(message, with_metadata=True))
+        answer.update(channel=channel, ts=ts, message=public(message, with_metadata=True))
         return web.json_response(answer)
 
     def _chat_update(self, call: Call) -> web.Response:
@@ -321,43 +318,6 @@ class FakeSlack(DistributionAPI):
             return f"{self.first_ts}.{next(self._ts) * 100:06d}"
         self._last_ts = max(time.time(), self._last_ts + 0.000001)
         return f"{self._last_ts:.6f}"
-
-    def _conversations_history(self, call: Call) -> web.Response:
-        if self.history_error:
-            return self._error(call, self.history_error)
-        channel = str(call.body.get("channel", ""))
-        found = [
-            m
-            for m in reversed(self.messages.get(channel, []))
-            if float(m["ts"]) > float(call.body.get("oldest") or 0)
-        ]
-        return self._page(call, found)
-
-    def _conversations_replies(self, call: Call) -> web.Response:
-        if self.history_error:
-            return self._error(call, self.history_error)
-        channel = str(call.body.get("channel", ""))
-        parent = next(
-            (m for m in self.messages.get(channel, []) if m["ts"] == call.body.get("ts")), None
-        )
-        if parent is None:
-            return self._error(call, "thread_not_found")
-        return self._page(call, [parent, *parent.get("replies", [])])
-
-    def _page(self, call: Call, found: list[dict[str, Any]]) -> web.Response:
-        metadata = str(call.body.get("include_all_metadata", "")).lower() in ("1", "true")
-        size = self.history_page_size or int(call.body.get("limit") or 100)
-        start = int(call.body.get("cursor") or 0)
-        page = [_public(m, metadata) for m in found[start : start + size]]
-        more = start + size < len(found)
-        return web.json_response(
-            {
-                "ok": True,
-                "messages": page,
-                "has_more": more,
-                "response_metadata": {"next_cursor": str(start + size) if more else ""},
-            }
-        )
 
     # --- response_url and Socket Mode --------------------------------------------------------
 
@@ -391,14 +351,6 @@ class FakeSlack(DistributionAPI):
                 await self._notify()
 
 
-def _public(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
-    """A stored message as Slack shows it: metadata only when asked for, replies not inline."""
-    shown = {k: copy.deepcopy(v) for k, v in message.items() if k != "replies"}
-    if not with_metadata:
-        shown.pop("metadata", None)
-    return shown
-
-
 async def _read_body(request: web.Request) -> dict[str, Any]:
     body: dict[str, Any] = dict(request.query)
     if request.content_type == "application/json":
@@ -406,76 +358,3 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     elif request.can_read_body:
         body.update(await request.post())
     return body
-
-
-# --- Slack's side: signed requests to the app ----------------------------------------------------
-
-
-class SlackSender:
-    """Sends the app what Slack sends: signed slash commands and event callbacks."""
-
-    def __init__(self, url: str, fake: FakeSlack, secret: str = SIGNING_SECRET) -> None:
-        self.url = url
-        self.fake = fake
-        self.verifier = SignatureVerifier(secret)
-        self.session = aiohttp.ClientSession()
-
-    async def close(self) -> None:
-        await self.session.close()
-
-    def headers(self, body: str, timestamp: int | None = None) -> dict[str, str]:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        return {
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": str(self.verifier.generate_signature(timestamp=stamp, body=body)),
-        }
-
-    def command_body(self, text: str, **overrides: str) -> str:
-        form = fixture("slack_command.json")
-        form.update(text=text, response_url=self.fake.response_url())
-        form.update(overrides)
-        return urlencode(form)
-
-    async def post(
-        self, body: str, content_type: str, headers: dict[str, str] | None = None
-    ) -> tuple[int, str]:
-        sent = {
-            "Content-Type": content_type,
-            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        }
-        sent.update(self.headers(body) if headers is None else headers)
-        async with self.session.post(self.url, data=body.encode(), headers=sent) as response:
-            return response.status, await response.text()
-
-    async def command(self, text: str, **overrides: str) -> tuple[int, str]:
-        body = self.command_body(text, **overrides)
-        return await self.post(body, "application/x-www-form-urlencoded")
-
-    async def event(self, payload: dict[str, Any]) -> tuple[int, str]:
-        return await self.post(json.dumps(payload), "application/json")
-
-    async def ask(self, text: str, **overrides: str) -> dict[str, Any]:
-        """Run a command and return what arrived at its response_url."""
-        before = len(self.fake.responses)
-        status, _ = await self.command(text, **overrides)
-        assert status == 200
-        responses = await self.fake.wait_for_responses(before + 1)
-        return responses[before]
-
-
-def reaction(
-    ts: str,
-    reaction_name: str = "+1",
-    user: str = "U0ALICE01",
-    channel: str = "C0RESEARCH",
-    removed: bool = False,
-) -> dict[str, Any]:
-    payload = fixture("slack_reaction_removed.json" if removed else "slack_reaction_added.json")
-    payload["event"].update(reaction=reaction_name, user=user)
-    payload["event"]["item"].update(channel=channel, ts=ts)
-    payload["event_id"] = "Ev" + uuid.uuid4().hex[:10].upper()
-    return payload
-
-
-def form(body: str) -> dict[str, str]:
-    return dict(parse_qsl(body))

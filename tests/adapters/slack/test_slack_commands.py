@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 import pytest
-from fake_slack import FIRST_TS, FakeSlack, SlackSender, fixture
+from fake_slack import FIRST_TS, FakeSlack, fixture
 from slack_limits import assert_within_limits
+from slack_requests import SlackSender
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.models import ChannelKey

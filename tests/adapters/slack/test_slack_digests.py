@@ -6,8 +6,9 @@ import logging
 from collections import Counter
 
 import pytest
-from fake_slack import FIRST_TS, FakeSlack, SlackSender
+from fake_slack import FIRST_TS, FakeSlack
 from slack_limits import assert_within_limits
+from slack_requests import SlackSender
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from fake_slack import BOT_TOKEN, FakeSlack, SlackSender
+from fake_slack import BOT_TOKEN, FakeSlack
+from slack_requests import SlackSender
 
 from paperbot.models import ChannelKey
 from paperbot.service import Paperbot
@@ -67,3 +68,21 @@ async def test_export_with_nothing_to_export_uploads_nothing(
     answer = await slack.ask("export month")
     assert texts(answer) == "No papers posted here in the last 31 days to export yet."
     assert fake_slack.uploads == {}
+
+
+async def test_the_files_comment_shows_the_subscription_as_typed(
+    slack: SlackSender, fake_slack: FakeSlack, bot: Paperbot
+) -> None:
+    """`export #N` names the subscription in the file's comment, which Slack renders as mrkdwn:
+    what the user typed there must not ping, link or format."""
+    answer = await slack.ask("subscribe *robots* OR <!here> OR www.evil.example")
+    assert "subscribed" in texts(answer)
+    paper = make_paper("Robots are here", "Robots read www.evil.example for us.")
+    await bot.blocking(bot.ingest_papers, [paper])
+    assert texts(await slack.ask("export #1")).startswith("Shared paperbot-sub1-")
+    [upload] = fake_slack.uploads.values()
+    comment = upload["initial_comment"]
+    assert comment.startswith("BibTeX for 1 paper matched by ")
+    assert "<!here>" not in comment and "&lt;!here&gt;" in comment
+    assert "*robots*" not in comment and "\u2217robots\u2217" in comment
+    assert "www.evil" not in comment  # broken by an invisible word joiner

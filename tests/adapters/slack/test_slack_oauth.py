@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
-from fake_slack import SIGNING_SECRET, FakeSlack, SlackSender, Workspace, reaction
+from fake_slack import SIGNING_SECRET, FakeSlack, Workspace
 from pydantic import SecretStr
 from slack_harness import fast
+from slack_requests import SlackSender, reaction
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import inspect

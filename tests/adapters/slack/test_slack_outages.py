@@ -11,7 +11,8 @@ import asyncio
 from collections import Counter
 
 import aiohttp
-from fake_slack import FakeSlack, Fault, SlackSender
+from fake_slack import FakeSlack, Fault
+from slack_requests import SlackSender
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.models import ChannelKey, Paper

@@ -8,7 +8,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from fake_slack import FakeSlack, SlackSender
+from fake_slack import FakeSlack
+from slack_requests import SlackSender
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.models import ChannelKey, Digest, DigestItem, Paper

@@ -9,17 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from fake_slack import (
-    APP_TOKEN,
-    BOT_TOKEN,
-    SIGNING_SECRET,
-    FakeSlack,
-    SlackSender,
-    fixture,
-    reaction,
-)
+from fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, fixture
 from pydantic import SecretStr
 from slack_harness import fast, slack_settings
+from slack_requests import SlackSender, reaction
 
 from paperbot.adapters.slack import ChannelPacer, SlackAdapter
 from paperbot.adapters.slack.app import AckFirst

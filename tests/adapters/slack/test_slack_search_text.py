@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from fake_slack import SlackSender
 from slack_limits import assert_within_limits
+from slack_requests import SlackSender
 
 from paperbot.service import Paperbot
 from paperbot.testing import make_paper

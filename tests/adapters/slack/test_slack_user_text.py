@@ -1,12 +1,14 @@
 """Nothing a user typed comes back as live Slack markup: every mention and link form through
-every command, in each reply and in the digest posts that name the subscription."""
+every command, in each reply and in the digest posts that name the subscription; and no
+formatting either (a subscription named `*bold*` shows its asterisks, as look-alikes)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from fake_slack import FakeSlack, SlackSender
+from fake_slack import FakeSlack
+from slack_requests import SlackSender
 from user_markup import FORMS, commands_for
 
 from paperbot.service import Paperbot
@@ -68,3 +70,49 @@ async def test_every_form_through_every_command_is_inert(
 def test_the_checker_sees_live_markup() -> None:
     assert live_markup("<@U0ALICE01> hi <@U0123ABCD> <!here> https://evil.example")
     assert not live_markup("<@U0ALICE01> subscribed this channel to &lt;!here&gt;")
+
+
+# Each word a user could wrap in mrkdwn's formatting; the papers below contain them all.
+WRAPPED = ("*robots*", "_robots_", "~robots~", "`robots`", "```robots```")
+# mrkdwn formatting around a word: *bold*, _italic_, ~strike~, `code`.
+_FORMATTED = re.compile(r"(?<![\w*_~`])([*_~`]+)robots\1(?![\w*_~`])")
+
+
+def formatted(payload: Any) -> list[str]:
+    """The user's word, formatted, anywhere in what Slack would render from `payload`."""
+    return [m.group() for text in texts(payload) for m in _FORMATTED.finditer(text)]
+
+
+async def test_a_subscription_with_formatting_characters_shows_as_typed(
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack
+) -> None:
+    bot.ingest_papers([make_paper("Robots that read", "Robots read papers.")])
+    answers: list[dict[str, Any]] = []
+    for word in WRAPPED:
+        answers.append(await slack.ask(f"subscribe {word} read"))
+        answers.append(await slack.ask(f"subscribe --preview {word} read"))
+        answers.append(await slack.ask(f"search {word}"))
+    answers.append(await slack.ask("list"))
+    for answer in answers:
+        assert not formatted(answer), answer
+    listed = " ".join(texts(answers[-1]))
+    assert "\u2217robots\u2217" in listed and "\u223crobots\u223c" in listed  # shown, not dropped
+
+    digest = await slack.ask("digest")
+    assert not formatted(digest)
+    [item] = [b for b in fake_slack.posts() if "paperbot_paper" in str(b.get("metadata"))]
+    why = [t for t in texts(item) if "read" in t and "robots" in t]
+    assert why, item  # the line naming the subscriptions that matched
+    assert not formatted(item), why
+    for word in WRAPPED[1:]:
+        assert not formatted(await slack.ask(f"unsubscribe {word} read"))
+
+
+def test_the_checker_sees_formatting() -> None:
+    assert formatted({"text": "matched: *robots* read, _robots_ read, ~robots~, `robots`"}) == [
+        "*robots*",
+        "_robots_",
+        "~robots~",
+        "`robots`",
+    ]
+    assert formatted({"text": "matched: \u2217robots\u2217 read · robots_x"}) == []

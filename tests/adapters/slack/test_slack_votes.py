@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fake_slack import BOT_USER, FIRST_TS, FakeSlack, SlackSender, fixture, reaction
+from fake_slack import BOT_USER, FIRST_TS, FakeSlack, fixture
+from slack_requests import SlackSender, reaction
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.adapters.slack.app import reaction_votes

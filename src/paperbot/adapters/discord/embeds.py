@@ -2,9 +2,9 @@
 
 Discord refuses a whole message when any one limit is exceeded, and paper metadata is
 arbitrary (book-length abstracts, thousand-author collaborations, markdown characters in
-titles), so every text passes through `fit` and every message through `_within_total`: the
-result is valid whatever the input. The wording comes from `paperbot.presentation`, so Discord
-says what Slack and the console say.
+titles), so every text passes through `fit` (markdown.py) and every message through
+`_within_limits` (limits.py): the result is valid whatever the input. The wording comes from
+`paperbot.presentation`, so Discord says what Slack and the console say.
 """
 
 from __future__ import annotations
@@ -15,6 +15,21 @@ from datetime import UTC, datetime
 
 import discord
 
+from paperbot.adapters.discord.limits import (
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FOOTER_LIMIT,
+    THREAD_NAME_LIMIT,
+    TITLE_LIMIT,
+    TOTAL_LIMIT,
+    clip,
+    present,
+    within_total,
+)
+from paperbot.adapters.discord.markdown import escape_markdown, fit, highlighted, inert
 from paperbot.models import Digest, DigestItem, Paper, Reply
 from paperbot.presentation import (
     ALSO_WORTH,
@@ -27,38 +42,12 @@ from paperbot.presentation import (
     why,
 )
 
-CONTENT_LIMIT = 2000
-TITLE_LIMIT = 256
-DESCRIPTION_LIMIT = 4096
-FIELD_LIMIT = 25
-FIELD_NAME_LIMIT = 256
-FIELD_VALUE_LIMIT = 1024
-FOOTER_LIMIT = 2048
-AUTHOR_LIMIT = 256
-TOTAL_LIMIT = 6000
-EMBED_LIMIT = 10
-THREAD_NAME_LIMIT = 100
-BLANK = "\u200b"  # what Discord accepts where a text is required but there is none
-
 PAPER_COLOUR = discord.Colour(0xB31B1B)  # arXiv red: a paper post is recognisable at a glance
 HEADER_COLOUR = discord.Colour(0x5865F2)
 REPLY_COLOUR = discord.Colour(0x4F545C)
 
 _HEADER_TITLE_CHARS = 120  # per line of the header's table of contents
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]]{1,500}$")
-# Markdown that would change how a paper's text looks; URLs are left whole so they stay links.
-_URL = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
-# What Discord would render live in text: <@id>, <@!id>, <@&id>, <#id>, </name:id>,
-# @everyone, @here, and links (a scheme's "://", "<http", "www.").
-_LIVE = re.compile(r"<[@#/]|@(?:everyone|here)|:/|\bwww\.")
-_INLINE_MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
-# Headings, quotes, list items, and "-# " (Discord's small print) at the start of a line.
-_LINE_MARKDOWN = re.compile(r"^(\s*)(?=(?:#{1,3}|>{1,3}|-#|[-+])\s)", re.MULTILINE)
-_NUMBERED_LINE = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
-# What `_within_total` leaves of each part before it gives up a whole embed.
-_KEEP_DESCRIPTION = 80
-_KEEP_AUTHOR = 40
-_KEEP_TITLE = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,48 +74,6 @@ class Rendered:
 def arxiv_url(arxiv_id: str) -> str:
     """The URL a paper's embed links to; `find_posted` recognises our posts by it."""
     return f"https://arxiv.org/abs/{arxiv_id}"
-
-
-def escape_markdown(text: str) -> str:
-    """Show markdown characters as typed. (discord.utils.escape_markdown leaves the middle of a
-    text unescaped when it contains two `[..](..)`, which paper titles do.)"""
-    parts: list[str] = []
-    done = 0
-    for url in _URL.finditer(text):
-        parts.append(_escape_plain(text[done : url.start()]))
-        parts.append(url.group())
-        done = url.end()
-    parts.append(_escape_plain(text[done:]))
-    return "".join(parts)
-
-
-def inert(text: str, mention: str = "") -> str:
-    """Text that may hold what a user typed, shown as typed and never live: user, role and
-    channel mentions, @everyone/@here, slash-command mentions and links are broken with an
-    invisible zero-width space (allowed_mentions already stops pings; this stops the mention
-    and the link from rendering). Only the mention the core put first (`mention`, the
-    requester) stays as it is."""
-    prefix = f"<@{mention}>"
-    if mention and mention.isdigit() and text.startswith(prefix):
-        return prefix + inert(text[len(prefix) :])
-    return _LIVE.sub(lambda m: m.group()[0] + BLANK + m.group()[1:], text)
-
-
-def _escape_plain(text: str) -> str:
-    text = _INLINE_MARKDOWN.sub(r"\\\1", text)
-    text = _LINE_MARKDOWN.sub(r"\1\\", text)
-    return _NUMBERED_LINE.sub(r"\1\\.", text)
-
-
-def fit(text: str, limit: int, escape: bool = True) -> str:
-    """`text` cut to `limit` characters after markdown escaping (escaping can only lengthen)."""
-    budget = limit
-    while True:
-        cut = truncate(text, budget)
-        shown = escape_markdown(cut) if escape else cut
-        if len(shown) <= limit:
-            return shown
-        budget -= max(1, len(shown) - limit)
 
 
 def thread_name(digest: Digest) -> str:
@@ -312,97 +259,14 @@ def _compact(number: int, item: DigestItem) -> discord.Embed:
 # --- limits -------------------------------------------------------------------------------
 
 
-def highlighted(fragments: tuple[tuple[str, bool], ...]) -> str:
-    """A search hit's best sentence, the matched words in bold (the core keeps it short)."""
-    return "".join(
-        f"**{_escape_plain(text)}**" if matched else _escape_plain(text)
-        for text, matched in fragments
-    )
-
-
 def _within_limits(rendered: Rendered) -> Rendered:
     """Last line of defence: whatever was built, the message Discord gets is valid (Discord
     also refuses empty or blank texts where a text is given)."""
-    rendered.content = _present(truncate(rendered.content or "", CONTENT_LIMIT))
+    rendered.content = present(truncate(rendered.content or "", CONTENT_LIMIT))
     rendered.embeds = rendered.embeds[:EMBED_LIMIT]
     for embed in rendered.embeds:
-        _clip(embed)
-    _within_total(rendered.embeds)
+        clip(embed)
+    within_total(rendered.embeds)
     if rendered.content is None and not rendered.embeds:
         rendered.content = "…"
     return rendered
-
-
-def _present(text: str | None) -> str | None:
-    return text if text and text.strip() else None
-
-
-def _clip(embed: discord.Embed) -> None:
-    embed.title = _present(truncate(embed.title or "", TITLE_LIMIT))
-    embed.description = _present(truncate(embed.description or "", DESCRIPTION_LIMIT))
-    fields = embed.fields[:FIELD_LIMIT]
-    embed.clear_fields()
-    for f in fields:
-        embed.add_field(
-            name=_present(truncate(f.name or "", FIELD_NAME_LIMIT)) or BLANK,
-            value=_present(truncate(f.value or "", FIELD_VALUE_LIMIT)) or BLANK,
-            inline=bool(f.inline),
-        )
-    footer = _present(truncate(embed.footer.text or "", FOOTER_LIMIT))
-    if footer is None:
-        embed.remove_footer()
-    else:
-        embed.set_footer(text=footer)
-    author = _present(truncate(embed.author.name or "", AUTHOR_LIMIT))
-    if author is None:
-        embed.remove_author()
-    else:
-        embed.set_author(name=author, url=embed.author.url)
-
-
-def _within_total(embeds: list[discord.Embed]) -> None:
-    """Shrink what is longest and says least first; drop whole embeds only as a last resort."""
-    for shrink in (_shrink_description, _shrink_author, _shrink_title, _drop_field):
-        while _excess(embeds) > 0 and shrink(embeds, _excess(embeds)):
-            pass
-    while embeds and _excess(embeds) > 0:
-        embeds.pop()
-
-
-def _excess(embeds: list[discord.Embed]) -> int:
-    return sum(len(e) for e in embeds) - TOTAL_LIMIT
-
-
-def _shrink_description(embeds: list[discord.Embed], excess: int) -> bool:
-    longest = max(embeds, key=lambda e: len(e.description or ""))
-    text = longest.description or ""
-    if len(text) <= _KEEP_DESCRIPTION:
-        return False
-    longest.description = truncate(text, max(_KEEP_DESCRIPTION, len(text) - excess))
-    return True
-
-
-def _shrink_author(embeds: list[discord.Embed], excess: int) -> bool:
-    longest = max(embeds, key=lambda e: len(e.author.name or ""))
-    name = longest.author.name or ""
-    if len(name) <= _KEEP_AUTHOR:
-        return False
-    longest.set_author(name=truncate(name, max(_KEEP_AUTHOR, len(name) - excess)))
-    return True
-
-
-def _shrink_title(embeds: list[discord.Embed], excess: int) -> bool:
-    longest = max(embeds, key=lambda e: len(e.title or ""))
-    title = longest.title or ""
-    if len(title) <= _KEEP_TITLE:
-        return False
-    longest.title = truncate(title, max(_KEEP_TITLE, len(title) - excess))
-    return True
-
-
-def _drop_field(embeds: list[discord.Embed], excess: int) -> bool:
-    crowded = max(embeds, key=lambda e: len(e.fields))
-    if not crowded.fields:
-        return False
-    crowded.remove_field(-1)
-    return True

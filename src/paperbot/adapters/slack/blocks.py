@@ -80,13 +80,14 @@ def neutral(text: str) -> str:
 
 def escape_user_text(text: str, mention: str = "") -> str:
     """Text that may hold what a user typed, made inert: mrkdwn's `<>&` escaped (so `<@U..>`,
-    `<!here>`, `<!subteam^..>` and `<url|text>` show as typed) and bare links broken with an
-    invisible word joiner. Only the mention the core itself put first (`mention`, the
-    requester) stays live."""
+    `<!here>`, `<!subteam^..>` and `<url|text>` show as typed), bare links broken with an
+    invisible word joiner, and `*_~` and backtick made look-alikes (`neutral`, as in paper
+    text: a subscription named `*bold*` must not format). Only the mention the core itself put
+    first (`mention`, the requester) stays live."""
     prefix = f"<@{mention}>"
     if mention and _MENTION.fullmatch(prefix) and text.startswith(prefix):
-        return prefix + _inert(escape(text[len(prefix) :]))
-    return _inert(escape(text))
+        return prefix + _inert(escape(neutral(text[len(prefix) :])))
+    return _inert(escape(neutral(text)))
 
 
 def _inert(escaped: str) -> str:

@@ -26,7 +26,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from paperbot.adapters.slack.blocks import (
+    MAX_SECTION,
     SlackMessage,
+    fit_user_text,
     header_message,
     item_message,
     reply_message,
@@ -239,7 +241,8 @@ class SlackPoster:
                 content=attachment.content,
                 filename=attachment.filename,
                 title=attachment.title or attachment.filename,
-                initial_comment=comment,
+                # Slack renders the comment as mrkdwn, and it may name a subscription.
+                initial_comment=fit_user_text(comment, MAX_SECTION),
             )
         except SlackApiError as exc:
             error = post_error(exc)
