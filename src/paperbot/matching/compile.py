@@ -205,6 +205,20 @@ def _compile_near(node: Near, rarity: Rarity) -> Check:
     children = node.children
     aliases = node.aliases
     if not aliases:
+        # The words' first terms, every one of which the field must hold: one subset test in
+        # C rejects most fields before `near` (which tests presence too) is called at all.
+        firsts = tuple(frozenset(alt[0] for alt in child.alternatives) for child in children)
+        fields = tuple((field, rank, _TERMS_OF[field]) for field, rank in ranked)
+        if all(len(first) == 1 for first in firsts):
+            needed = frozenset().union(*firsts)
+
+            def check_near_words(d: AnalyzedPaper) -> int:
+                for field, rank, terms_of in fields:
+                    if needed <= terms_of(d) and near(d, field, children):
+                        return rank
+                return _MISS
+
+            return check_near_words
 
         def check_near(d: AnalyzedPaper) -> int:
             for field, rank in ranked:
