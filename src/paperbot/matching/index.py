@@ -192,9 +192,11 @@ class SubscriptionIndex:
         if not present and not self._unanchored:
             return []
         at_rank: dict[int, set[_Query]] = {rank: set() for rank in _DESCENDING}
-        # Queries with several slots or exclusions: by rank, and by (slots, slot position).
+        # Queries with several slots: by rank, and by (slots, slot position).
         general: dict[int, set[_Query]] = {}
         holding: dict[tuple[int, int], set[_Query]] = {}
+        extended = (*keysets, text)  # where excluded leaves are sought (see filing._EXCLUDED_IN)
+        allowed: dict[_Query, bool] = {}  # whether no excluded leaf of a reached query holds
         for table, rank, which, slot in self._probe_plan():
             keys = keysets[which]
             if not keys:
@@ -204,6 +206,19 @@ class SubscriptionIndex:
                 continue
             if not slot[0]:
                 at_rank[rank].update(*map(table.__getitem__, hit))
+                continue
+            if slot[0] == 1:
+                # One slot and exclusions: reaching is matching unless an excluded leaf holds,
+                # which is looked up per reached query (a few dozen a paper): subtracting every
+                # query filed under an excluded key the paper holds ("survey", "dataset": ~150
+                # of them a paper) cost five times more.
+                add = at_rank[rank].add
+                for query in chain.from_iterable(map(table.__getitem__, hit)):
+                    verdict = allowed.get(query)
+                    if verdict is None:
+                        verdict = allowed[query] = _allowed(query, extended)
+                    if verdict:
+                        add(query)
                 continue
             if slot[1]:
                 # A later slot: only the queries reached through their first slot can match.
@@ -221,7 +236,7 @@ class SubscriptionIndex:
             else:
                 held |= found
         if holding:
-            matched = self._matched(holding, (*keysets, text))
+            matched = self._matched(holding, extended, allowed)
             if matched:
                 for rank, queries in general.items():
                     at_rank[rank] |= queries & matched
@@ -238,12 +253,15 @@ class SubscriptionIndex:
         return groups
 
     def _matched(
-        self, holding: dict[tuple[int, int], set[_Query]], keysets: tuple[set[Any], ...]
+        self,
+        holding: dict[tuple[int, int], set[_Query]],
+        keysets: tuple[set[Any], ...],
+        allowed: dict[_Query, bool],
     ) -> set[_Query]:
-        """Of the reached queries with several slots or exclusions, those whose every slot
-        holds and no excluded leaf does."""
+        """Of the reached queries with several slots, those whose every slot holds and no
+        excluded leaf does."""
         matched: set[_Query] = set()
-        for slots in range(1, MAX_SLOTS + 1):
+        for slots in range(2, MAX_SLOTS + 1):
             held = holding.get((slots, 0))
             for position in range(1, slots):
                 if not held:
@@ -251,14 +269,12 @@ class SubscriptionIndex:
                 held = held & holding.get((slots, position), set())
             if held:
                 matched |= held
-        # Exclusions are looked up per reached query (a few dozen a paper): subtracting every
-        # query filed under an excluded key the paper holds ("survey", "dataset": ~150 of
-        # them a paper) cost five times more.
         for query in [q for q in matched if q.excluded]:
-            for key, which in query.excluded:
-                if key in keysets[which]:
-                    matched.discard(query)
-                    break
+            verdict = allowed.get(query)
+            if verdict is None:
+                verdict = allowed[query] = _allowed(query, keysets)
+            if not verdict:
+                matched.discard(query)
         return matched
 
     def _checked_hits(self, doc: AnalyzedPaper, present: set[Any]) -> dict[_Query, int]:
@@ -332,6 +348,14 @@ def _check(
         rank = check(doc)
         if rank > best.get(query, _MISS):
             best[query] = rank
+
+
+def _allowed(query: _Query, keysets: tuple[set[Any], ...]) -> bool:
+    """Whether none of `query`'s excluded leaves holds in a paper with these key sets."""
+    for key, which in query.excluded:  # noqa: SIM110 (a loop: no generator per reached query)
+        if key in keysets[which]:
+            return False
+    return True
 
 
 def _check_shared(
