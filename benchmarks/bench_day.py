@@ -68,9 +68,9 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
-    # CPU seconds during the day: the ingest's own thread, and the whole process (the index's
-    # threads, the command thread and its workers too)
-    cpu: tuple[float, float] = (0.0, 0.0)
+    # CPU seconds during the day: the ingest's thread, the index's thread, the commands' threads
+    # (the command thread and its workers), and the whole process (tantivy's threads too)
+    cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     digests: float = 0.0  # one after another
     digests_at_once: float = 0.0  # gathered, as the scheduler builds an hour's channels
     digest_items: dict[ChannelKey, list[str]] = field(default_factory=dict)
@@ -94,7 +94,12 @@ def run_query_rows(
             started, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             _, _, matched = bot.ingest_papers(papers)
             figures.day = time.perf_counter() - started
-            figures.cpu = (time.thread_time() - thread_cpu, time.process_time() - cpu)
+            figures.cpu = (
+                time.thread_time() - thread_cpu,
+                bot.last_ingest.index_cpu_seconds if bot.last_ingest else 0.0,
+                commands.cpu_seconds(),
+                time.process_time() - cpu,
+            )
         stats, sync = bot.last_ingest, bot.last_sync
         assert stats is not None and sync is not None
         figures.stages = {
@@ -216,9 +221,11 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
     for name, cell_a, cell_b in rows:
         print(f"  {name:{width}} {cell_a:>20} {cell_b:>20}")
     print(f"  (query rows: {new.matched:,} (query, paper) matches packed into {new.rows:,} rows)")
+    ingest, index, sent, process = new.cpu
     print(
-        f"  query rows' day: {new.day:.2f} s wall, {new.cpu[0]:.2f} s CPU in the ingest's thread, "
-        f"{new.cpu[1]:.2f} s CPU in the process (index threads, commands and their workers)"
+        f"  query rows' day: {new.day:.2f} s wall; CPU: ingest thread {ingest:.2f} s, index "
+        f"thread {index:.2f} s, commands {sent:.2f} s, the rest (tantivy's threads) "
+        f"{process - ingest - index - sent:.2f} s; {process:.2f} s in all"
     )
     for design in (new, old):
         for kind, values in design.latencies.items():
