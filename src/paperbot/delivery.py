@@ -6,7 +6,9 @@ A channel's digest is delivered under a database lease, so two bot processes nev
 same channel at once, and whoever takes the lease next first settles the intents a dead holder
 left: the platform is asked whether each went out; only a definite "no" makes it postable again.
 Each digest has a record (its header and thread): one a crash interrupted is finished under its
-own header, whose list is then edited to match what the thread holds.
+own header, whose list is then edited to match what the thread holds. A requested digest's
+record opens before the digest is built, so a crash before its header went out still tells the
+requester (who can ask again: none of its papers reached the channel).
 
 This module is handed what it needs (store, posters, a digest builder, clock, pacing); it never
 sees the service that wires it.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from datetime import datetime
 from functools import partial
@@ -39,7 +41,7 @@ from paperbot.paper_posts import PaperPosts, Stopped
 from paperbot.ports import ChatPoster
 from paperbot.report_text import empty_digest_reply, name_papers
 from paperbot.resuming import DigestResumer
-from paperbot.sending import LeaseLost, RetryPolicy, Sender
+from paperbot.sending import LeaseLost, RetryPolicy, Sender, SenderKnobs
 from paperbot.settling import ReconcileReport, Settler
 from paperbot.shutdown import interrupted, not_started, until_stopped
 from paperbot.store.coordination import Coordination, HeldLease, LeaseKeeper
@@ -50,7 +52,7 @@ __all__ = ["PACE_RULES", "DigestDelivery", "PaceRule", "Pacer", "ReconcileReport
 log = logging.getLogger(__name__)
 
 
-class DigestDelivery:
+class DigestDelivery(SenderKnobs):
     """Delivers digests; tune `retry_attempts`, `retry_backoff`, `pacer` and `sleep` per process."""
 
     def __init__(
@@ -83,39 +85,6 @@ class DigestDelivery:
         self._locks: dict[ChannelKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._digests = asyncio.Semaphore(max_concurrent_digests)
         self._preparing = asyncio.Semaphore(max_preparing)
-
-    # Knobs tests and benchmarks turn, kept where they always were.
-    @property
-    def pacer(self) -> Pacer:
-        return self.sender.pacer
-
-    @pacer.setter
-    def pacer(self, pacer: Pacer) -> None:
-        self.sender.pacer = pacer
-
-    @property
-    def sleep(self) -> Callable[[float], Awaitable[None]]:
-        return self.sender.sleep
-
-    @sleep.setter
-    def sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
-        self.sender.sleep = sleep
-
-    @property
-    def retry_attempts(self) -> int:
-        return self.policy.attempts
-
-    @retry_attempts.setter
-    def retry_attempts(self, attempts: int) -> None:
-        self.policy.attempts = attempts
-
-    @property
-    def retry_backoff(self) -> float:
-        return self.policy.backoff
-
-    @retry_backoff.setter
-    def retry_backoff(self, seconds: float) -> None:
-        self.policy.backoff = seconds
 
     def stop_waiting(self) -> None:
         """On shutdown: no digest starts, posts waiting out an outage give up at once."""
@@ -168,13 +137,23 @@ class DigestDelivery:
                 if channel.settings.paused and not force_post:
                     report.skipped_reason = f"paused ({channel.pause_reason or 'by command'})"
                     return report
-                await self.reconcile_channel(key, poster)
-                interrupted = await asyncio.to_thread(self.store.open_digests, key)
                 now = self.clock()
+                # A requested digest's record opens before settling and building, the slow
+                # part: a crash from here on still answers whoever asked (see resuming.py).
+                requested = await self.records.open_request(channel, now, reply_to)
                 digest: Digest | None = None
                 record: int | None = None
-                if not interrupted:
-                    digest, record = await self._prepare(channel, now, reply_to)
+                try:
+                    await self.reconcile_channel(key, poster)
+                    records = await asyncio.to_thread(self.store.open_digests, key)
+                    interrupted = [r for r in records if r.id != requested]
+                    if interrupted:  # finished first, and answered as this request
+                        await self.records.abandon_request(requested)
+                    else:
+                        digest, record = await self._prepare(channel, now, reply_to, requested)
+                except Exception:
+                    await self.records.abandon_request(requested)
+                    raise
             try:
                 if interrupted:
                     await self.resumer.resume(
@@ -270,15 +249,20 @@ class DigestDelivery:
             return DeliveryReport(key, skipped_reason=f"failed: {exc!r}"[:200])
 
     async def _prepare(
-        self, channel: Channel, now: datetime, reply_to: str | None
+        self, channel: Channel, now: datetime, reply_to: str | None, requested: int | None
     ) -> tuple[Digest, int | None]:
-        """Build the digest, open its record and record the intent to post each paper, before
-        any post; returns the digest narrowed to what this call reserved, and the record's id
-        (None when the digest is empty)."""
+        """Build the digest, open its record (or take the `requested` one) and record the intent
+        to post each paper, before any post; returns the digest narrowed to what this call
+        reserved, and the record's id (None when the digest is empty)."""
         digest = await self.builder.build(channel, now)
         if digest.is_empty:
+            await self.records.abandon_request(requested)
             return digest, None
-        record = await asyncio.to_thread(self.store.open_digest, channel.key, digest.day, reply_to)
+        record = requested
+        if record is None:
+            record = await asyncio.to_thread(
+                self.store.open_digest, channel.key, digest.day, reply_to
+            )
         return await self.papers.reserve(channel, digest, record), record
 
     def _guard(self, lease: HeldLease) -> Callable[[], None]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from paperbot.errors import CannotTell, PostError, PostNotSent, PostOutcomeUnknown
 from paperbot.models import Channel, DeliveryReport, Digest, DigestItem, Reply, Visibility
@@ -57,6 +58,21 @@ class DigestRecords:
     async def abandon(self, record_id: int) -> None:
         """A digest whose header never went out: its papers are candidates again."""
         await asyncio.to_thread(self.store.finish_digest, record_id)
+
+    async def open_request(
+        self, channel: Channel, now: datetime, reply_to: str | None
+    ) -> int | None:
+        """The record of a digest someone asked for, opened before the digest is built, so that
+        a crash while it is prepared still answers them (`cut_off`); None when nobody asked."""
+        if not reply_to:
+            return None
+        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()  # the builder's day
+        return await asyncio.to_thread(self.store.open_digest, channel.key, day, reply_to)
+
+    async def abandon_request(self, record_id: int | None) -> None:
+        """The request's record is not needed: empty, or answered by the caller."""
+        if record_id is not None:
+            await self.abandon(record_id)
 
     async def reopen(self, record_id: int, reply_to: str | None = None) -> None:
         await asyncio.to_thread(self.store.reopen_digest, record_id, reply_to)
@@ -135,6 +151,32 @@ class DigestRecords:
                 await self.sender.send(channel.key, partial(poster.post_reply, channel.key, line))
             except PostError as exc:
                 log.info("%s: could not say the digest was resumed: %s", channel.key, exc)
+
+    async def cut_off(self, poster: ChatPoster, channel: Channel, record: DigestRecord) -> None:
+        """A digest someone asked for that a crash cut off before its header was recorded: none
+        of its papers reached the channel, so they are told to ask again (or the channel is,
+        once their command's answer channel has closed)."""
+        if not record.reply_to:
+            return  # a scheduled digest: its slot stays open and catch-up posts it
+        if self.store.clock() - record.asked_at < ANSWER_WINDOW:
+            answer = Reply.error(
+                "your digest was cut off by a restart before its papers were posted; "
+                "run /papers digest again"
+            )
+            try:
+                if await poster.post_answer(channel.key, record.reply_to, answer):
+                    return
+            except PostError as exc:
+                log.info("%s: could not answer the requester: %s", channel.key, exc)
+        line = Reply(
+            text=f"A /papers digest asked for on {record.day:%a %d %b} was cut off by a restart "
+            "before its papers were posted; run /papers digest again.",
+            visibility=Visibility.IN_CHANNEL,
+        )
+        try:
+            await self.sender.send(channel.key, partial(poster.post_reply, channel.key, line))
+        except PostError as exc:
+            log.info("%s: could not say a digest was cut off: %s", channel.key, exc)
 
 
 async def _update(poster: ChatPoster, channel: Channel, header: str, digest: Digest) -> str:

@@ -51,8 +51,10 @@ class DigestResumer:
                 poster, channel, record, now
             )
             if header is None:
-                # No header reached the channel, so no paper did: they are candidates again.
+                # No header reached the channel, so no paper did: they are candidates again,
+                # and whoever asked for the digest hears that it never went out.
                 await self.records.abandon(record.id)
+                await self.records.cut_off(poster, channel, record)
                 continue
             thread = (record.thread_id or header) if channel.settings.threaded else None
             if record.header_id is None:

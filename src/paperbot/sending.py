@@ -174,6 +174,46 @@ class Sender:
         return not self._stopping.is_set()
 
 
+class SenderKnobs:
+    """What tests and benchmarks turn on a delivery, kept where they always were: its sender's
+    pacer and sleep, and its retry policy's attempts and backoff."""
+
+    sender: Sender
+    policy: RetryPolicy
+
+    @property
+    def pacer(self) -> Pacer:
+        return self.sender.pacer
+
+    @pacer.setter
+    def pacer(self, pacer: Pacer) -> None:
+        self.sender.pacer = pacer
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        return self.sender.sleep
+
+    @sleep.setter
+    def sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.sender.sleep = sleep
+
+    @property
+    def retry_attempts(self) -> int:
+        return self.policy.attempts
+
+    @retry_attempts.setter
+    def retry_attempts(self, attempts: int) -> None:
+        self.policy.attempts = attempts
+
+    @property
+    def retry_backoff(self) -> float:
+        return self.policy.backoff
+
+    @retry_backoff.setter
+    def retry_backoff(self, seconds: float) -> None:
+        self.policy.backoff = seconds
+
+
 class _Outage:
     """The waiting budget for a platform that cannot be reached, shared by sending and asking."""
 

@@ -182,3 +182,26 @@ async def test_a_paper_matched_during_a_digest_goes_in_the_next_one(
     assert (await bot.channel(KEY)).last_digest_at == built_at
     second = await bot.deliver_digest(KEY)
     assert second.posted == ["2611.09999"]
+
+
+class BrokenBuilder:
+    """Building the digest fails (a bug), in the process that asked for it."""
+
+    async def build(self, *args: object, **kwargs: object) -> Digest:
+        raise RuntimeError("bug in building")
+
+
+async def test_a_requested_digest_that_fails_while_built_is_answered_once(
+    bot: Paperbot, poster: RecordingPoster
+) -> None:
+    # The request's record opens before building (so a crash there still answers it later);
+    # a failure the caller sees and answers itself must not leave it open for a second answer.
+    await matched(bot)
+    builder = bot.delivery.builder
+    bot.delivery.builder = BrokenBuilder()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        await bot.deliver_digest(KEY, force_post=True, reply_to="https://answers.invalid/1")
+    assert bot.store.open_digests(KEY) == []
+    bot.delivery.builder = builder
+    assert await bot.delivery.resume_interrupted() == []
+    assert poster.answers == [] and poster.posts == []

@@ -71,6 +71,11 @@ def test_near_misses_do_not_match(query: str, title: str, abstract: str) -> None
     assert not matches(query, title, abstract)
 
 
+def test_the_exact_form_is_shown_as_typed() -> None:
+    assert describe(parse("=MoE")) == "=MoE exactly as written, no expansions"
+    assert str(parse("=MoE")) == "=MoE" and str(parse(str(parse("=MoE")))) == "=MoE"
+
+
 def test_and_keeps_anywhere_and_the_reply_says_how_it_was_read() -> None:
     far = (
         "We study reinforcement of habits. Many other words follow here before any "

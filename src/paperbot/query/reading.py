@@ -24,7 +24,8 @@ def read_text(raw: str, scope: Scope) -> Text | None:
     written = " ".join(unicodedata.normalize("NFKC", raw).split())
     if written.startswith(EXACT):
         found = tuple(terms(written[1:]))
-        return Text(found, EXACT + normalize(written[1:]), scope) if found else None
+        # Shown as typed (`=MoE`, not `=moe`): the words match in any case, whole words only.
+        return Text(found, written, scope) if found else None
     words = written.split()
     if len(words) == 1 and len(split_words(written)) == 1:
         return _read_word(written, scope)

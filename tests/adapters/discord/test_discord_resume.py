@@ -124,3 +124,40 @@ async def test_an_expired_interaction_token_falls_back_to_one_line_in_the_channe
     assert len(edits_of_original(fake, token)) == 1  # asked, and refused
     lines = [m["content"] for m in fake.posted(CHANNEL_ID) if "Resumed the" in m["content"]]
     assert len(lines) == 1 and "3 more in its thread" in lines[0]
+
+
+class HangsBuilding:
+    """Stands in for the digest builder: building never returns (a process about to die)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reached = asyncio.Event()
+
+    async def build(self, *args: Any, **kwargs: Any) -> Any:
+        self.reached.set()
+        await asyncio.sleep(3600)
+
+
+async def test_a_digest_cut_off_while_it_was_built_tells_its_requester_after_a_restart(
+    adapter: DiscordAdapter, bot: Paperbot, fake: FakeDiscord
+) -> None:
+    # Deferred ("thinking…"), then the process died before the digest's record existed: the
+    # requester was left thinking until the token expired.
+    await setup(adapter, bot, fake, size=6)
+    builder = bot.delivery.builder
+    bot.delivery.builder = hangs = HangsBuilding(builder)  # type: ignore[assignment]
+    payload = command_payload("digest", user_id=ADA)
+    payload["token"] = token = "token-for-a-cut-off-digest"
+    command = asyncio.create_task(invoke(adapter, payload))
+    await asyncio.wait_for(hangs.reached.wait(), 10)
+    command.cancel()
+    await asyncio.gather(command, return_exceptions=True)
+    assert edits_of_original(fake, token) == []
+
+    bot.delivery.builder = builder  # the next process
+    assert await bot.delivery.resume_interrupted() == []
+    [edit] = edits_of_original(fake, token)
+    assert "cut off by a restart before its papers were posted" in str(edit.body)
+    assert edit.body["allowed_mentions"] == {"parse": []}
+    assert fake.posted_papers() == []
+    assert not fake.posted(CHANNEL_ID)  # the channel heard nothing: the requester did

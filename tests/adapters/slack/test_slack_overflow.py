@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 from fake_slack import FakeSlack
 from slack_requests import SlackSender
 
@@ -289,3 +290,63 @@ async def test_an_interrupted_more_hours_after_the_digest_answers_its_own_reques
     assert listed(header) == thread(header)
     [answer] = [r for r in fake_slack.responses if r["_url"] == more_url]
     assert "Finished an interrupted digest" in text(answer)
+
+
+class HangsBeforeTheHeader:
+    """Stands in for the digest builder or the poster: building the digest, or posting its
+    header, never returns (a process about to die there, before anything reached the channel)."""
+
+    def __init__(self, inner: Any, method: str) -> None:
+        self.inner = inner
+        self.method = method
+        self.reached = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        if name != self.method:
+            return getattr(self.inner, name)
+
+        async def hang(*args: Any, **kwargs: Any) -> Any:
+            self.reached.set()
+            await asyncio.sleep(3600)
+
+        return hang
+
+
+@pytest.mark.parametrize("stage", ["building", "header"])
+async def test_a_digest_cut_off_before_its_header_tells_its_requester_after_a_restart(
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    adapter: SlackAdapter,
+    clock: FixedClock,
+    stage: str,
+) -> None:
+    # A /papers digest acknowledged, then the process died while the digest was being built
+    # (no record of it existed yet) or before its header went out (its record was dropped
+    # without a word): the requester never heard back.
+    await slack.ask("subscribe diffusion")
+    bot.ingest_papers(papers(3))
+    builder, poster = bot.delivery.builder, bot.posters["slack"]
+    if stage == "building":
+        hangs = HangsBeforeTheHeader(builder, "build")
+        bot.delivery.builder = hangs  # type: ignore[assignment]
+    else:
+        hangs = HangsBeforeTheHeader(poster, "post_header")
+        bot.posters["slack"] = hangs  # type: ignore[assignment]
+    url = fake_slack.response_url()
+    status, _ = await slack.command("digest", response_url=url)
+    assert status == 200
+    await asyncio.wait_for(hangs.reached.wait(), 10)
+    for task in list(adapter._tasks):  # the process dies
+        task.cancel()
+    await adapter.drain()
+    assert [r for r in fake_slack.responses if r["_url"] == url] == []
+
+    bot.delivery.builder, bot.posters["slack"] = builder, poster  # restarted
+    clock.advance(minutes=2)
+    assert await bot.delivery.resume_interrupted() == []  # nothing to finish...
+    [answer] = [r for r in fake_slack.responses if r["_url"] == url]  # ...but an answer
+    assert "cut off by a restart before its papers were posted" in text(answer)
+    assert "run /papers digest again" in text(answer)
+    assert fake_slack.posted_papers() == [] and headers(fake_slack) == []
+    assert text(await slack.ask("digest")).startswith("Posted 3 papers.")  # as it says
