@@ -155,6 +155,9 @@ async def _ingest(settings: Settings, last: date, days: int, sample: bool) -> in
                 progress.advance(task)
                 succeeded += len(report.fetched)
                 failed += len(report.failed)
+        # The ingest started retrains of stale taste models in the background: a one-shot
+        # command waits for them rather than cancel them on exit.
+        await core.bot.taste.settle()
     finally:
         await core.aclose()
     if failed and not succeeded:

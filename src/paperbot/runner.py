@@ -79,6 +79,9 @@ async def run_console(
                 f"[dim]{core.store.count_papers()} papers in {settings.database_url} "
                 f"({added} new from the bundled sample)[/dim]"
             )
+        # No scheduler here to catch up at start-up: the votes of a previous session that no
+        # retrain stored yet are learned now, in the background.
+        core.bot.taste.retrain_stale_soon()
         exports = settings.data_dir / "exports"
         channel = asyncio.ensure_future(
             ConsoleChannel(core.bot, console, export_dir=exports).run(read_line)
