@@ -8,8 +8,6 @@ so acronyms stay case-aware and whole-word ("RL" is never in "world")."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,25 +15,19 @@ from itertools import chain, pairwise
 from typing import Any
 
 from paperbot.models import Paper
-from paperbot.text import (
-    ASCII_SEPARATORS,
-    category_terms,
-    fold_name,
-    fold_words,
-    pair_term,
-    split_words,
-)
-from paperbot.vocabulary import (
-    Vocabulary,
-    acronym_core,
-    concept_of,
-    curated,
-    known_suffix,
-    split_compound,
-)
+from paperbot.text import category_terms, fold_name, pair_term
+from paperbot.vocabulary import Vocabulary, curated
+from paperbot.vocabulary.annotation import Alias, annotate
 
-_WORD = re.compile(r"\w+")
-Alias = tuple[str, int]  # (term, position of the word it stands for)
+__all__ = [
+    "Alias",
+    "AnalyzedPaper",
+    "analyze",
+    "analyze_paper",
+    "annotate",
+    "query_terms",
+    "sample_docs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +145,9 @@ class AnalyzedPaper:
     def other_terms(self) -> list[str]:
         """The index terms that are not words of the text: author names (each word, and each
         adjacent pair of words of one name), categories with their archives, upvote buckets."""
-        found = ["author:" + word for word in self.author_words]
-        found += ["author:" + pair_term(*p) for author in self.authors for p in pairwise(author)]
+        found = list(chain.from_iterable(map(_author_terms, self.authors)))
         found += ["cat:" + cat for cat in self.category_set]
-        found += [f"upvotes>={b}" for b in _UPVOTE_BUCKETS if b <= self.upvotes]
+        found += _UPVOTE_TERMS[: min(max(self.upvotes, 0).bit_length(), len(_UPVOTE_TERMS))]
         return found
 
     def all_terms(self) -> frozenset[str]:
@@ -178,7 +169,24 @@ class AnalyzedPaper:
         )
 
 
-_UPVOTE_BUCKETS = tuple(1 << k for k in range(31))
+# The bucket terms a paper with u upvotes holds: those of the powers of two up to u, which are
+# the first u.bit_length() of these.
+_UPVOTE_TERMS = tuple(f"upvotes>={1 << k}" for k in range(31))
+
+
+@lru_cache(maxsize=65_536)
+def _author_terms(author: tuple[str, ...]) -> tuple[str, ...]:
+    """An author's index terms: each word of the name, and each adjacent pair of its words."""
+    return (
+        *["author:" + word for word in author],
+        *["author:" + pair_term(*p) for p in pairwise(author)],
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _folded_name(name: str) -> tuple[str, ...]:
+    """An author name as comparable words, once per name (names recur across a day's papers)."""
+    return tuple(fold_name(name))
 
 
 def analyze(
@@ -209,7 +217,7 @@ def analyze(
         title=tuple(title_terms),
         abstract=tuple(abstract_terms),
         keywords=tuple(keyword_terms),
-        authors=tuple(tuple(fold_name(a)) for a in authors),
+        authors=tuple(map(_folded_name, authors)),
         categories=frozenset(c.lower() for c in categories),
         upvotes=upvotes,
         title_aliases=tuple(title_aliases),
@@ -229,142 +237,6 @@ def analyze_paper(paper: Paper, vocabulary: Vocabulary | None = None) -> Analyze
         upvotes=paper.upvotes,
         vocabulary=vocabulary,
     )
-
-
-def annotate(text: str, vocabulary: Vocabulary) -> tuple[list[str], list[Alias]]:
-    """`text` as matching terms, compounds split, with the aliases of its acronyms, compounds
-    and expansions."""
-    aliases: list[Alias] = []
-    if text.isascii():
-        spaced = text.translate(ASCII_SEPARATORS)  # once: what split_words would lowercase
-        written = spaced.split()
-        lowered = spaced.lower().split()
-    else:
-        written = _WORD.findall(unicodedata.normalize("NFKC", text))
-        lowered = split_words(text)
-    found = fold_words(lowered)
-    # Words with a capital that are not just capitalised: "MoE", "KVCache", "3DGS". Set algebra
-    # in C finds the words with capitals; only those few are looked at one by one.
-    capitalised = set(written).difference(lowered)
-    shaped = [w for w in capitalised if not (w.isalpha() and w[1:].islower())]
-    if shaped and len(written) == len(found):
-        found = _split_shaped(written, shaped, found, aliases, vocabulary)
-    # Every expansion holds one of these terms (its rarest): most texts hold none or one, and
-    # an expansion is sought only where its rarest term is.
-    keys = vocabulary.expansion_keys.intersection(found)
-    if keys:
-        _expansions(found, keys, aliases, vocabulary)
-    return found, aliases
-
-
-def _split_shaped(
-    written: list[str],
-    shaped: list[str],
-    found: list[str],
-    aliases: list[Alias],
-    vocab: Vocabulary,
-) -> list[str]:
-    """Aliases for acronyms; compounds replaced by their parts, their whole kept as an alias."""
-    readings = _readings(vocab)
-    where: list[tuple[int, Reading]] = []
-    for word in shaped:
-        reading = readings.get(word)
-        if reading is None:
-            reading = readings[word] = _read(word, vocab)
-        if reading[0] or reading[1] is not None:
-            start = 0
-            while (at := _index(written, word, start)) >= 0:
-                where.append((at, reading))
-                start = at + 1
-    if not where:
-        return found
-    if all(parts is None for _, (_, parts) in where):
-        # Acronyms only (the common case): the words stay, the aliases go where they are.
-        aliases.extend((concept, at) for at, (concepts, _) in where for concept in concepts)
-        return found
-    where.sort()
-    out: list[str] = []
-    done = 0  # words of `found` already copied to `out`
-    for index, (concepts, parts) in where:
-        out.extend(found[done:index])
-        done = index + 1
-        at = len(out)
-        for concept in concepts:
-            aliases.append((concept, at))
-        if parts is None:
-            out.append(found[index])
-            continue
-        aliases.append((found[index], at))  # the compound whole: "kvcache" still matches
-        for part, concept in parts:
-            if concept:
-                aliases.append((concept, len(out)))
-            out.append(part)
-    out.extend(found[done:])
-    return out
-
-
-# How a shaped word is read: (its concept terms, its parts as (term, concept or "") or None).
-Reading = tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None]
-
-
-def _read(word: str, vocab: Vocabulary) -> Reading:
-    concepts: list[str] = []
-    core = acronym_core(word)
-    # Only a known acronym (curated or mined) carries its concept: a subscription to any
-    # other is read as the word too (query.reading), so no paper needs it.
-    if core is not None and core in vocab.known:
-        concepts.append(concept_of(core))
-    if core is not None:
-        form = known_suffix(word, vocab.known)
-        if form is not None:
-            concepts.append(concept_of(form))  # QLoRA is a LoRA too
-    split = split_compound(word, vocab.known)
-    if split is None:
-        return tuple(concepts), None
-    parts = []
-    for part in split:
-        # A part is an acronym only when it is a known one of three characters or more
-        # (QLoRA's LoRA, ChatGPT's GPT): TruthfulQA is a benchmark, not question answering.
-        known = part in vocab.known and len(part) >= 3
-        (term,) = fold_words([part.lower()])
-        parts.append((term, concept_of(part) if known else ""))
-    return tuple(concepts), tuple(parts)
-
-
-def _readings(vocab: Vocabulary) -> dict[str, Reading]:
-    """Shaped words read before (a day's abstracts repeat their acronyms), per vocabulary."""
-    memo = vocab._memo
-    found = memo.get("readings")
-    if not isinstance(found, dict) or len(found) > 200_000:
-        memo["readings"] = found = {}
-    return found
-
-
-def _index(sequence: list[str], item: str, start: int) -> int:
-    try:
-        return sequence.index(item, start)
-    except ValueError:
-        return -1
-
-
-def _expansions(
-    found: list[str], keys: frozenset[str], aliases: list[Alias], vocab: Vocabulary
-) -> None:
-    """Aliases for every expansion of a known acronym written out in `found`: each found
-    where its rarest term is (`keys`: those in `found`)."""
-    table = vocab.by_expansion_key
-    for key in keys:
-        places = []
-        start = 0
-        while (at := _index(found, key, start)) >= 0:
-            places.append(at)
-            start = at + 1
-        for expansion, offset, concept in table[key]:
-            size = len(expansion)
-            for at in places:
-                begin = at - offset
-                if begin >= 0 and tuple(found[begin : begin + size]) == expansion:
-                    aliases.append((concept, begin))
 
 
 @lru_cache(maxsize=1)

@@ -22,16 +22,20 @@ Modules, in the order a query goes through them:
 - anchors: which keys every matching paper must hold, and how rare each is;
 - compile: a query's meaning as a key (`query_key`) and as a closure (`compile_query`);
 - placement: where a query is filed in the index (set-decided or checked), cached per text;
+- filing: a distinct query with its subscribers, and the buckets of the tables it is filed in;
+- paper_keys: which filed keys a paper holds, field by field (a paper's first step);
 - index: `SubscriptionIndex`, matching papers against the filed queries;
+- rows: the day's matches fanned out to one row per subscriber for the store;
 - naive: `Match` and `match_naively`, the reference the index must agree with.
 """
 
 from paperbot.matching.anchors import anchor_terms, default_rarity
 from paperbot.matching.compile import compile_query, query_key
-from paperbot.matching.index import Group, QueryMatch, SubscriptionIndex, Table, subscription_rows
+from paperbot.matching.index import Group, SubscriptionIndex, Table
 from paperbot.matching.naive import Match, match_naively
 from paperbot.matching.placement import MAX_SLOTS, Branch, Leaf, Slot
 from paperbot.matching.ranks import Anchor, Check, Rarity
+from paperbot.matching.rows import QueryMatch, subscription_rows
 
 __all__ = [
     "MAX_SLOTS",

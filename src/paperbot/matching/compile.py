@@ -4,7 +4,6 @@ closure (`compile_query`: the query evaluated without dispatching on node types 
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import pairwise
 from operator import attrgetter
 
 from paperbot.analysis import AnalyzedPaper
@@ -32,7 +31,6 @@ from paperbot.query import (
     Not,
     Scope,
     Text,
-    contains,
     has_author,
     near,
 )
@@ -69,7 +67,8 @@ def _compile(node: Node, rarity: Rarity) -> Check:
     if isinstance(node, Text):
         if node.aliases:
             alternatives = tuple(
-                _compile_text(Text(stems, node.raw, node.scope)) for stems in node.alternatives
+                _compile_text(Text(stems, node.raw, node.scope), rarity)
+                for stems in node.alternatives
             )
 
             def check_any_alternative(d: AnalyzedPaper) -> int:
@@ -81,9 +80,9 @@ def _compile(node: Node, rarity: Rarity) -> Check:
                 return best
 
             return check_any_alternative
-        return _compile_text(node)
+        return _compile_text(node, rarity)
     if isinstance(node, Near):
-        return _compile_near(node)
+        return _compile_near(node, rarity)
     if isinstance(node, Author):
         words = node.words
         if len(words) == 1:
@@ -126,7 +125,7 @@ def _compile(node: Node, rarity: Rarity) -> Check:
     return check_any
 
 
-def _compile_text(node: Text) -> Check:
+def _compile_text(node: Text, rarity: Rarity) -> Check:
     stems = node.stems
     if len(stems) == 1:
         term = stems[0]
@@ -135,29 +134,91 @@ def _compile_text(node: Text) -> Check:
         if node.scope is Scope.ABSTRACT:
             return lambda d: _ABSTRACT if term in d.abstract_terms else _MISS
         return lambda d: _rank_of_term(d, term)
-    if len(stems) == 2:
-        return _compile_pair(stems[0], stems[1], node.scope)
-    # Three or more words: every adjacent pair must be in the field (one subset test in C
-    # rejects nearly every candidate), then the words in order.
-    pairs = frozenset(pairwise(stems))
-    fields = SCOPE_FIELDS[node.scope]
-    ranked = tuple((field, _RANK[field]) for field in fields)
+    # A phrase: sought in the field's words where its rarest term is, which costs less than
+    # building the paper's set of adjacent pairs (a day's papers are each checked by a few
+    # phrases only; the index has already found the pairs it files).
+    found = _phrase_finder(stems, rarity)
+    ranked = tuple((_SEQUENCE_OF[field], _RANK[field]) for field in SCOPE_FIELDS[node.scope])
+    if len(ranked) == 1:
+        ((sequence_of, rank),) = ranked
+        return lambda d: rank if found(sequence_of(d)) else _MISS
 
     def check_phrase(d: AnalyzedPaper) -> int:
-        for field, rank in ranked:
-            if pairs <= _PAIRS_OF[field](d) and contains(d, field, stems):
+        for sequence_of, rank in ranked:
+            if found(sequence_of(d)):
                 return rank
         return _MISS
 
     return check_phrase
 
 
-def _compile_near(node: Near) -> Check:
+_SEQUENCE_OF: dict[MatchField, Callable[[AnalyzedPaper], tuple[str, ...]]] = {
+    MatchField.TITLE: attrgetter("title"),
+    MatchField.KEYWORDS: attrgetter("keywords"),
+    MatchField.ABSTRACT: attrgetter("abstract"),
+}
+
+
+def _spelled_in(
+    field: MatchField, alias: tuple[str, ...], rarity: Rarity
+) -> Callable[[AnalyzedPaper], bool]:
+    """Whether `field` holds `alias` (as `query.contains` tells)."""
+    if len(alias) == 1:
+        term, terms_of = alias[0], _TERMS_OF[field]
+        return lambda d: term in terms_of(d)
+    found, sequence_of = _phrase_finder(alias, rarity), _SEQUENCE_OF[field]
+    return lambda d: found(sequence_of(d))
+
+
+_TERMS_OF: dict[MatchField, Callable[[AnalyzedPaper], frozenset[str]]] = {
+    MatchField.TITLE: attrgetter("title_terms"),
+    MatchField.KEYWORDS: attrgetter("keyword_terms"),
+    MatchField.ABSTRACT: attrgetter("abstract_terms"),
+}
+
+
+def _phrase_finder(phrase: tuple[str, ...], rarity: Rarity) -> Callable[[tuple[str, ...]], bool]:
+    """Whether `phrase` (two terms or more) is consecutive in a field's words, as
+    `query.contains` says (a phrase is words, never aliases): looked for where its rarest term
+    (by the sample's document frequency) is."""
+    anchor = min(range(len(phrase)), key=lambda i: rarity.get(phrase[i], 0.0))
+    term = phrase[anchor]
+    size = len(phrase)
+
+    def found(sequence: tuple[str, ...]) -> bool:
+        start = anchor
+        while True:
+            try:
+                at = sequence.index(term, start)
+            except ValueError:
+                return False
+            if sequence[at - anchor : at - anchor + size] == phrase:
+                return True
+            start = at + 1
+
+    return found
+
+
+def _compile_near(node: Near, rarity: Rarity) -> Check:
     """Words typed side by side: each child present (cheap set tests first), then close."""
     ranked = tuple((field, _RANK[field]) for field in SCOPE_FIELDS[node.children[0].scope])
     children = node.children
     aliases = node.aliases
     if not aliases:
+        # The words' first terms, every one of which the field must hold: one subset test in
+        # C rejects most fields before `near` (which tests presence too) is called at all.
+        firsts = tuple(frozenset(alt[0] for alt in child.alternatives) for child in children)
+        fields = tuple((field, rank, _TERMS_OF[field]) for field, rank in ranked)
+        if all(len(first) == 1 for first in firsts):
+            needed = frozenset().union(*firsts)
+
+            def check_near_words(d: AnalyzedPaper) -> int:
+                for field, rank, terms_of in fields:
+                    if needed <= terms_of(d) and near(d, field, children):
+                        return rank
+                return _MISS
+
+            return check_near_words
 
         def check_near(d: AnalyzedPaper) -> int:
             for field, rank in ranked:
@@ -167,40 +228,19 @@ def _compile_near(node: Near) -> Check:
 
         return check_near
 
+    # Or the acronym they spell, in the same field: a concept term, or a phrase.
+    spelled = tuple(
+        (field, rank, tuple(_spelled_in(field, alias, rarity) for alias in aliases))
+        for field, rank in ranked
+    )
+
     def check_near_or_alias(d: AnalyzedPaper) -> int:
-        for field, rank in ranked:
-            if any(contains(d, field, a) for a in aliases) or near(d, field, children):
+        for field, rank, tests in spelled:
+            if any(test(d) for test in tests) or near(d, field, children):
                 return rank
         return _MISS
 
     return check_near_or_alias
-
-
-_PAIRS_OF: dict[MatchField, Callable[[AnalyzedPaper], frozenset[tuple[str, str]]]] = {
-    MatchField.TITLE: attrgetter("title_pairs"),
-    MatchField.KEYWORDS: attrgetter("keyword_pairs"),
-    MatchField.ABSTRACT: attrgetter("abstract_pairs"),
-}
-
-
-def _compile_pair(first: str, second: str, scope: Scope) -> Check:
-    """A two-word phrase, the commonest kind: one lookup in the paper's adjacent-pair sets."""
-    pair = (first, second)
-    if scope is Scope.TITLE:
-        return lambda d: _TITLE if pair in d.title_pairs else _MISS
-    if scope is Scope.ABSTRACT:
-        return lambda d: _ABSTRACT if pair in d.abstract_pairs else _MISS
-
-    def check_pair(d: AnalyzedPaper) -> int:
-        if pair in d.title_pairs:
-            return _TITLE
-        if pair in d.keyword_pairs:
-            return _KEYWORDS
-        if pair in d.abstract_pairs:
-            return _ABSTRACT
-        return _MISS
-
-    return check_pair
 
 
 def _rank_of_term(d: AnalyzedPaper, term: str) -> int:

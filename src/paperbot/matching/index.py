@@ -3,23 +3,21 @@ meets the queries that could match it, decided mostly by set algebra in C."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from itertools import chain, pairwise, repeat
-from operator import attrgetter, itemgetter
+from itertools import chain, repeat
 from typing import Any
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
+from paperbot.matching.filing import _count, _edit, _edit_set, _Query
 from paperbot.matching.naive import Match
+from paperbot.matching.paper_keys import paper_keys
 from paperbot.matching.placement import (
     _IN_ABSTRACT,
     _IN_TEXT,
     _IN_TITLE,
     MAX_SLOTS,
-    _Compiled,
     _compiled,
 )
 from paperbot.matching.ranks import (
@@ -33,40 +31,17 @@ from paperbot.matching.ranks import (
     Anchor,
     Check,
 )
-from paperbot.models import MatchField, Subscription
+from paperbot.matching.rows import _SUBSCRIBERS, QueryMatch, _no_gc_pauses
+from paperbot.models import Subscription
 
 # The name the module had before it became a package, which log filters may name.
 log = logging.getLogger("paperbot.matching")
 
 
-# Which of a paper's key sets (title, keywords, abstract, other, the text fields together) an
-# excluded leaf of each kind is sought in; author and category leaves: "other".
-_EXCLUDED_IN = {_IN_TEXT: 4, _IN_TITLE: 0, _IN_ABSTRACT: 2}
-
-
-class _Query:
-    """One distinct query and everyone subscribed to it. `subscribers` is a tuple replaced on
-    every change, never edited in place, so rows being made from it never see it change."""
-
-    __slots__ = ("compiled", "excluded", "subscribers")
-
-    def __init__(self, compiled: _Compiled) -> None:
-        self.compiled = compiled
-        self.subscribers: tuple[Subscription, ...] = ()
-        # The leaves that must not hold, as (key, which of a paper's key sets it is sought in).
-        self.excluded = tuple(
-            (key, _EXCLUDED_IN.get(kind, 3)) for key, kind in compiled.placement.excluded
-        )
-
-
-_SUBSCRIBERS = attrgetter("subscribers")
-_TERM = itemgetter(0)  # of an alias: (term, position)
 # Field ranks, strongest first: a query keeps the strongest field any of its leaves is in.
 _DESCENDING = sorted({_TITLE, _AUTHOR, _KEYWORDS, _CATEGORY, _ABSTRACT}, reverse=True)
 Group = tuple[set[_Query], int]  # queries that matched, with the field rank they share
-# Distinct queries one paper matched in one field: (the queries, the paper's id, the field).
-QueryMatch = tuple[set[_Query], str, MatchField]
-Table = dict[Anchor, list[_Query]]
+Table = dict[Anchor, list[_Query]]  # a later slot's table holds sets (see _edit_set)
 
 
 class SubscriptionIndex:
@@ -83,7 +58,9 @@ class SubscriptionIndex:
         # Set-decided queries: (slots, slot position, leaf kind) -> key -> queries.
         self._required: dict[tuple[int, int, int], Table] = {}
         # Checked queries: first key -> second key (or None) -> (check, query).
-        self._checked: dict[Anchor, dict[Anchor | None, list[tuple[Check, _Query]]]] = {}
+        # Checked branches: first key -> second key (or None) -> check -> the queries it is a
+        # branch of (one run per paper for all of them: see placement._shared_check).
+        self._checked: dict[Anchor, dict[Anchor | None, dict[Check, list[_Query]]]] = {}
         self._anyof: Table = {}
         self._unanchored: list[_Query] = []
         self._keys: dict[Anchor, int] = {}  # every key filed anywhere, with a reference count
@@ -161,10 +138,16 @@ class SubscriptionIndex:
                 if table is None:
                     table = self._required[(slots, position, kind)] = {}
                     self._plan = None
-                _edit(table, key, query, remove)
+                if position:
+                    _edit_set(table, key, query, remove)  # type: ignore[arg-type]
+                else:
+                    _edit(table, key, query, remove)
         for first, second, branch_check in placed.checked:
             by_second = self._checked.setdefault(first, {})
-            _edit(by_second, second, (branch_check, query), remove)
+            by_check = by_second.setdefault(second, {})
+            _edit(by_check, branch_check, query, remove)
+            if not by_check:
+                del by_second[second]
             if not by_second:
                 del self._checked[first]
         for key in placed.anyof:
@@ -175,11 +158,7 @@ class SubscriptionIndex:
             else:
                 self._unanchored.append(query)
         for key in placed.filed_keys():
-            count = self._keys.get(key, 0) + (-1 if remove else 1)
-            if count:
-                self._keys[key] = count
-            else:
-                del self._keys[key]
+            _count(self._keys, key, remove)
 
     def _probe_plan(self) -> list[tuple[Table, int, int, tuple[int, int]]]:
         """(table, field rank, which of the paper's key sets, (slots, position)) for every
@@ -195,7 +174,9 @@ class SubscriptionIndex:
             }
             self._plan = [
                 (table, rank, which, (slots, position))
-                for (slots, position, kind), table in self._required.items()
+                for (slots, position, kind), table in sorted(
+                    self._required.items(), key=lambda item: item[0][1]
+                )  # every first slot before any other: the others are sought among them
                 for rank, which in reach[kind]
             ]
         return self._plan
@@ -204,26 +185,18 @@ class SubscriptionIndex:
         """The queries `doc` matches, in groups sharing a field rank: set algebra in C over the
         few index keys the paper holds, then the checked queries."""
         known = self._keys.keys()
-        # The index keys in each field, intersected straight from the sequences (in C).
-        title = known & chain(doc.title, pairwise(doc.title), map(_TERM, doc.title_aliases))
-        keywords = (
-            known & chain(doc.keywords, pairwise(doc.keywords), map(_TERM, doc.keyword_aliases))
-            if doc.keywords
-            else set()
-        )
-        abstract = known & chain(
-            doc.abstract, pairwise(doc.abstract), map(_TERM, doc.abstract_aliases)
-        )
-        other = known & doc.other_terms()  # authors and categories: keys of their own kind
+        keysets = paper_keys(doc, known)
+        title, keywords, abstract, other = keysets
         text = title | keywords | abstract
         present = text | other
         if not present and not self._unanchored:
             return []
-        keysets = (title, keywords, abstract, other)
         at_rank: dict[int, set[_Query]] = {rank: set() for rank in _DESCENDING}
-        # Queries with several slots or exclusions: by rank, and by (slots, slot position).
+        # Queries with several slots: by rank, and by (slots, slot position).
         general: dict[int, set[_Query]] = {}
         holding: dict[tuple[int, int], set[_Query]] = {}
+        extended = (*keysets, text)  # where excluded leaves are sought (see filing._EXCLUDED_IN)
+        allowed: dict[_Query, bool] = {}  # whether no excluded leaf of a reached query holds
         for table, rank, which, slot in self._probe_plan():
             keys = keysets[which]
             if not keys:
@@ -234,7 +207,28 @@ class SubscriptionIndex:
             if not slot[0]:
                 at_rank[rank].update(*map(table.__getitem__, hit))
                 continue
-            found = set().union(*map(table.__getitem__, hit))
+            if slot[0] == 1:
+                # One slot and exclusions: reaching is matching unless an excluded leaf holds,
+                # which is looked up per reached query (a few dozen a paper): subtracting every
+                # query filed under an excluded key the paper holds ("survey", "dataset": ~150
+                # of them a paper) cost five times more.
+                add = at_rank[rank].add
+                for query in chain.from_iterable(map(table.__getitem__, hit)):
+                    verdict = allowed.get(query)
+                    if verdict is None:
+                        verdict = allowed[query] = _allowed(query, extended)
+                    if verdict:
+                        add(query)
+                continue
+            if slot[1]:
+                # A later slot: only the queries reached through their first slot can match.
+                reached = holding.get((slot[0], 0))
+                if not reached:
+                    continue
+                # Their sets: intersected in C from the smaller side (a category files many).
+                found = set().union(*[reached.intersection(table[key]) for key in hit])
+            else:
+                found = set().union(*map(table.__getitem__, hit))
             general.setdefault(rank, set()).update(found)
             held = holding.get(slot)
             if held is None:
@@ -242,7 +236,7 @@ class SubscriptionIndex:
             else:
                 held |= found
         if holding:
-            matched = self._matched(holding, (*keysets, text))
+            matched = self._matched(holding, extended, allowed)
             if matched:
                 for rank, queries in general.items():
                     at_rank[rank] |= queries & matched
@@ -259,12 +253,15 @@ class SubscriptionIndex:
         return groups
 
     def _matched(
-        self, holding: dict[tuple[int, int], set[_Query]], keysets: tuple[set[Any], ...]
+        self,
+        holding: dict[tuple[int, int], set[_Query]],
+        keysets: tuple[set[Any], ...],
+        allowed: dict[_Query, bool],
     ) -> set[_Query]:
-        """Of the reached queries with several slots or exclusions, those whose every slot
-        holds and no excluded leaf does."""
+        """Of the reached queries with several slots, those whose every slot holds and no
+        excluded leaf does."""
         matched: set[_Query] = set()
-        for slots in range(1, MAX_SLOTS + 1):
+        for slots in range(2, MAX_SLOTS + 1):
             held = holding.get((slots, 0))
             for position in range(1, slots):
                 if not held:
@@ -272,14 +269,12 @@ class SubscriptionIndex:
                 held = held & holding.get((slots, position), set())
             if held:
                 matched |= held
-        # Exclusions are looked up per reached query (a few dozen a paper): subtracting every
-        # query filed under an excluded key the paper holds ("survey", "dataset": ~150 of
-        # them a paper) cost five times more.
         for query in [q for q in matched if q.excluded]:
-            for key, which in query.excluded:
-                if key in keysets[which]:
-                    matched.discard(query)
-                    break
+            verdict = allowed.get(query)
+            if verdict is None:
+                verdict = allowed[query] = _allowed(query, keysets)
+            if not verdict:
+                matched.discard(query)
         return matched
 
     def _checked_hits(self, doc: AnalyzedPaper, present: set[Any]) -> dict[_Query, int]:
@@ -289,10 +284,10 @@ class SubscriptionIndex:
         for first in self._checked.keys() & present:
             by_second = self._checked[first]
             for second in present.intersection(by_second):  # iterates the small dict
-                _check(by_second[second], doc, best)
+                _check_shared(by_second[second], doc, best)
             unfiltered = by_second.get(None)
             if unfiltered:
-                _check(unfiltered, doc, best)
+                _check_shared(unfiltered, doc, best)
         seen: set[_Query] = set()
         for key in self._anyof.keys() & present:
             for query in self._anyof[key]:
@@ -311,8 +306,9 @@ class SubscriptionIndex:
             for key in table.keys() & present:
                 reached.update(dict.fromkeys(table[key]))
         for first in self._checked.keys() & present:
-            for entries in self._checked[first].values():
-                reached.update(dict.fromkeys(query for _, query in entries))
+            for by_check in self._checked[first].values():
+                for queries in by_check.values():
+                    reached.update(dict.fromkeys(queries))
         reached.update(dict.fromkeys(self._unanchored))
         for query in reached:
             yield from query.subscribers
@@ -345,17 +341,6 @@ class SubscriptionIndex:
         return found
 
 
-def subscription_rows(
-    found: Iterable[QueryMatch],
-) -> Iterator[tuple[Subscription, str, MatchField]]:
-    """One (subscription, paper id, field) row per subscriber of each matched query. The
-    subscribers are read as the rows are made: one who joined a matched query since gets the
-    match too (the query did match), one who left does not."""
-    for queries, arxiv_id, field in found:
-        subscribers = chain.from_iterable(map(_SUBSCRIBERS, queries))
-        yield from zip(subscribers, repeat(arxiv_id), repeat(field))
-
-
 def _check(
     entries: Iterable[tuple[Check, _Query]], doc: AnalyzedPaper, best: dict[_Query, int]
 ) -> None:
@@ -363,6 +348,26 @@ def _check(
         rank = check(doc)
         if rank > best.get(query, _MISS):
             best[query] = rank
+
+
+def _allowed(query: _Query, keysets: tuple[set[Any], ...]) -> bool:
+    """Whether none of `query`'s excluded leaves holds in a paper with these key sets."""
+    for key, which in query.excluded:  # noqa: SIM110 (a loop: no generator per reached query)
+        if key in keysets[which]:
+            return False
+    return True
+
+
+def _check_shared(
+    entries: dict[Check, list[_Query]], doc: AnalyzedPaper, best: dict[_Query, int]
+) -> None:
+    """Run each check once for every query it is a branch of."""
+    for check, queries in entries.items():
+        rank = check(doc)
+        if rank >= 0:
+            for query in queries:
+                if rank > best.get(query, _MISS):
+                    best[query] = rank
 
 
 def _merge(groups: list[Group], checked: dict[_Query, int]) -> None:
@@ -377,40 +382,3 @@ def _merge(groups: list[Group], checked: dict[_Query, int]) -> None:
             by_rank[held].discard(query)
         by_rank.setdefault(rank, set()).add(query)
     groups[:] = [(queries, rank) for rank, queries in by_rank.items() if queries]
-
-
-def _edit(table: dict[Any, list[Any]], key: Any, entry: object, remove: bool) -> None:
-    """Add `entry` to the list `table[key]`, or remove it (and the key once the list is empty).
-    Lists, not sets: most keys file one or two queries, and an empty set alone is 216 bytes."""
-    if not remove:
-        table.setdefault(key, []).append(entry)
-        return
-    bucket = table.get(key)
-    if bucket is not None and entry in bucket:
-        bucket.remove(entry)
-        if not bucket:
-            del table[key]
-
-
-@contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a busy day's matches are built: they form no
-    cycles, yet each full collection would walk the whole index (100,000 subscriptions) again,
-    which tripled the time of building 900,000 matches. The caller's GC state is restored.
-
-    On the way out, everything made meanwhile is moved straight to the oldest generation
-    (freeze then unfreeze: two list splices). Left in the youngest, the ~800,000 rows would be
-    walked by the first collection after re-enabling (0.11 s, a tenth of a day's matching) and
-    again by the next one; in the oldest they wait for a full collection like any long-lived
-    data, and garbage among them is still collected then. Skipped if someone froze objects on
-    purpose (unfreeze would thaw theirs)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()

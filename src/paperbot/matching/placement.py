@@ -123,6 +123,10 @@ def _place(node: Node, rarity: Rarity) -> _Placement:
         else:
             required.append(slot)
     if required and len(required) <= MAX_SLOTS:
+        # The rarest slot first: the index reaches a query through its first slot and only
+        # then looks for the others among the queries reached ("cat:cs.LG transformer" is
+        # reached through "transformer", not through every cs.LG paper).
+        required.sort(key=lambda slot: sum(_share(key, rarity) for key, _ in slot))
         return _Placement(required=tuple(required), excluded=tuple(excluded))
     if isinstance(node, Or):
         leaves: list[Leaf] = []
@@ -153,7 +157,25 @@ def _branch(node: Node, rarity: Rarity) -> Branch | None:
         return None
     (first,) = anchors[0]
     others = sorted((k for k in _necessary(node) if k != first), key=lambda k: _share(k, rarity))
-    return first, (others[0] if others else None), _compile(node, rarity)
+    return first, (others[0] if others else None), _shared_check(node, rarity)
+
+
+# Branch checks by meaning: the same branch in many queries ('"achieves state-of-the-art"' in
+# dozens of ORs) is one closure, which the index runs once per paper for all of them.
+_SHARED: dict[str, Check] = {}
+_SHARED_LIMIT = 250_000
+
+
+def _shared_check(node: Node, rarity: Rarity) -> Check:
+    if rarity is not default_rarity():
+        return _compile(node, rarity)
+    key = query_key(node)
+    check = _SHARED.get(key)
+    if check is None:
+        check = _compile(node, rarity)
+        if len(_SHARED) < _SHARED_LIMIT:
+            _SHARED[key] = check
+    return check
 
 
 def _necessary(node: Node) -> list[Anchor]:
