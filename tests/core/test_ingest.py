@@ -47,6 +47,11 @@ def naive(papers: list[Paper], query: str) -> set[tuple[str, str, MatchField]]:
     return found
 
 
+# Chunks of 1, 2, 4, ... whatever the machine's speed: a write slower than its budget (a loaded
+# machine's fsync) would otherwise keep the next chunk small, and the chunk counts below move.
+DOUBLING: dict[str, Any] = {"first_chunk": 1, "target_write_seconds": 3600.0}
+
+
 def test_a_failure_mid_ingest_leaves_marked_papers_that_the_next_ingest_matches(
     store: Store,
 ) -> None:
@@ -61,7 +66,7 @@ def test_a_failure_mid_ingest_leaves_marked_papers_that_the_next_ingest_matches(
 
     live.match_chunk = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(MemoryError):  # the papers were stored in chunks; matching failed
-        ingest_in_chunks(store, live, day[:10], analyze_paper, first_chunk=1)
+        ingest_in_chunks(store, live, day[:10], analyze_paper, **DOUBLING)
     del live.match_chunk
     assert all(store.get_paper(p.arxiv_id) is not None for p in day[:10])
     assert len(store.pending_matches()) == 4  # chunks of 1, 2, 4 and 3, each marked
@@ -89,7 +94,7 @@ def test_a_failure_analysing_a_chunk_stores_none_of_it_and_the_next_ingest_does(
         return analyze_paper(p)
 
     with pytest.raises(MemoryError):  # papers are analysed before their chunk is written
-        ingest_in_chunks(store, live, day, analyze_until_crash, first_chunk=1)
+        ingest_in_chunks(store, live, day, analyze_until_crash, **DOUBLING)
     stored = [p.arxiv_id for p in day if store.get_paper(p.arxiv_id) is not None]
     assert stored == [p.arxiv_id for p in day[:7]]  # chunks of 1, 2 and 4; not the fourth
     assert len(store.pending_matches()) == 3
