@@ -93,9 +93,14 @@ def main() -> None:
 
     progress(f"backfill: {dump.name} ({size_mb:,.0f} MB) into SQLite + tantivy")
     result = backfill(store, dump, search, progress=report)
-    full_rate = result.per_second
     assert store.count_papers() == args.papers and search.num_docs == args.papers
+    # The index alone is timed up to its closing merges; so is the backfill (as `paperbot
+    # backfill` exits only after them).
+    started = time.perf_counter()
     search.close()
+    closing = time.perf_counter() - started
+    backfill_seconds = result.seconds + closing
+    full_rate = result.papers / backfill_seconds
     store.close()
 
     progress(f"the search index alone on the same {args.papers:,} papers (parsed untimed)")
@@ -116,7 +121,8 @@ def main() -> None:
     share = full_rate / alone_rate
     verdict = "MET" if share >= TARGET_SHARE else "MISSED"
     print(
-        f"  backfill (parse + upsert + index): {full_rate:,.0f} papers/s ({result.seconds:.1f} s);"
+        f"  backfill (parse + upsert + index): {full_rate:,.0f} papers/s ({backfill_seconds:.1f} s,"
+        f" of which {closing:.1f} s waiting for the index's closing merges);"
         f" the search index alone on the same papers: {alone_rate:,.0f} papers/s "
         f"({alone_seconds:.1f} s) -> backfill at {share:.0%} of it, target >= "
         f"{TARGET_SHARE:.0%} -> {verdict} (the former {TARGET:,}/s: "
