@@ -68,16 +68,22 @@ class Figures:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
-    # CPU seconds during the day: the ingest's own thread, and the whole process (the index's
-    # threads, the command thread and its workers too)
-    cpu: tuple[float, float] = (0.0, 0.0)
+    quiet_day: float | None = None  # the next day, ingested with no command meanwhile
+    # CPU seconds during the day: the ingest's thread, the index's thread, the commands' threads
+    # (the command thread and its workers), and the whole process (tantivy's threads too)
+    cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     digests: float = 0.0  # one after another
     digests_at_once: float = 0.0  # gathered, as the scheduler builds an hour's channels
     digest_items: dict[ChannelKey, list[str]] = field(default_factory=dict)
 
 
 def run_query_rows(
-    url: str, tmp: Path, papers: list[Paper], subs: list[Subscription], digests: int
+    url: str,
+    tmp: Path,
+    papers: list[Paper],
+    subs: list[Subscription],
+    digests: int,
+    next_day: list[Paper],
 ) -> Figures:
     figures = Figures("query rows")
     store = Store.open(url)
@@ -94,7 +100,12 @@ def run_query_rows(
             started, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             _, _, matched = bot.ingest_papers(papers)
             figures.day = time.perf_counter() - started
-            figures.cpu = (time.thread_time() - thread_cpu, time.process_time() - cpu)
+            figures.cpu = (
+                time.thread_time() - thread_cpu,
+                bot.last_ingest.index_cpu_seconds if bot.last_ingest else 0.0,
+                commands.cpu_seconds(),
+                time.process_time() - cpu,
+            )
         stats, sync = bot.last_ingest, bot.last_sync
         assert stats is not None and sync is not None
         figures.stages = {
@@ -115,6 +126,12 @@ def run_query_rows(
         figures.digests, figures.digests_at_once, figures.digest_items = build_digests(
             bot, keys[:digests]
         )
+        # The next day with no command meanwhile: the ingest's own time, without what the
+        # command thread took of the GIL (the day's CPU by thread shows how much that was).
+        progress("query rows: the next day, no commands")
+        started = time.perf_counter()
+        bot.ingest_papers(next_day)
+        figures.quiet_day = time.perf_counter() - started
     finally:
         search.close()
         store.close()
@@ -199,6 +216,7 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
         print(f"  {name:{width}} {cell_a:>20} {cell_b:>20}")
     rows = [
         ("whole day", f"{new.day:.2f} s", f"{old.day:.2f} s"),
+        ("next day, no commands", f"{new.quiet_day or 0:.2f} s", "-"),
         ("longest write txn", f"{new.max_write:.3f} s", f"{old.max_write:.3f} s"),
         ("write transactions", f"{new.transactions}", f"{old.transactions}"),
         ("matches stored (rows)", f"{new.rows:,}", f"{old.rows:,}"),
@@ -216,9 +234,11 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
     for name, cell_a, cell_b in rows:
         print(f"  {name:{width}} {cell_a:>20} {cell_b:>20}")
     print(f"  (query rows: {new.matched:,} (query, paper) matches packed into {new.rows:,} rows)")
+    ingest, index, sent, process = new.cpu
     print(
-        f"  query rows' day: {new.day:.2f} s wall, {new.cpu[0]:.2f} s CPU in the ingest's thread, "
-        f"{new.cpu[1]:.2f} s CPU in the process (index threads, commands and their workers)"
+        f"  query rows' day: {new.day:.2f} s wall; CPU: ingest thread {ingest:.2f} s, index "
+        f"thread {index:.2f} s, commands {sent:.2f} s, the rest (tantivy's threads) "
+        f"{process - ingest - index - sent:.2f} s; {process:.2f} s in all"
     )
     for design in (new, old):
         for kind, values in design.latencies.items():
@@ -251,6 +271,8 @@ def main() -> None:
     progress(f"generating {args.papers} papers and {args.subscriptions} subscriptions")
     start = datetime.now(UTC) - timedelta(hours=6)
     papers = list(synthetic_papers(args.papers, seed=args.seed, start=start))
+    # Other ids (the seed picks their prefix): new papers for the next day.
+    next_day = list(synthetic_papers(args.papers, seed=args.seed + 1, start=start))
     unique: dict[tuple[ChannelKey, str], Subscription] = {}
     for s in synthetic_subscriptions(args.subscriptions, seed=args.seed):
         unique.setdefault((s.channel, s.query), s)
@@ -263,14 +285,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, server in servers:
             results = []
-            for design, run in (("query", run_query_rows), ("subscription", run_subscription_rows)):
+            for design in ("query", "subscription"):
                 progress(f"{name}: {design} rows")
                 # Each run its own search index too: an index left by another run would
                 # believe itself caught up.
                 workdir = Path(tmp) / f"{design}-{name}"
                 workdir.mkdir()
                 with fresh_database(server, workdir, "bench") as url:
-                    results.append(run(url, workdir, papers, subs, args.digests))
+                    if design == "query":
+                        run = run_query_rows(url, workdir, papers, subs, args.digests, next_day)
+                    else:
+                        run = run_subscription_rows(url, workdir, papers, subs, args.digests)
+                    results.append(run)
             report(name, results[0], results[1], len(papers), len(subs))
     print(
         f"  machine: {os.cpu_count()} cores, load average {os.getloadavg()}; 1M tuple appends "

@@ -117,6 +117,18 @@ class Commands:
         self._stop.set()
         self._thread.join()
 
+    def cpu_seconds(self) -> float:
+        """CPU time so far of the command thread and of its loop's worker threads (where the
+        commands' blocking work runs): what the commands took from the ingest's GIL."""
+        ours = [
+            t for t in threading.enumerate() if t is self._thread or t.name.startswith("asyncio_")
+        ]
+        total = 0.0
+        for thread in ours:
+            if thread.ident is not None and thread.is_alive():
+                total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        return total
+
     async def _run(self) -> None:
         n = 0
         while not self._stop.is_set():

@@ -64,9 +64,12 @@ class DigestBuilder:
         size: int,
     ) -> Digest:
         key = channel.key
-        missing = self.missing_sources()
-        reasons, papers, votes = self._read(key, matched_since, only)
-        taste = self._taste(channel, list(papers.values()), only)
+        # Every read of the build in one database session (see Store.reading); taste last,
+        # since a failing model is ignored and would leave the session unusable on PostgreSQL.
+        with self.store.reading():
+            missing = self.missing_sources()
+            reasons, papers, votes = self._read(key, matched_since, only)
+            taste = self._taste(channel, list(papers.values()), only)
         suggestions = [
             DigestItem(s.paper, score=s.learned, note=f"close to: {s.close_to}", suggested=True)
             for s in (taste.suggestions if taste else ())

@@ -6,13 +6,14 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from paperbot.errors import InvalidInput
 from paperbot.ingest import LiveSubscriptions, ingest_in_chunks
@@ -219,6 +220,26 @@ def test_an_ingest_failure_is_the_error_raised_even_when_the_index_fails_too(
         bot.ingest_papers([paper(1, "Diffusion 1")])
     assert finished.is_set()  # the index's thread was waited for, not left running
     assert bot.store.pending_matches() != []  # the next ingest matches the stored paper
+
+
+async def test_a_digest_is_built_in_one_database_session_besides_its_channels(
+    bot: Paperbot,
+) -> None:
+    await bot.subscribe(KEY, "diffusion", "alice")
+    await bot.subscribe(KEY, "graphs", "alice")
+    bot.ingest_papers([paper(n, f"Diffusion graphs {n}") for n in range(1, 6)])
+    bot.store.reserve_posts(KEY, ["2611.00001"], date(2026, 1, 1), "w")
+    bot.store.complete_post(KEY, "2611.00001", "m1")
+    await bot.record_vote(KEY, "m1", "U1", 1)
+    bot.store.record_source_result("arxiv", None, "down")
+    sessions = []
+    event.listen(bot.store.engine, "checkout", lambda *args: sessions.append(1))
+    digest = await bot.build_digest(KEY)
+    # One for the channel's record, one for everything the build reads (candidates, papers,
+    # votes, failing sources, taste): on PostgreSQL each costs a pre-ping and a rollback.
+    assert len(sessions) == 2
+    assert [i.paper.arxiv_id for i in digest.items] == [f"2611.{n:05d}" for n in range(2, 6)]
+    assert len(digest.items[0].reasons) == 2
 
 
 # --- the property: stored query rows, fanned out, equal the naive evaluation -----------------

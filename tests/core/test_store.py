@@ -1,5 +1,6 @@
 """The store on real databases: a SQLite file, and PostgreSQL when a server is configured."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import inspect
@@ -213,3 +214,24 @@ def test_overlong_links_are_dropped_not_fatal(store: Store) -> None:
     )
     again = store.upsert_papers([paper])
     assert again.inserted == [] and again.updated == []
+
+
+def test_reads_share_the_session_of_an_enclosing_reading_block_in_their_thread_only(
+    store: Store,
+) -> None:
+    store.upsert_papers([make_paper("Attention", "Abstract", arxiv_id="2401.00001")])
+    with store.reading() as outer:
+        with store.reading() as inner:
+            assert inner is outer
+        seen: list[object] = []
+        thread = threading.Thread(target=lambda: seen.append(_session_of(store)))
+        thread.start()
+        thread.join()
+        assert seen[0] is not outer  # another thread opens its own
+        assert store.get_paper("2401.00001") is not None  # reads work inside the block
+    assert _session_of(store) is not outer
+
+
+def _session_of(store: Store) -> object:
+    with store.reading() as conn:
+        return conn

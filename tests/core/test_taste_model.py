@@ -11,6 +11,7 @@ from paperbot.models import Paper
 from paperbot.sources.sample import sample_papers
 from paperbot.taste.features import N_FEATURES, VectorCache, term_indices, terms, vectorize
 from paperbot.taste.model import MAX_WEIGHTS, TasteModel, TrainingError, strongest_words, train
+from paperbot.testing import make_paper
 
 
 def about(word: str) -> list[bool]:
@@ -63,7 +64,24 @@ def test_term_columns_are_the_vectorizers_columns() -> None:
     row = vectorize([paper])
     assert set(columns.tolist()) == set(row.indices.tolist())
     assert int(columns.max()) < N_FEATURES
-    assert abs(float(row.multiply(row).sum()) - 1.0) < 1e-5  # rows are L2-normalised
+    norm = float(np.sqrt(row.multiply(row).sum()))
+    assert 0.7 < norm < 1.3  # about unit length for a typical abstract (PIVOT)
+
+
+def test_a_longer_abstract_holding_a_liked_word_is_not_scored_below_a_short_one() -> None:
+    # Rows are divided by the square root of their length, not by their length: a paper that
+    # holds the liked word among more other words keeps more of its weight (bench_taste.py).
+    filler = " ".join(f"word{chr(97 + n // 26)}{chr(97 + n % 26)}" for n in range(120))
+    short = make_paper("Notes", f"We study bandits. {filler[:200]}")
+    long = make_paper("Notes", f"We study bandits. {filler}")
+    rows = vectorize([short, long])
+    lengths = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    raw = [len(set(terms(p))) for p in (short, long)]
+    assert lengths[1] / lengths[0] == pytest.approx(np.sqrt(np.sqrt(raw[1] / raw[0])), rel=0.1)
+    liked = np.zeros(N_FEATURES, dtype=np.float32)
+    liked[term_indices(["bandits"])] = 1.0
+    scores = rows @ liked
+    assert scores[1] > 0.7 * scores[0]  # an L2 row would keep about half (0.5-0.6)
 
 
 def test_the_vector_cache_gives_the_rows_vectorize_gives_and_stays_bounded() -> None:

@@ -34,6 +34,7 @@ class IngestStats:
     recovered: int = 0  # papers an interrupted ingest had stored unmatched
     index_seconds: float = 0.0  # the search index catching up, beside matching (set by the caller)
     index_wait_seconds: float = 0.0  # of which the ingest waited for after recording
+    index_cpu_seconds: float = 0.0  # the index's thread on a CPU (tantivy's own threads aside)
     matched_any: bool = False  # papers changed (or an interrupted ingest's were recovered)
 
     @property

@@ -36,7 +36,7 @@ def ingest_and_index(
         indexing.wait(reraise=False)  # the ingest's own error is the one to see
         raise
     stats.index_wait_seconds = indexing.wait()
-    stats.index_seconds = indexing.seconds
+    stats.index_seconds, stats.index_cpu_seconds = indexing.seconds, indexing.cpu_seconds
     stats.matched_any = indexing.started
     return result, matched, stats
 
@@ -49,6 +49,7 @@ class BackgroundIndexing:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.seconds = 0.0  # how long the catch-up ran (beside the matching)
+        self.cpu_seconds = 0.0  # of which its thread was on a CPU (tantivy's own threads aside)
 
     def start(self) -> None:
         if self._thread is None:
@@ -56,13 +57,14 @@ class BackgroundIndexing:
             self._thread.start()
 
     def _run(self) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             self._catch_up()
         except BaseException as exc:  # tantivy panics surface as BaseException
             self._error = exc
         finally:
             self.seconds = time.perf_counter() - started
+            self.cpu_seconds = time.thread_time() - cpu
 
     @property
     def started(self) -> bool:

@@ -73,15 +73,15 @@ class IngestStore(StoreBase):
 
     def pending_matches(self) -> list[tuple[int, int]]:
         """Revision ranges of stored papers whose matches are not recorded yet."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return match_rows.pending(conn)
 
     def papers_in_revisions(self, first: int, last: int) -> list[tuple[int, Paper]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return paper_rows.papers_in_revisions(conn, first, last)
 
     def revisions_seen_since(self, since: datetime) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return paper_rows.revisions_seen_since(conn, since)
 
     def query_ids(self, texts: Iterable[str]) -> dict[str, int]:
@@ -100,7 +100,7 @@ class IngestStore(StoreBase):
     def followed_query_matches(self, subscription: Subscription, since: datetime) -> int | None:
         """How many papers the subscription's query matched since `since`, if another channel
         followed that query all along (so the ingests stored its matches); None otherwise."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return match_rows.followed_query_matches(
                 conn, subscription.query, self._channel_id(conn, subscription.channel), since
             )
@@ -109,7 +109,7 @@ class IngestStore(StoreBase):
         """What the channel's next digest may post: matches since `matched_since` (its keep
         window) of papers not posted, reserved or uncertain there, counted for a subscription
         from a few days before it was added. The one place a digest's candidates are chosen."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return self.candidates_in(conn, self._channel_id(conn, key), matched_since)
 
     def digest_inputs(
@@ -118,7 +118,7 @@ class IngestStore(StoreBase):
         """`digest_candidates` (narrowed to the ids `only`), their papers and the channel's
         votes on them, in one session: on PostgreSQL every session pays a pre-ping and a
         rollback, which cost more than a thousand digests' queries."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             channel_id = self._channel_id(conn, key)
             found = self.candidates_in(conn, channel_id, matched_since)
             if only is not None:

@@ -86,32 +86,32 @@ class Store(IngestStore):
             return result
 
     def read_meta(self, keys: Sequence[str]) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return paper_rows.read_meta(conn, keys)
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return self._paper_cache.get_papers(conn, ids)
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         return self.get_papers([arxiv_id]).get(arxiv_id)
 
     def papers_changed_since(self, rev: int, limit: int = 5000) -> list[tuple[int, Paper]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return paper_rows.papers_changed_since(conn, rev, limit)
 
     def papers_seen_since(self, since: datetime) -> list[Paper]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return list(paper_rows.papers_seen_since(conn, since))
 
     def latest_paper_rev(self) -> int:
         """The newest paper revision committed (0 for none): the search index's freshness check,
         one lookup in ix_papers_rev."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return int(conn.execute(select(func.max(papers_table.c.rev))).scalar_one_or_none() or 0)
 
     def count_papers(self) -> int:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(papers_table)).scalar_one())
 
     # --- channels -------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Store(IngestStore):
         return found
 
     def get_channel(self, key: ChannelKey) -> Channel | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             found = channel_rows.get_channel(conn, key)
         if found is None:
             return None
@@ -139,7 +139,7 @@ class Store(IngestStore):
         return channel
 
     def list_channels(self, platform: str | None = None) -> list[Channel]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return channel_rows.list_channels(conn, platform)
 
     def update_channel(self, key: ChannelKey, settings: ChannelSettings) -> Channel:
@@ -179,12 +179,12 @@ class Store(IngestStore):
             return channel_rows.remove_subscription(conn, self._channel_id(conn, key), query)
 
     def list_subscriptions(self, key: ChannelKey) -> list[Subscription]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return channel_rows.list_subscriptions(conn, self._channel_id(conn, key), key)
 
     def all_subscriptions(self) -> list[Subscription]:
         """Every subscription of every channel that is not paused."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return channel_rows.active_subscriptions(conn)
 
     def stored_subscriptions(
@@ -192,14 +192,14 @@ class Store(IngestStore):
     ) -> tuple[int, list[StoredSubscription]]:
         """The subscription revision, then every subscription (or those of `channel_ids`) as
         of it or later: an ingest syncing from that revision on misses nothing."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rev = channel_rows.subscription_rev(conn)
             return rev, channel_rows.stored_subscriptions(conn, channel_ids)
 
     def subscription_changes(self, since_rev: int) -> tuple[int, set[int]]:
         """The newest subscription revision, and the channels that changed after `since_rev`:
         one small read when nothing changed."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rev = channel_rows.subscription_rev(conn)
             if rev == since_rev:
                 return rev, set()
@@ -243,16 +243,16 @@ class Store(IngestStore):
             ledger_rows.mark_post_uncertain(conn, self._channel_id(conn, key), paper_id)
 
     def pending_posts(self, older_than: datetime | None = None) -> list[LedgerEntry]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return ledger_rows.pending_posts(conn, older_than)
 
     def ledger(self, key: ChannelKey) -> list[LedgerEntry]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return ledger_rows.channel_ledger(conn, self._channel_id(conn, key))
 
     def uncertain_papers(self, key: ChannelKey) -> list[tuple[str, str]]:
         """(paper id, title) of posts that may or may not have arrived; never resent."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return ledger_rows.uncertain_papers(conn, self._channel_id(conn, key))
 
     # --- digests (headers and threads) ----------------------------------------------------
@@ -281,29 +281,29 @@ class Store(IngestStore):
 
     def open_digests(self, key: ChannelKey) -> list[DigestRecord]:
         """The channel's digests a crash (or a failure) left unfinished, oldest first."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return digest_rows.open_digests(conn, self._channel_id(conn, key))
 
     def channels_with_open_digests(self) -> list[ChannelKey]:
         """Channels with a digest a crash interrupted (or whose header still needs its edit)."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return [ChannelKey(*row) for row in digest_rows.channels_with_open_digests(conn)]
 
     def latest_digest(self, key: ChannelKey, day: date) -> DigestRecord | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return digest_rows.latest_digest(conn, self._channel_id(conn, key), day)
 
     def digest_thread(self, digest_id: int) -> str | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return digest_rows.digest_thread(conn, digest_id)
 
     def digest_posts(self, digest_id: int) -> list[DigestPost]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return digest_rows.digest_posts(conn, digest_id)
 
     def paper_for_message(self, key: ChannelKey, message_id: str) -> str | None:
         """The paper a posted message is about, so a reaction on it can become a vote."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             channel_id = self._channel_id_or_none(conn, key)
             if channel_id is None:
                 return None
@@ -323,7 +323,7 @@ class Store(IngestStore):
             return vote_rows.retract_vote(conn, self._channel_id(conn, key), paper_id, user, value)
 
     def vote_totals(self, key: ChannelKey, paper_ids: Sequence[str]) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             channel_id = self._channel_id_or_none(conn, key)
             if channel_id is None:
                 return {}
@@ -333,7 +333,7 @@ class Store(IngestStore):
         self, key: ChannelKey, since: datetime | None, limit: int
     ) -> list[tuple[str, int]]:
         """Papers the channel voted up, best first: (paper id, net votes)."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             channel_id = self._channel_id_or_none(conn, key)
             if channel_id is None:
                 return []
@@ -347,7 +347,7 @@ class Store(IngestStore):
             source_rows.record_source_result(conn, source, count, error, now)
 
     def source_statuses(self) -> list[SourceStatus]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return source_rows.source_statuses(conn)
 
     # --- acronyms -------------------------------------------------------------------------
@@ -359,5 +359,5 @@ class Store(IngestStore):
             return acronym_rows.record_acronyms(conn, pairs, now)
 
     def learned_acronyms(self) -> list[tuple[str, str]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return acronym_rows.learned_acronyms(conn)

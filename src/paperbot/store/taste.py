@@ -51,7 +51,7 @@ class TasteStore:
         return self.store._channel_id_or_none(conn, key)
 
     def load(self, key: ChannelKey) -> StoredTaste | None:
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return None
@@ -101,7 +101,7 @@ class TasteStore:
 
     def vote_fingerprint(self, key: ChannelKey) -> str:
         """Changes whenever the channel's votes do (added, changed or taken back)."""
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return _fingerprint(0, 0, None)
@@ -115,7 +115,7 @@ class TasteStore:
     def stale(self) -> list[ChannelKey]:
         """Channels whose stored model was trained on other votes than they have now (or that
         have votes and no model): one grouped query, so a sweep over every channel stays cheap."""
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             current = {
                 channel_id: _fingerprint(count, total, latest)
                 for channel_id, count, total, latest in conn.execute(
@@ -147,7 +147,7 @@ class TasteStore:
     def training_votes(self, key: ChannelKey, limit: int) -> list[tuple[str, int]]:
         """(paper id, net vote) of the channel's most recently voted papers, net vote not 0."""
         total = func.sum(votes.c.value)
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
@@ -166,7 +166,7 @@ class TasteStore:
         brings, which its model learns to tell the papers it voted up from."""
         if limit <= 0:
             return []
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
@@ -183,7 +183,7 @@ class TasteStore:
         """Papers first seen after `since` that matched none of the channel's subscriptions
         and were never posted (nor reserved) there: what "also worth a look" picks from. Ids
         only: every channel's digest reads the same day, whose vectors are cached."""
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
@@ -201,7 +201,7 @@ class TasteStore:
     def latest_digest(self, key: ChannelKey) -> list[str]:
         """The papers of the channel's latest digest in the order they were posted: a digest
         reserves all its papers at one moment, so they share the latest `created_at`."""
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             channel_id = self._channel(conn, key)
             if channel_id is None:
                 return []
@@ -217,7 +217,7 @@ class TasteStore:
         return [row[0] for row in rows]
 
     def recent_papers(self, limit: int) -> list[Paper]:
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             rows = conn.execute(
                 select(papers)
                 .order_by(papers.c.first_seen_at.desc(), papers.c.arxiv_id)

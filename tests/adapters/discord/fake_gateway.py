@@ -143,15 +143,22 @@ class FakeGateway:
             op, data = payload.get("op"), payload.get("d")
             shard = data.get("shard") if isinstance(data, dict) else None
             await self._note(Received(op, data, shard))
-            if op == HEARTBEAT:
-                await ws.send_str(json.dumps({"op": HEARTBEAT_ACK}))
-            elif op == IDENTIFY:
-                if self.refuse_identify is not None:
-                    await ws.close(code=self.refuse_identify)
-                    break
-                await self._ready(ws, shard)
-            elif op == RESUME:
-                await self._resume(ws, data)
+            try:
+                if op == HEARTBEAT:
+                    await ws.send_str(json.dumps({"op": HEARTBEAT_ACK}))
+                elif op == IDENTIFY:
+                    if self.refuse_identify is not None:
+                        await ws.close(code=self.refuse_identify)
+                        break
+                    await self._ready(ws, shard)
+                elif op == RESUME:
+                    await self._resume(ws, data)
+            except ConnectionResetError:
+                # The frame crossed our close (`drop`): aiohttp refuses to answer on a closing
+                # socket, and Discord leaves such a frame unanswered too. (Raised, it was logged
+                # with a traceback: the rare failure of the gateway tests under load, whose
+                # heartbeats come every 250 ms.)
+                break
         await self._note(None)
         return ws
 

@@ -11,11 +11,12 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 from fake_discord import BOT_ID, CHANNEL_ID, TOKEN, FakeDiscord
-from fake_gateway import HEARTBEAT, IDENTIFY, RESUME, FakeGateway, unused_port
+from fake_gateway import HEARTBEAT, HELLO, IDENTIFY, RESUME, FakeGateway, unused_port
 
 from conftest import BO, KEY_ARGS, command_payload, reaction_payload
 from paperbot.adapters.discord import DiscordAdapter
@@ -178,6 +179,42 @@ async def test_a_dropped_connection_resumes_and_gets_what_it_missed(
     await running.connected()
     assert len(gateway.ops(IDENTIFY)) == 1  # resumed, not a new session
     assert not [r for r in caplog.records if r.exc_info]  # no traceback for an outage
+
+
+async def test_a_heartbeat_that_crosses_the_gateways_close_goes_unanswered(
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake itself: `drop` closes a connection while a heartbeat it has just read waits for
+    its answer. The fake answered it on the closing socket, and aiohttp logged that with a
+    traceback, which failed the test above now and then under load (heartbeats every 250 ms)."""
+    caplog.set_level(logging.INFO)
+    note = gateway._note
+    heartbeat_read, dropped = asyncio.Event(), asyncio.Event()
+
+    async def noting(received: Any) -> None:
+        await note(received)
+        if received is not None and received.op == HEARTBEAT:
+            heartbeat_read.set()
+            await dropped.wait()  # the close goes out while this heartbeat waits
+
+    monkeypatch.setattr(gateway, "_note", noting)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(gateway.url, autoclose=False) as ws,  # answers the close when told
+    ):
+        assert (await ws.receive_json())["op"] == HELLO
+        await ws.send_json({"op": IDENTIFY, "d": {"token": TOKEN, "intents": 0}})
+        await gateway.wait_for(lambda: len(gateway.live) == 1)
+        await ws.send_json({"op": HEARTBEAT, "d": 2})
+        await asyncio.wait_for(heartbeat_read.wait(), 10)
+        dropping = asyncio.create_task(gateway.drop(code=4000))
+        while (await ws.receive()).type is not aiohttp.WSMsgType.CLOSE:
+            pass  # READY and GUILD_CREATE, then the close
+        dropped.set()
+        await ws.close()
+        await asyncio.wait_for(dropping, 10)
+    await gateway.wait_for(lambda: not gateway.live)
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
 
 
 async def test_a_reconnect_request_resumes(running: Running, gateway: FakeGateway) -> None:
