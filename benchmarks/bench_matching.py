@@ -108,7 +108,9 @@ def main() -> None:
             lambda: index.match_groups(analyze_paper(p) for p in papers)
         )
         runs.append((day_wall, day_cpu))
-    day_wall, day_cpu = min(runs)
+    # Each best on its own: on a shared machine the fastest run by the clock need not be the
+    # one that used the least CPU.
+    day_wall, day_cpu = min(w for w, _ in runs), min(c for _, c in runs)
     docs, analyse_wall, _ = timed(lambda: [analyze_paper(p) for p in papers])
     _, groups_wall, _ = timed(lambda: index.match_groups(docs))
     rows, expand_wall, _ = timed(lambda: list(subscription_rows(groups)))
@@ -140,7 +142,7 @@ def main() -> None:
     )
     verdict = "MET" if day_wall < TARGET_SECONDS else "MISSED"
     print(
-        f"  indexed:  {day_wall:.3f} s wall, {day_cpu:.3f} s CPU, best of {args.runs} (timed "
+        f"  indexed:  {day_wall:.3f} s wall, {day_cpu:.3f} s CPU, each best of {args.runs} (timed "
         f"apart: analyse {analyse_wall:.3f} s, match {groups_wall:.3f} s)"
     )
     print(f"  target:   < {TARGET_SECONDS:.1f} s -> {verdict}")
