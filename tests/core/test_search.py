@@ -477,6 +477,9 @@ def test_a_dashed_word_or_phrase_leaves_papers_out(index: SearchIndex) -> None:
     assert "1706.03762" not in ids(index, "attention transformer sequence -recurrent")
     assert ids(index, "diffusion AND NOT heat") == ids(index, "diffusion -heat")
     assert ids(index, "Attention Is NOT All You Need")[0] == "1706.03762"  # a lone NOT: a word
+    # Only a dash before the word or the opening quote leaves out; inside quotes it is text.
+    assert parse_search('"- outputting"').phrases == (("output",),)
+    assert parse_search('"-heat" diffusion').excluded == ()
     request = parse_search('diffusion -heat -"score matching"')
     assert request.text == 'diffusion -heat -"score matching"'
     assert request.excluded == (("heat",), ("score", "match"))

@@ -84,12 +84,10 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
 
     negate = False  # after AND NOT, as subscriptions write it
 
-    def add_text(raw: str, quoted: bool) -> None:
+    def add_text(raw: str, quoted: bool, leave_out: bool = False) -> None:
         nonlocal negate
-        if negate:
-            negate, raw = False, "-" + raw
-        if raw.startswith("-"):  # -word, -"a phrase": what no hit may hold
-            raw = raw.lstrip("-")
+        if negate or leave_out:  # -word, -"a phrase", AND NOT word: what no hit may hold
+            negate = False
             left_out = stems(raw)
             if left_out and len(excluded) < MAX_EXCLUDED:
                 excluded.append(tuple(left_out[:MAX_PHRASE_WORDS]))
@@ -137,10 +135,10 @@ def parse_search(text: str, today: date | None = None) -> SearchRequest:
             else:  # title:/abstract: are searched like any word; both fields are always searched
                 add_text(value, quoted)
         elif m.group("phrase"):
-            phrase = m.group("phrase")
-            add_text(("-" if phrase[0] == "-" else "") + phrase.lstrip("-").strip('"'), True)
-        elif m.group("word") and m.group("word") not in _OPERATORS:
-            add_text(m.group("word"), False)
+            phrase = m.group("phrase")  # a dash inside the quotes is text: "- outputting"
+            add_text(phrase.removeprefix("-").strip('"'), True, leave_out=phrase[0] == "-")
+        elif word and word not in _OPERATORS:
+            add_text(word.lstrip("-"), False, leave_out=word[0] == "-")
     request = SearchRequest(
         text=" ".join(shown),
         terms=tuple(terms[:MAX_TERMS]),
