@@ -379,4 +379,12 @@ async def test_taste_counts_a_vote_at_once_before_any_retrain(
     text = await ask(bot, "taste")
     assert text.startswith("Learning needs 5 papers voted 👍; this channel has 1 👍 and 0 👎")
     assert text.endswith("4 more 👍 to go.")
+    # Found in use: with enough votes and the retrain still to come it said "Learning needs 5
+    # papers voted 👍; this channel has 6 👍", as if 6 were fewer than 5.
+    items = [p for p in poster.posts if p.kind == "item" and p.channel == KEY]
+    assert len(items) >= 5
+    for post in items[1:5]:
+        await bot.record_vote(KEY, post.message_id, "U1", 1)
+    text = await ask(bot, "taste")
+    assert text.startswith("Learning from this channel's 5 👍 and 0 👎: the model is being")
     await bot.taste.aclose()

@@ -28,10 +28,15 @@ def taste_reply(summary: TasteSummary) -> Reply:
                 text=f"No votes yet: react 👍 on {summary.needed} papers you like and the "
                 "digest starts learning this channel's taste."
             )
-        more = max(0, summary.needed - summary.up_votes)
+        more = summary.needed - summary.up_votes
+        if more <= 0:  # enough votes; the retrain that follows a vote has not stored it yet
+            return Reply(
+                text=f"Learning from this channel's {votes}: the model is being trained; "
+                "ask /papers taste again in a minute."
+            )
         return Reply(
             text=f"Learning needs {summary.needed} papers voted 👍; this channel has {votes}"
-            + (f": {more} more 👍 to go." if more else ".")
+            f": {more} more 👍 to go."
         )
     lines = [f"Learned from {summary.up_votes + summary.down_votes} voted papers ({votes})."]
     if summary.pull_up:
