@@ -186,7 +186,7 @@ async def test_a_failing_model_leaves_the_digest_as_it_was(
     digest = await bot.build_digest(KEY)
     assert [i.paper.arxiv_id for i in digest.items] == [i.paper.arxiv_id for i in expected.items]
     reply = await commands.handle(bot, CommandContext(KEY, "U1"), "taste")
-    assert not reply.is_error and "Learning needs" in reply.text
+    assert not reply.is_error and "its model is not trained yet" in reply.text
 
 
 async def test_a_digest_reads_the_stored_model_and_never_trains(
@@ -386,5 +386,5 @@ async def test_taste_counts_a_vote_at_once_before_any_retrain(
     for post in items[1:5]:
         await bot.record_vote(KEY, post.message_id, "U1", 1)
     text = await ask(bot, "taste")
-    assert text.startswith("Learning from this channel's 5 👍 and 0 👎: the model is being")
+    assert text.startswith("Learning from this channel's 5 👍 and 0 👎: its model is not trained")
     await bot.taste.aclose()

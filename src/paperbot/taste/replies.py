@@ -29,10 +29,10 @@ def taste_reply(summary: TasteSummary) -> Reply:
                 "digest starts learning this channel's taste."
             )
         more = summary.needed - summary.up_votes
-        if more <= 0:  # enough votes; the retrain that follows a vote has not stored it yet
+        if more <= 0:  # enough votes, no readable model: the retrain after a vote is to come
             return Reply(
-                text=f"Learning from this channel's {votes}: the model is being trained; "
-                "ask /papers taste again in a minute."
+                text=f"Learning from this channel's {votes}: its model is not trained yet (it "
+                "trains in the background after votes); until then digests rank by keywords."
             )
         return Reply(
             text=f"Learning needs {summary.needed} papers voted 👍; this channel has {votes}"
