@@ -41,7 +41,15 @@ from sqlalchemy import text
 
 from corpus import synthetic_papers, synthetic_subscriptions
 from day_legacy import SubscriptionRows
-from day_load import Commands, fresh_database, load_subscriptions, p99, quantiles, seed_posts
+from day_load import (
+    Commands,
+    fresh_database,
+    load_subscriptions,
+    p99,
+    quantiles,
+    seed_posts,
+    unique_subscriptions,
+)
 from paperbot.matching import SubscriptionIndex
 from paperbot.models import ChannelKey, Paper, Subscription
 from paperbot.search import SearchIndex
@@ -273,10 +281,7 @@ def main() -> None:
     papers = list(synthetic_papers(args.papers, seed=args.seed, start=start))
     # Other ids (the seed picks their prefix): new papers for the next day.
     next_day = list(synthetic_papers(args.papers, seed=args.seed + 1, start=start))
-    unique: dict[tuple[ChannelKey, str], Subscription] = {}
-    for s in synthetic_subscriptions(args.subscriptions, seed=args.seed):
-        unique.setdefault((s.channel, s.query), s)
-    subs = list(unique.values())
+    subs = unique_subscriptions(list(synthetic_subscriptions(args.subscriptions, seed=args.seed)))
     # Parse and compile every query once, as a running bot has long done before its ingest.
     SubscriptionIndex(subs)
     servers: list[tuple[str, str | None]] = [("SQLite", None)]

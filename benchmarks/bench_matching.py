@@ -30,13 +30,12 @@ from typing import TypeVar
 import psutil
 
 from corpus import synthetic_papers, synthetic_subscriptions
+from day_load import load_subscriptions, unique_subscriptions
 from paperbot.analysis import AnalyzedPaper
 from paperbot.analysis import analyze_paper as analyze
 from paperbot.matching import SubscriptionIndex, match_naively, subscription_rows
-from paperbot.models import ChannelSettings, Paper, Subscription
+from paperbot.models import Paper, Subscription
 from paperbot.store.store import Store
-from paperbot.store.tables import channels
-from paperbot.store.tables import subscriptions as subscription_table
 from paperbot.vocabulary import curated, mine_pairs
 
 TARGET_SECONDS = 1.0
@@ -177,42 +176,7 @@ def _upkeep(
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
         now = datetime.now(UTC)
-        keys = sorted({s.channel for s in subs}, key=str)
-        with store.transaction() as conn:
-            conn.execute(
-                channels.insert(),
-                [
-                    {
-                        "id": i,
-                        "platform": k.platform,
-                        "workspace": k.workspace,
-                        "channel": k.channel,
-                        "timezone": "UTC",
-                        "digest_hour": 9,
-                        "max_items": 10,
-                        "digest_days": ",".join(ChannelSettings().digest_days),
-                        "threaded": True,
-                        "post_when_empty": False,
-                        "paused": False,
-                        "created_at": now,
-                    }
-                    for i, k in enumerate(keys, start=1)
-                ],
-            )
-            ids = {k: i for i, k in enumerate(keys, start=1)}
-            conn.execute(
-                subscription_table.insert().prefix_with("OR IGNORE"),
-                [
-                    {
-                        "id": s.id,
-                        "channel_id": ids[s.channel],
-                        "query": s.query,
-                        "created_by": "bench",
-                        "created_at": now,
-                    }
-                    for s in subs
-                ],
-            )
+        load_subscriptions(store, unique_subscriptions(subs), now)
         loaded, load, _ = timed(store.all_subscriptions)
         index, rebuild, _ = timed(lambda: SubscriptionIndex(loaded))
         changed = loaded[:-50] + [

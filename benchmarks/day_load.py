@@ -31,6 +31,14 @@ def fresh_database(server_url: str | None, tmp: Path, name: str) -> Iterator[str
         yield url
 
 
+def unique_subscriptions(subs: list[Subscription]) -> list[Subscription]:
+    """One per channel and query, as the store's unique key allows (the first wins)."""
+    unique: dict[tuple[ChannelKey, str], Subscription] = {}
+    for s in subs:
+        unique.setdefault((s.channel, s.query), s)
+    return list(unique.values())
+
+
 def load_subscriptions(store: Store, subs: list[Subscription], now: datetime) -> dict[Any, int]:
     """Channels and subscriptions in bulk (as a store that grew over months would hold them),
     with their query rows; returns each channel key's row id."""
