@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from console_sessions import session
 from rich.console import Console
 
 from paperbot.adapters.console import ConsoleChannel, ConsolePoster
@@ -99,35 +100,16 @@ async def test_a_second_session_on_the_same_data_numbers_on_and_votes_the_paper_
 ) -> None:
     # Found in use: every session numbered its messages from m1 again, so after a restart
     # `+m4` or `/papers like m4` named two posts and the console died with a traceback.
-    import logging
-
-    from paperbot.runner import run_console
-
-    async def session(lines: list[str]) -> str:
-        out = io.StringIO()
-        console = Console(file=out, width=160, color_system=None, force_terminal=False)
-        feed = iter([*lines, "quit"])
-
-        async def read_line() -> str | None:
-            return next(feed, None)
-
-        before = logging.getLogger().level
-        try:
-            await run_console(settings, sample=True, console=console, read_line=read_line)
-        finally:
-            logging.getLogger().setLevel(before)
-        return out.getvalue()
-
     first = await session(
-        ["/papers subscribe diffusion", "/papers settings size 3", "/papers digest"]
+        settings, ["/papers subscribe diffusion", "/papers settings size 3", "/papers digest"]
     )
     first_ids = re.findall(r"\[(m\d+)\]", first)
     assert len(first_ids) == 3
 
-    second = await session(["/papers more", f"+{first_ids[0]}"])
+    second = await session(settings, ["/papers more", f"+{first_ids[0]}"])
     second_ids = re.findall(r"\[(m\d+)\]", second)
     assert len(second_ids) == 3 and not set(second_ids) & set(first_ids)
     assert "voted up" in second and "Traceback" not in second
 
-    third = await session([f"+{second_ids[0]}", f"/papers like {second_ids[0]}"])
+    third = await session(settings, [f"+{second_ids[0]}", f"/papers like {second_ids[0]}"])
     assert "voted up" in third and "Traceback" not in third

@@ -4,20 +4,16 @@ session left unlearned, and a one-shot `paperbot ingest` waits for the retrains 
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
 import re
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from console_sessions import session
 
 from paperbot.adapters.console import CONSOLE_CHANNEL
 from paperbot.cli import _ingest
 from paperbot.models import ChannelKey
-from paperbot.runner import run_console
 from paperbot.settings import Settings, load_settings
 from paperbot.store.store import Store
 from paperbot.store.taste import TasteStore
@@ -31,24 +27,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         data_dir=tmp_path / "data",
         sources={"hf": {"enabled": False}, "arxiv": {"enabled": False}},
     )
-
-
-async def session(settings: Settings, lines: list[str | Callable[[], Awaitable[str]]]) -> str:
-    """One console session fed `lines` (a callable is awaited for its line), then `quit`."""
-    out = io.StringIO()
-    console = Console(file=out, width=160, color_system=None, force_terminal=False)
-    feed = iter([*lines, "quit"])
-
-    async def read_line() -> str | None:
-        line = next(feed, None)
-        return await line() if callable(line) else line
-
-    before = logging.getLogger().level
-    try:
-        await run_console(settings, sample=True, console=console, read_line=read_line)
-    finally:
-        logging.getLogger().setLevel(before)
-    return out.getvalue()
 
 
 def stale(settings: Settings) -> list[ChannelKey]:
