@@ -15,17 +15,18 @@ import io
 import json
 import logging
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import orjson
 
+from paperbot.ingest.indexing import BackgroundIndexing
 from paperbot.models import Paper, normalize_arxiv_id
 from paperbot.search.analysis import IndexDocument, documents
 from paperbot.store.store import Store
@@ -357,37 +358,31 @@ class _Indexer:
     def __init__(self, store: Store, search: PaperIndexer | None) -> None:
         self.store = store
         self.search = search
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
+        self.running: BackgroundIndexing | None = None
 
     def submit(self, papers: list[Paper], first_rev: int, last_rev: int) -> None:
         if self.search is None or not papers:
             return
         docs = list(documents(papers))
         self._wait()
-        self.thread = threading.Thread(
-            target=self._run, args=(docs, first_rev, last_rev), name="backfill-index"
+        self.running = BackgroundIndexing(
+            partial(self._index, docs, first_rev, last_rev), name="backfill-index"
         )
-        self.thread.start()
+        self.running.start()
 
-    def _run(self, docs: list[tuple[str, IndexDocument]], first_rev: int, last_rev: int) -> None:
+    def _index(self, docs: list[tuple[str, IndexDocument]], first_rev: int, last_rev: int) -> None:
         assert self.search is not None
-        try:
-            if self.search.watermark == first_rev - 1:
-                # The index holds everything before this batch: add it without re-reading it.
-                self.search.index_documents(docs, rev=last_rev)
-            else:  # another writer's papers came in between: let the index read the store
-                self.search.catch_up(self.store)
-        except BaseException as error:  # re-raised in the importing thread
-            self.error = error
+        if self.search.watermark == first_rev - 1:
+            # The index holds everything before this batch: add it without re-reading it.
+            self.search.index_documents(docs, rev=last_rev)
+        else:  # another writer's papers came in between: let the index read the store
+            self.search.catch_up(self.store)
 
     def _wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
+        """Wait for the batch being indexed; its error is raised here, in the importing thread."""
+        running, self.running = self.running, None
+        if running is not None:
+            running.wait()
 
     def finish(self) -> None:
         self._wait()
@@ -395,5 +390,5 @@ class _Indexer:
             self.search.catch_up(self.store)  # anything a failed or racing batch left behind
 
     def stop(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
+        if self.running is not None:
+            self.running.wait(reraise=False)

@@ -127,6 +127,27 @@ def test_json_that_only_the_fast_parser_refuses_still_imports(store: Store, tmp_
     assert paper is not None and paper.title == "Big number"
 
 
+class FailingIndex:
+    """A search index whose first batch fails, as a tantivy panic would."""
+
+    watermark = 0
+
+    def index_documents(self, docs: object, rev: int | None = None) -> None:
+        raise RuntimeError("index broke")
+
+    def catch_up(self, store: object, progress: object = None) -> int:
+        return 0
+
+
+def test_an_index_failure_stops_the_import_in_its_own_thread(store: Store, tmp_path: Path) -> None:
+    # The batch is indexed in a background thread; its error surfaces in the importing one,
+    # at the next batch, with the batches before it stored (the index catches up on them).
+    path = copy_of(LINES, tmp_path / "dump.jsonl")
+    with pytest.raises(RuntimeError, match="index broke"):
+        backfill(store, path, FailingIndex(), batch_size=20)
+    assert store.count_papers() == 40
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(store: Store, tmp_path: Path) -> None:
     path = copy_of(LINES, tmp_path / "dump.jsonl")
 

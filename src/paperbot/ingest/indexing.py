@@ -44,8 +44,9 @@ def ingest_and_index(
 class BackgroundIndexing:
     """Runs `catch_up` once in a thread from `start`; `wait` joins it and re-raises its error."""
 
-    def __init__(self, catch_up: Callable[[], object]) -> None:
+    def __init__(self, catch_up: Callable[[], object], name: str = "ingest-index") -> None:
         self._catch_up = catch_up
+        self._name = name
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.seconds = 0.0  # how long the catch-up ran (beside the matching)
@@ -53,7 +54,7 @@ class BackgroundIndexing:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ingest-index", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
