@@ -1,20 +1,16 @@
-"""`/papers search`: ranking, filters, hostile input, persistence and catching up with the store."""
+"""`/papers search`: ranking, filters and hostile input (the index's upkeep: test_search_upkeep)."""
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import replace
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
+from search_corpus import CORPUS, TODAY, corpus_paper, ids
 
 from paperbot.errors import InvalidInput
-from paperbot.models import Paper
 from paperbot.search import (
     MAX_TERMS,
-    STATE_FILE,
     SearchIndex,
     SearchRequest,
     english_analyzer,
@@ -23,117 +19,7 @@ from paperbot.search import (
 from paperbot.search import analysis as search_analysis
 from paperbot.search import retrieval as search_retrieval
 from paperbot.sources.sample import sample_papers
-from paperbot.store.store import Store
 from paperbot.text import stems
-
-TODAY = date(2024, 6, 1)
-
-
-def _paper(
-    arxiv_id: str,
-    title: str,
-    abstract: str,
-    authors: tuple[str, ...] = (),
-    categories: tuple[str, ...] = ("cs.LG",),
-    published: date | None = None,
-) -> Paper:
-    return Paper(
-        arxiv_id=arxiv_id,
-        title=title,
-        abstract=abstract,
-        authors=authors,
-        categories=categories,
-        published_at=datetime(published.year, published.month, published.day, tzinfo=UTC)
-        if published
-        else None,
-    )
-
-
-CORPUS = (
-    _paper(
-        "1706.03762",
-        "Attention Is All You Need",
-        "The dominant sequence transduction models are based on complex recurrent or "
-        "convolutional neural networks. We propose a new simple network architecture, the "
-        "Transformer, based solely on attention mechanisms, dispensing with recurrence entirely.",
-        ("Ashish Vaswani", "Noam Shazeer", "Niki Parmar"),
-        ("cs.CL", "cs.LG"),
-        date(2017, 6, 12),
-    ),
-    _paper(
-        "2006.11239",
-        "Denoising Diffusion Probabilistic Models",
-        "We present high quality image synthesis results using diffusion probabilistic models, "
-        "a class of latent variable models inspired by considerations from nonequilibrium "
-        "thermodynamics.",
-        ("Jonathan Ho", "Ajay Jain", "Pieter Abbeel"),
-        ("cs.LG", "stat.ML"),
-        date(2020, 6, 19),
-    ),
-    _paper(
-        "2309.16588",
-        "Vision Transformers Need Registers",
-        "We identify artifacts in feature maps of supervised and self-supervised ViT networks. "
-        "We propose a simple yet effective solution: providing additional tokens to the input "
-        "sequence of the Vision Transformer to fill that role.",
-        ("Timothée Darcet", "Maxime Oquab", "Julien Mairal", "Piotr Bojanowski"),
-        ("cs.CV",),
-        date(2023, 9, 28),
-    ),
-    _paper(
-        "2205.14135",
-        "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
-        "Transformers are slow and memory-hungry on long sequences. We propose an IO-aware "
-        "exact attention algorithm that uses tiling to reduce memory reads and writes between "
-        "GPU high bandwidth memory and on-chip SRAM.",
-        ("Tri Dao", "Daniel Y. Fu", "Stefano Ermon", "Atri Rudra", "Christopher Ré"),
-        ("cs.LG",),
-        date(2022, 5, 27),
-    ),
-    _paper(
-        "2312.00752",
-        "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
-        "Foundation models are almost universally based on the Transformer architecture. "
-        "We identify that a key weakness of such models is their inability to perform "
-        "content-based reasoning, and let the state space parameters be functions of the input.",
-        ("Albert Gu", "Tri Dao"),
-        ("cs.LG", "cs.AI"),
-        date(2023, 12, 1),
-    ),
-    _paper(
-        "2106.01345",
-        "Heat Transport on Graphs with Neural Operators",
-        "We learn operators for heat transport on irregular meshes. Diffusion of heat is "
-        "modelled by a graph network whose message passing mimics a discretised Laplacian "
-        "and is trained with an ell_1 penalty.",
-        ("Klaus-Robert Müller", "Anna Schmidt"),
-        ("cs.LG", "physics.comp-ph"),
-        date(2021, 6, 2),
-    ),
-    _paper(
-        "2106.15001",
-        "Diffusion Schrödinger Bridge with Applications to Score-Based Generative Modeling",
-        "Progressively applying Gaussian noise transforms complex data distributions to "
-        "approximately Gaussian. We solve the Schrödinger bridge problem with an ell_0 penalty.",
-        ("Valentin De Bortoli", "James Thornton", "Jeremy Heng", "Arnaud Doucet"),
-        ("stat.ML",),
-        date(2021, 6, 1),
-    ),
-    _paper(
-        "2405.11111",
-        "Calibrating Retrieval Pipelines",
-        "We study how a language model ranks passages and propose a calibration step that "
-        "needs no labels, evaluated on eight retrieval benchmarks and two domains.",
-        published=date(2024, 5, 28),
-    ),
-    _paper(
-        "2405.22222",
-        "Calibrating Ranking Pipelines",
-        "A model of language ranks passages; we propose a calibration step without labels.",
-        published=date(2024, 5, 30),
-    ),
-)
-BY_ID = {p.arxiv_id: p for p in CORPUS}
 
 
 @pytest.fixture
@@ -141,10 +27,6 @@ def index() -> SearchIndex:
     built = SearchIndex.open(None)
     built.index_papers(CORPUS)
     return built
-
-
-def ids(index: SearchIndex, query: str, limit: int = 10) -> list[str]:
-    return [hit.arxiv_id for hit in index.search(parse_search(query, today=TODAY), limit)]
 
 
 # --- ranking ---------------------------------------------------------------------------------
@@ -203,7 +85,7 @@ def test_tantivy_analyzer_agrees_with_text_stems_on_real_abstracts() -> None:
     assert checked > 500
 
 
-TYPOGRAPHY = _paper(
+TYPOGRAPHY = corpus_paper(
     "2401.09999",
     "Score\u2011based samplers \u2014 fast and \u201crobust\u201d",
     "We bound the error \u2264 1% for score\u2011based diffusion samplers \u2013 in theory\u2026",
@@ -309,114 +191,6 @@ def test_re_scoring_in_the_window_keeps_the_scores(index: SearchIndex) -> None:
     windowed = index.search(parse_search("registers since:2000-01-01"))
     assert [h.arxiv_id for h in plain] == [h.arxiv_id for h in windowed] == ["2309.16588"]
     assert windowed[0].score == pytest.approx(plain[0].score)
-
-
-# --- index maintenance -----------------------------------------------------------------------
-
-
-def test_reindexing_a_paper_replaces_it(index: SearchIndex) -> None:
-    before = index.num_docs
-    changed = replace(BY_ID["2006.11239"], title="Score Matching Revisited")
-    index.index_papers([changed])
-    index.index_papers([changed, changed])
-    assert index.num_docs == before
-    assert ids(index, "revisited") == ["2006.11239"]
-    assert ids(index, "denoising") == []  # only the old title said it
-
-
-def test_persists_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "search"
-    first = SearchIndex.open(path)
-    first.index_papers(CORPUS, rev=7)
-    first.close()
-    again = SearchIndex.open(path)
-    assert again.watermark == 7
-    assert again.num_docs == len(CORPUS)
-    assert ids(again, "registers") == ["2309.16588"]
-    assert json.loads((path / STATE_FILE).read_text())["rev"] == 7
-    assert not list(path.glob("*.tmp"))
-    again.close()
-
-
-def test_an_index_from_another_schema_is_wiped(tmp_path: Path) -> None:
-    path = tmp_path / "search"
-    first = SearchIndex.open(path)
-    first.index_papers(CORPUS, rev=9)
-    first.close()
-    (path / STATE_FILE).write_text(json.dumps({"schema": 0, "rev": 9}))
-    (path / "notes.txt").write_text("not ours")
-    again = SearchIndex.open(path)
-    assert again.watermark == 0
-    assert again.num_docs == 0
-    assert (path / "notes.txt").exists()
-    again.close()
-
-
-def test_closed_index_refuses_work(index: SearchIndex) -> None:
-    index.close()
-    with pytest.raises(RuntimeError):
-        index.search(parse_search("attention"))
-
-
-def test_catch_up_and_rebuild_follow_the_store(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    try:
-        store.upsert_papers(CORPUS)
-        index = SearchIndex.open(tmp_path / "search")
-        seen: list[int] = []
-        assert index.catch_up(store, progress=seen.append) == len(CORPUS)
-        assert seen == [len(CORPUS)]
-        assert index.watermark == max(rev for rev, _ in store.papers_changed_since(0, 100))
-        assert ids(index, "registers") == ["2309.16588"]
-        assert index.catch_up(store) == 0
-
-        store.upsert_papers([replace(BY_ID["2309.16588"], title="Vision Transformers Need Sinks")])
-        assert index.catch_up(store) == 1
-        assert ids(index, "sinks") == ["2309.16588"]
-        assert ids(index, "registers") == []
-        assert index.num_docs == len(CORPUS)
-
-        assert index.rebuild(store) == len(CORPUS)
-        assert index.num_docs == len(CORPUS)
-        index.close()
-        assert SearchIndex.open(tmp_path / "search").watermark == index.watermark
-    finally:
-        store.close()
-
-
-def test_catch_up_stops_on_a_feed_that_does_not_advance() -> None:
-    class StuckFeed:
-        def papers_changed_since(self, rev: int, limit: int = 5000) -> list[tuple[int, Paper]]:
-            return [(3, CORPUS[0])]
-
-    index = SearchIndex.open(None)
-    assert index.catch_up(StuckFeed()) == 1
-    assert index.catch_up(StuckFeed()) == 0
-
-
-def test_searches_run_while_an_ingest_commits() -> None:
-    index = SearchIndex.open(None)
-    index.index_papers(CORPUS)
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def searching() -> None:
-        try:
-            while not stop.is_set():
-                assert ids(index, "attention")
-        except BaseException as exc:
-            errors.append(exc)
-
-    workers = [threading.Thread(target=searching) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for round_ in range(20):
-        index.index_papers([replace(p, upvotes=round_) for p in CORPUS])
-    stop.set()
-    for worker in workers:
-        worker.join()
-    assert errors == []
-    assert index.num_docs == len(CORPUS)
 
 
 # --- hostile and odd input -------------------------------------------------------------------
