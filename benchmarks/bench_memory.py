@@ -31,38 +31,23 @@ with the same subscriptions and no backfilled papers: the bot's floor. Progress 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import corpus
-from bench_ingest import make_dump
-from paperbot.backfill import backfill
-from paperbot.errors import InvalidInput
-from paperbot.models import ChannelKey, ChannelSettings
-from paperbot.query import parse
-from paperbot.search import SearchIndex
-from paperbot.search.analysis import SCHEMA_VERSION
+from bot_process import SAMPLE_SECONDS, ConsoleBot, Memory, PeakSampler, resident_by_mapping
+from memory_store import Layout, build_store, empty_store, fresh_copy, mb, progress, write_config
 from paperbot.settings import Settings
-from paperbot.store.database import head_revision
-from paperbot.store.store import Store
 
 TARGET_MB = 300.0
-PROMPT = b"\n> "  # the console's prompt, printed without a newline after each answer
-SAMPLE_SECONDS = 0.05
-CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port, nothing listens: any fetch fails at once
 
 # What a user types, phase by phase. The corpus's papers are dated 2024 (corpus.synthetic_papers);
 # the sample papers the console loads are dated today.
@@ -106,310 +91,6 @@ def varied_searches(count: int, seed: int = 3) -> list[str]:
         if len(words + extra) <= 90:  # the command's argument takes at most 100 characters
             out.append(f"/papers search {words}{extra}")
     return out
-
-
-def progress(message: str) -> None:
-    print(f"[bench_memory] {message}", file=sys.stderr, flush=True)
-
-
-def mb(path: Path) -> float:
-    """Size on disk of a file, or of everything under a directory."""
-    if path.is_file():
-        return path.stat().st_size / 2**20
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
-
-
-# --- the store ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Where `paperbot run` looks under a data_dir (asked of Settings, not hard-coded)."""
-
-    data_dir: Path
-
-    @property
-    def settings(self) -> Settings:
-        return Settings.model_construct(data_dir=self.data_dir)  # defaults only, no environment
-
-    @property
-    def database_url(self) -> str:
-        return self.settings.database_url
-
-    @property
-    def database(self) -> Path:
-        return Path(self.database_url.removeprefix("sqlite:///"))
-
-    @property
-    def search_index(self) -> Path:
-        return self.settings.search_index_dir
-
-
-def build_store(workdir: Path, papers: int, subscriptions: int) -> tuple[Layout, dict[str, int]]:
-    """The store with `papers` backfilled papers and `subscriptions` subscriptions, built once;
-    a build that did not finish, or was made for another schema, is built again. Returns where
-    it is and what it holds (papers, subscriptions, channels)."""
-    target = workdir / f"store-{papers}-papers-{subscriptions}-subscriptions"
-    marker = target / "built.json"
-    layout = Layout(target / "data")
-    wanted = {"search_schema": SCHEMA_VERSION, "migration": head_revision()}
-    if marker.exists():
-        built = json.loads(marker.read_text())
-        if built.get("versions") == wanted and "holds" in built:
-            progress(f"reusing the store in {target}")
-            return layout, built["holds"]
-    shutil.rmtree(target, ignore_errors=True)
-    dump = workdir / f"arxiv-{papers}.jsonl"  # bench_ingest's name: its dumps are reused
-    if not dump.exists():
-        make_dump(dump, papers, compress=False)
-    started = time.perf_counter()
-    store = Store.open(layout.database_url)
-    search = SearchIndex.open(layout.search_index)
-    shown = [started]
-
-    def report(done: int, read: int) -> None:
-        now = time.perf_counter()
-        if now - shown[0] > 10:
-            shown[0] = now
-            rate = done / (now - started)
-            eta = (papers - done) / rate if rate else 0.0
-            progress(f"  {done:,}/{papers:,} papers, {rate:,.0f}/s, about {eta:,.0f} s to go")
-
-    try:
-        progress(f"backfill: {dump.name} ({mb(dump):,.0f} MB) into {layout.data_dir}")
-        result = backfill(store, dump, search, progress=report)
-        progress(f"  {result.papers:,} papers in {result.seconds:,.0f} s")
-        assert store.count_papers() == papers and search.num_docs == papers
-        stored, channels = add_subscriptions(store, subscriptions)
-    finally:
-        search.close()  # waits for tantivy's merges, as `paperbot backfill` does
-        store.close()
-    holds = {"papers": papers, "subscriptions": stored, "channels": channels}
-    marker.write_text(json.dumps({"holds": holds, "versions": wanted}))
-    return layout, holds
-
-
-def add_subscriptions(store: Store, count: int) -> tuple[int, int]:
-    """Store `count` synthetic subscriptions as `/papers subscribe` does (canonical queries; a
-    query a channel already follows is refused); returns (subscriptions, channels)."""
-    if count <= 0:
-        return 0, 0
-    progress(f"storing {count:,} subscriptions")
-    defaults = ChannelSettings()
-    channels: set[ChannelKey] = set()
-    stored = 0
-    for subscription in corpus.synthetic_subscriptions(count):
-        try:
-            canonical = str(parse(subscription.query))
-        except InvalidInput:
-            continue
-        if subscription.channel not in channels:
-            store.ensure_channel(subscription.channel, defaults)
-            channels.add(subscription.channel)
-        if store.add_subscription(subscription.channel, canonical, "bench") is not None:
-            stored += 1
-    progress(f"  {stored:,} subscriptions in {len(channels):,} channels")
-    return stored, len(channels)
-
-
-def write_config(run: Path, layout: Layout, max_resident_mb: int | None) -> Path:
-    """A config for the console bot on `layout`, with every source on a closed local port
-    (and the search index's memory budget, if given; else the bot's default)."""
-    config = run / "config.toml"
-    quoted = json.dumps  # a JSON string is a valid TOML basic string
-    config.write_text(
-        f"data_dir = {quoted(str(layout.data_dir))}\n"
-        "[sources.hf]\n"
-        f"base_url = {quoted(CLOSED_PORT_URL)}\n"
-        "[sources.arxiv]\n"
-        f"rss_base_url = {quoted(CLOSED_PORT_URL)}\n"
-        f"api_base_url = {quoted(CLOSED_PORT_URL)}\n"
-        "[http]\n"
-        'host = "127.0.0.1"\n'
-        "port = 0\n"
-        + ("" if max_resident_mb is None else f"[search]\nmax_resident_mb = {max_resident_mb}\n")
-    )
-    return config
-
-
-# --- the bot's memory -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """One reading of /proc/<pid>/status, in MB."""
-
-    rss: float  # VmRSS: all resident pages
-    anon: float  # RssAnon
-    file: float  # RssFile + RssShmem: mapped files (index, libraries; tmpfs counts as shmem)
-    hwm: float  # VmHWM: the peak of VmRSS so far
-
-    @classmethod
-    def of(cls, pid: int) -> Memory:
-        kb: dict[str, int] = {}
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
-                kb[name] = int(value.split()[0])
-        return cls(
-            rss=kb["VmRSS"] / 1024,
-            anon=kb["RssAnon"] / 1024,
-            file=(kb["RssFile"] + kb["RssShmem"]) / 1024,
-            hwm=kb["VmHWM"] / 1024,
-        )
-
-
-class PeakSampler:
-    """Samples the bot's RssAnon in the background (VmHWM has no anonymous twin)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.anon = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_SECONDS):
-            try:
-                memory = Memory.of(self.pid)
-            except (OSError, KeyError, ValueError):
-                return  # the process is gone
-            self.anon = max(self.anon, memory.anon)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-_MAPPING = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
-
-
-def resident_by_mapping(pid: int, layout: Layout) -> Counter[str]:
-    """Resident kB by what is mapped (/proc/<pid>/smaps): index files, SQLite files, libraries,
-    the brk heap, anonymous mappings (Python arenas, malloc's mmaps, thread stacks)."""
-    totals: Counter[str] = Counter()
-    kind = "anonymous mappings"
-    index, database = str(layout.search_index), str(layout.database)
-    with open(f"/proc/{pid}/smaps", encoding="utf-8", errors="replace") as smaps:
-        for line in smaps:
-            if _MAPPING.match(line):
-                parts = line.split(maxsplit=5)
-                path = parts[5].strip() if len(parts) > 5 else ""
-                if path.startswith(index):
-                    kind = "search index files"
-                elif path.startswith(database):
-                    kind = "SQLite files"
-                elif path == "[heap]":
-                    kind = "heap (brk)"
-                elif not path or path.startswith("["):
-                    kind = "anonymous mappings"
-                elif ".so" in path:
-                    kind = "shared libraries"
-                else:
-                    kind = "other files"
-            elif line.startswith("Rss:"):
-                totals[kind] += int(line.split()[1])
-    return totals
-
-
-# --- the bot as a subprocess ----------------------------------------------------------------
-
-
-def paperbot_command() -> list[str]:
-    """`paperbot` next to this Python (the venv's), as the README runs it."""
-    beside = Path(sys.executable).parent / "paperbot"
-    found = str(beside) if beside.exists() else shutil.which("paperbot")
-    if found is None:
-        sys.exit("bench_memory: no paperbot command; pip install -e . first")
-    return [found]
-
-
-class ConsoleBot:
-    """`paperbot run` on the console channel; stdout is read on a thread, so the prompt (which
-    ends without a newline) is seen the moment it is printed."""
-
-    def __init__(self, config: Path, cwd: Path, log: Path, extra_env: dict[str, str]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(extra_env)
-        self.log_path = log
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [*paperbot_command(), "run", "--config", str(config)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            cwd=cwd,
-            env=env,
-        )
-        self.pid = self.process.pid
-        self._output = bytearray()
-        self._answered = 0  # bytes of output already returned as answers
-        self._closed = False
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        stdout: IO[bytes] | None = self.process.stdout
-        assert stdout is not None
-        while chunk := os.read(stdout.fileno(), 65536):
-            with self._changed:
-                self._output += chunk
-                self._changed.notify_all()
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-
-    def answer(self, timeout: float) -> str:
-        """Everything printed from the last answer up to the next prompt."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not (len(self._output) > self._answered and self._output.endswith(PROMPT)):
-                if self._closed:
-                    raise RuntimeError(f"the bot exited ({self._stderr_tail()})")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no prompt after {timeout:.0f} s ({self._stderr_tail()})")
-                self._changed.wait(remaining)
-            text = self._output[self._answered :].decode("utf-8", errors="replace")
-            self._answered = len(self._output)
-        return text.removesuffix(PROMPT.decode()).strip("\n")
-
-    def ask(self, line: str, timeout: float) -> tuple[str, float]:
-        """Type `line`; returns the answer and the seconds until the next prompt."""
-        stdin = self.process.stdin
-        assert stdin is not None
-        started = time.perf_counter()
-        stdin.write(line.encode() + b"\n")
-        stdin.flush()
-        return self.answer(timeout), time.perf_counter() - started
-
-    def stop(self) -> None:
-        """`quit` as a user would; terminated, then killed, if it does not leave."""
-        try:
-            if self.process.poll() is None:
-                try:
-                    assert self.process.stdin is not None
-                    self.process.stdin.write(b"quit\n")
-                    self.process.stdin.close()
-                    self.process.wait(timeout=15)
-                except (OSError, subprocess.TimeoutExpired):
-                    self.process.terminate()
-                    try:
-                        self.process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        self.process.kill()
-                        self.process.wait()
-        finally:
-            self._reader.join(timeout=5)
-            self._log.close()
-
-    def _stderr_tail(self) -> str:
-        self._log.flush()
-        lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        return " | ".join(lines[-3:]) or "nothing on stderr"
 
 
 # --- the session ----------------------------------------------------------------------------
@@ -530,35 +211,11 @@ def phase(
     memory = Memory.of(bot.pid)
     session.phases.append((name, memory))
     if breakdown:
-        session.mapped[name] = resident_by_mapping(bot.pid, layout)
+        session.mapped[name] = resident_by_mapping(bot.pid, layout.search_index, layout.database)
     progress(
         f"[{label}] {name}: RSS {memory.rss:.0f} MB (anon {memory.anon:.0f}, "
         f"file {memory.file:.0f}), peak {memory.hwm:.0f} MB"
     )
-
-
-def fresh_copy(layout: Layout, run: Path) -> Layout:
-    """A copy of the built store for the bot to change (it ingests the sample, records a
-    digest), so every run starts from the same store."""
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
-    started = time.perf_counter()
-    shutil.copytree(layout.data_dir, run / "data")
-    progress(f"copied the store to {run} in {time.perf_counter() - started:.0f} s")
-    return Layout(run / "data")
-
-
-def empty_store(run: Path, subscriptions: int) -> Layout:
-    """The baseline's store: the same subscriptions, no backfilled papers, no index yet."""
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
-    layout = Layout(run / "data")
-    store = Store.open(layout.database_url)
-    try:
-        add_subscriptions(store, subscriptions)
-    finally:
-        store.close()
-    return layout
 
 
 # --- the report -----------------------------------------------------------------------------
