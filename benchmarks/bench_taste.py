@@ -21,7 +21,9 @@ When a channel's vote count first reaches 10, 30 and 100, its model (trained on 
 - ROC AUC of the digest ranking over the day's matched papers: keywords + taste as shipped,
   beside keyword evidence alone (the ranking without taste), HF upvotes and random.
 One channel's next day is only 10 judged papers, so precision@10 is also given over each of
-the next 3 days (the same model; one judgement per channel-day), with standard errors.
+the next 3 days (the same model; one judgement per channel-day), with standard errors. Beside
+it, the precision of the "also worth a look" papers the digests really showed (up to 3 a day,
+the best by learned score above `SUGGEST_ABOVE`), by the channel's vote count at the time.
 Three simulations run in the same process: votes only, votes plus papers shown and left
 unvoted as weak negatives, and votes plus the latest papers the channel did not vote on (what
 ships, `paperbot.taste.learner.WEAK_NEGATIVES`), so the choice is measured, not assumed.
@@ -45,6 +47,7 @@ from scipy import sparse
 import taste_scale
 from taste_sim import (
     CHECKPOINTS,
+    SHOWN_BUCKETS,
     WEAK_SOURCES,
     Day,
     Fitter,
@@ -76,7 +79,12 @@ def spread(values: Sequence[float]) -> str:
     return f"{np.std(values, ddof=1) / np.sqrt(len(values)):.2f}"
 
 
-def report(title: str, results: dict[int, Judgement], wide: dict[int, Judgement]) -> None:
+def report(
+    title: str,
+    results: dict[int, Judgement],
+    wide: dict[int, Judgement],
+    shown: dict[str, list[float]],
+) -> None:
     rates = [r for j in results.values() for r in j.base_rate]
     print(f"\n{title}; papers of a day relevant to a channel: {mean(rates)} on average")
     print(
@@ -95,6 +103,15 @@ def report(title: str, results: dict[int, Judgement], wide: dict[int, Judgement]
             f"{len(w['taste']):>6} {mean(w['taste']):>7} {spread(w['taste']):>5} "
             f"{mean(w['HF upvotes']):>11}"
         )
+    print(
+        "  precision of the 'also worth a look' papers the digests showed, by the channel's "
+        "votes then: "
+        + ", ".join(
+            f"{name}: {mean(shown.get(name, []))} +-{spread(shown.get(name, []))} "
+            f"({len(shown.get(name, []))} shown)"
+            for _, name in SHOWN_BUCKETS
+        )
+    )
     print("  ROC AUC of the digest ranking (the next day's matched papers)")
     print(
         f"  {'votes':>6} {'channels':>8} {'kw + taste':>11} {'kw alone':>9} "
@@ -153,11 +170,21 @@ def main() -> None:
     for weak in WEAK_SOURCES if args.negatives == "all" else (args.negatives,):
         channels = make_channels(args.channels, random.Random(args.seed), args.topics)
         wide = {checkpoint: Judgement() for checkpoint in CHECKPOINTS}
+        shown: dict[str, list[float]] = {}
         results = simulate(
-            days, channels, all_matches, fitter(weak), args.noise, args.seed, weak, wide, JUDGE_DAYS
+            days,
+            channels,
+            all_matches,
+            fitter(weak),
+            args.noise,
+            args.seed,
+            weak,
+            wide,
+            JUDGE_DAYS,
+            shown,
         )
         shipped = " (as shipped)" if weak == SHIPPED else ""
-        report(titles[weak] + shipped, results, wide)
+        report(titles[weak] + shipped, results, wide, shown)
         if weak == SHIPPED:
             p30, w30 = results[30].precision["taste"], wide[30].precision["taste"]
             met = p30 and np.mean(p30) >= TARGET_PRECISION

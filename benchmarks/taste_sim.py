@@ -204,7 +204,8 @@ def digest_for(
         pool = [i for i, p in enumerate(day.papers) if p.arxiv_id not in matched]
         pool = [i for i in pool if day.papers[i].arxiv_id not in posted]
         scores = zscores(raw[pool])
-        for n in np.argsort(-scores, kind="stable")[:ALSO_WORTH]:
+        # The best by the score itself, as the bot picks them (the z-scores are clipped).
+        for n in np.argsort(-raw[pool], kind="stable")[:ALSO_WORTH]:
             if scores[n] >= SUGGEST_ABOVE:
                 suggestions.append(day.papers[pool[int(n)]].arxiv_id)
     ranked = rank_items(fresh, papers, {}, today, learned)
@@ -225,6 +226,18 @@ def vote(
         if rng.random() < noise:
             value = -value
         channel.votes[pid] = value
+
+
+SHOWN_BUCKETS = ((10, "10-29"), (30, "30-99"), (100, "100+"))
+
+
+def shown_bucket(votes: int) -> str | None:
+    """The range of a channel's vote count that a shown suggestion is tallied under."""
+    found = None
+    for floor, name in SHOWN_BUCKETS:
+        if votes >= floor:
+            found = name
+    return found
 
 
 @dataclass
@@ -285,11 +298,14 @@ def simulate(
     label: str = "",
     wide: dict[int, Judgement] | None = None,
     judge_days: int = 3,
+    shown_relevance: dict[str, list[float]] | None = None,
 ) -> dict[int, Judgement]:
     """Run the channels through `days`; `fitter` trains a channel's model from its votes.
     Each checkpoint's model is judged on the next day (the figures returned); with `wide`, it
     is also judged on each of the next `judge_days` days there (more papers judged, the same
-    simulation: those judgements draw on a random source of their own)."""
+    simulation: those judgements draw on a random source of their own). With
+    `shown_relevance`, the relevance (1 or 0) of every "also worth a look" paper a digest
+    showed is tallied there, by the channel's vote count then (`SHOWN_BUCKETS`)."""
     rng = random.Random(seed)
     wide_rng = random.Random(seed + 10_000)
     library = Library()
@@ -305,6 +321,12 @@ def simulate(
                 channel, model, day, matches[channel.name], posted[channel.name], today
             )
             posted[channel.name].update(shown + suggested)
+            bucket = shown_bucket(len(channel.votes))
+            if shown_relevance is not None and bucket is not None:
+                for pid in suggested:
+                    i = day.index[pid]
+                    relevant = channel.relevant(day.papers[i], day.text[i])
+                    shown_relevance.setdefault(bucket, []).append(float(relevant))
             vote(channel, day, shown + suggested, rng, noise)
             for checkpoint in CHECKPOINTS:
                 if len(channel.votes) >= checkpoint and checkpoint not in channel.measured:

@@ -5,7 +5,9 @@ next day's digest, "also worth a look" through the ledger, persistence, `/papers
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from paperbot import commands
@@ -388,3 +390,24 @@ async def test_taste_counts_a_vote_at_once_before_any_retrain(
     text = await ask(bot, "taste")
     assert text.startswith("Learning from this channel's 5 👍 and 0 👎: its model is not trained")
     await bot.taste.aclose()
+
+
+async def test_also_worth_a_look_shows_the_best_scored_papers_in_order(
+    quick_bot: Paperbot, clock: FixedClock, poster: RecordingPoster
+) -> None:
+    """The suggestions are the day's unmatched papers the model scores highest, best first,
+    not whichever come first among those whose (clipped) z-score ties at the top."""
+    bot = quick_bot
+    await first_day_with_votes(bot, clock, poster)
+    await next_day(bot, clock)
+    await ask(bot, "settings also 10")
+    digest = await bot.build_digest(KEY)
+    shown = [item.paper.arxiv_id for item in digest.items if item.suggested]
+    model = bot.taste.stored_model(KEY)
+    assert model is not None and len(shown) >= 2
+    _, day_two = halves()
+    pool = set(bot.taste.store.candidate_ids(KEY, clock.now - timedelta(days=2), 3000))
+    unmatched = [p for p in day_two if p.arxiv_id in pool]
+    scores = model.decision(bot.taste.vectors.rows(unmatched))
+    best = [unmatched[int(i)].arxiv_id for i in np.argsort(-scores, kind="stable")]
+    assert shown == best[: len(shown)]
