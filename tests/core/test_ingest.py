@@ -3,6 +3,7 @@ rows fanned out to exactly what evaluating every (subscription, paper) pair find
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import threading
 import time
@@ -147,6 +148,55 @@ def test_instances_sync_each_others_subscriptions_by_the_change_counter(db_url: 
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("when", ["after the first chunk", "after the last chunk", "at matching"])
+def test_a_subscription_added_mid_ingest_gets_every_matching_paper_of_the_day_once(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The ingest synced before the subscribe, whose look back reads only the chunks
+    committed by then: the rest of the day is the ingest's to match for it."""
+    bot.store.ensure_channel(KEY, ChannelSettings())
+    bot.store.add_subscription(KEY, "diffusion", "U1")
+    day = [paper(n, f"{'Sparse' if n % 3 == 0 else 'Dense'} Diffusion {n}") for n in range(1, 16)]
+    live = bot.live_subscriptions
+    live.sync(bot.store)
+    answers: list[object] = []
+
+    def subscribe_now() -> None:  # from another thread, as a command during the ingest is
+        thread = threading.Thread(
+            target=lambda: answers.append(asyncio.run(bot.subscribe(OTHER, "sparse", "U2")))
+        )
+        thread.start()
+        thread.join()
+
+    if when == "after the first chunk":
+        real = bot.store.store_chunk
+
+        def store_chunk(chunk: Any, prepare: Any) -> Any:
+            done = real(chunk, prepare)
+            if not answers:
+                subscribe_now()
+            return done
+
+        monkeypatch.setattr(bot.store, "store_chunk", store_chunk)
+    elif when == "at matching":
+        real_match = live.match_chunk
+
+        def match_chunk(*args: Any, **kwargs: Any) -> Any:
+            subscribe_now()  # after the ingest synced again: its look back reads every chunk
+            return real_match(*args, **kwargs)
+
+        monkeypatch.setattr(live, "match_chunk", match_chunk)
+    stored = subscribe_now if when == "after the last chunk" else None
+    ingest_in_chunks(
+        bot.store, live, day, bot.analyze, analysis=bot.vocabulary, stored=stored, **DOUBLING
+    )
+    assert len(answers) == 1
+    found = bot.store.digest_candidates(OTHER, EPOCH)
+    assert {(m.paper_id, m.subscription, m.field) for m in found} == naive(day, "sparse")
+    assert len(found) == len(naive(day, "sparse")) == 5  # each paper once
+    assert candidates(bot.store, KEY) == naive(day, "diffusion")
 
 
 async def test_the_service_ingests_in_chunks_and_digests_from_query_rows(bot: Paperbot) -> None:

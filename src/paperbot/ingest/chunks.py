@@ -28,7 +28,7 @@ class IngestStats:
     read_seconds: float = 0.0  # which papers are new or changed
     analyse_seconds: float = 0.0  # the changed papers analysed for matching, before writing
     store_seconds: float = 0.0  # papers written, to commit
-    match_seconds: float = 0.0  # matching and packing (and analysing recovered papers)
+    match_seconds: float = 0.0  # syncing again, matching, packing (and analysing recovered papers)
     record_seconds: float = 0.0  # query rows written, to commit
     writes: list[float] = field(default_factory=list)  # each transaction's write lock hold
     recovered: int = 0  # papers an interrupted ingest had stored unmatched
@@ -116,6 +116,11 @@ def ingest_in_chunks(
     if stored is not None:
         stored()
     started = time.perf_counter()
+    # A subscription added since the ingest synced (a subscribe while the chunks were stored)
+    # looked back only over the chunks committed by then: synced now, after the last chunk's
+    # commit, it is matched against the whole day here. One added after this sync reads, in
+    # its own look back, every chunk (all committed before it): either way, nothing is missed.
+    live.sync(store)
     recovered = {arxiv_id: rev for arxiv_id, rev in revs.items() if arxiv_id not in docs}
     packed = live.match_chunk(
         UpsertPlan(list(whole.values()), diffed), analysed, recovered, analysis
