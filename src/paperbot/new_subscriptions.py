@@ -3,7 +3,10 @@ look back that gives a new subscription the last few days' matches at once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
 
@@ -35,6 +38,65 @@ def judged_papers(
     revisions.sort(key=itemgetter(1))
     step = max(1, len(revisions) // catchall.MAX_JUDGED)
     return recent.analysed(store, revisions[::step], analyze, analysis=vocabulary, keep=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    docs: list[AnalyzedPaper]
+    rev: int  # the store's newest paper revision when it was taken
+    taken_at: datetime
+
+
+class JudgedSample:
+    """`judged_papers`, kept between subscribes: taken again only when the store's papers
+    changed (its newest revision moved) or it is an hour old, and not while this process's
+    ingest runs, whose every chunk would move the revision (the ingest takes it again once
+    its day is recorded). A subscribe then reads one revision number instead of a week of
+    paper ids, and judges on papers whose terms it looked up before. A young store's empty
+    sample is never kept."""
+
+    MAX_AGE = timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self._sample: _Sample | None = None
+        self._lock = threading.Lock()
+        self._ingests = 0  # ingests of this process running
+
+    def get(
+        self, store: Store, recent: RecentDocs, analyze: Analyze, vocabulary: Vocabulary,
+        now: datetime,
+    ) -> list[AnalyzedPaper]:  # fmt: skip
+        sample = self._sample
+        if sample is not None and self._current(sample, store, now):
+            return sample.docs
+        return self.take(store, recent, analyze, vocabulary, now)
+
+    def _current(self, sample: _Sample, store: Store, now: datetime) -> bool:
+        if not timedelta(0) <= now - sample.taken_at < self.MAX_AGE:
+            return False
+        return bool(self._ingests) or store.latest_paper_rev() == sample.rev
+
+    def take(
+        self, store: Store, recent: RecentDocs, analyze: Analyze, vocabulary: Vocabulary,
+        now: datetime,
+    ) -> list[AnalyzedPaper]:  # fmt: skip
+        """Take the sample now (blocking: reads the store, analyses what `recent` lacks)."""
+        rev = store.latest_paper_rev()  # before reading: a paper stored meanwhile moves it
+        docs = judged_papers(store, recent, analyze, vocabulary, now)
+        with self._lock:
+            self._sample = _Sample(docs, rev, now) if docs else None
+        return docs
+
+    @contextmanager
+    def ingesting(self) -> Iterator[None]:
+        """While an ingest of this process runs: its chunks do not make the sample stale."""
+        with self._lock:
+            self._ingests += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._ingests -= 1
 
 
 def match_recent(

@@ -90,6 +90,8 @@ class Paperbot:
         # Kept across ingests and synced with the store by its change counter: rebuilding it
         # for 100,000 subscriptions costs more than matching a day (benchmarks/bench_day.py).
         self.live_subscriptions = LiveSubscriptions()
+        # The recent papers the catch-all guard judges a new subscription on, kept.
+        self.judged = new_subscriptions.JudgedSample()
         self.last_sync: SyncReport | None = None
         self.last_ingest: IngestStats | None = None
         # The curated acronyms plus those mined from papers (loaded from the store once).
@@ -151,14 +153,17 @@ class Paperbot:
         # are already matched with what they define.
         self.learn_acronyms(batch)
         self.last_sync = self.live_subscriptions.sync(self.store)
-        result, matched, self.last_ingest = ingest_and_index(
-            self.store,
-            self.live_subscriptions,
-            batch,
-            self.analyze,
-            self.vocabulary,
-            lambda: self.search_index.catch_up(self.store),
-        )
+        with self.judged.ingesting():
+            result, matched, self.last_ingest = ingest_and_index(
+                self.store,
+                self.live_subscriptions,
+                batch,
+                self.analyze,
+                self.vocabulary,
+                lambda: self.search_index.catch_up(self.store),
+            )
+        if self.last_ingest.matched_any:  # the day is in: the guard's next judgement counts it
+            self._take_judged_sample()
         if not self.last_ingest.matched_any:
             return 0, 0, 0
         metrics.papers_ingested(len(result.inserted))
@@ -177,11 +182,12 @@ class Paperbot:
         return analyze_paper(paper, self.vocabulary)
 
     def warm_up(self) -> None:
-        """Do ahead (blocking, no I/O) what a process's first subscribe would wait for: the
-        acronym table read and the bundled sample analysed (the catch-all guard judges a young
-        store on it; the index measures rarity on it)."""
+        """Do ahead (blocking) what a process's first subscribe would wait for: the acronym
+        table read, the bundled sample analysed (the catch-all guard judges a young store on
+        it; the index measures rarity on it), the store's recent papers the guard judges on."""
         parse("warm up")
         default_rarity()
+        self._take_judged_sample()
 
     def learn_acronyms(self, papers: Sequence[Paper]) -> None:
         """Mine "long form (LF)" definitions from `papers`, store them and use them (blocking).
@@ -226,9 +232,22 @@ class Paperbot:
         catchall.refuse_broad(node, self._judged_papers())
 
     def _judged_papers(self) -> list[AnalyzedPaper]:
-        return new_subscriptions.judged_papers(
+        return self.judged.get(
             self.store, self.live_subscriptions.recent, self.analyze, self.vocabulary, self.clock()
         )
+
+    def _take_judged_sample(self) -> None:
+        """Ahead of the next subscribe, which would take it itself (and does if this fails)."""
+        try:
+            self.judged.take(
+                self.store,
+                self.live_subscriptions.recent,
+                self.analyze,
+                self.vocabulary,
+                self.clock(),
+            )
+        except Exception as error:  # a database outage: the next subscribe tries again
+            log.warning("taking the catch-all guard's sample failed: %s", str(error)[:200])
 
     def _match_recent(self, subscription: Subscription) -> int:
         return new_subscriptions.match_recent(

@@ -2,12 +2,14 @@
 process and revision, so a subscribe does not analyse the week again."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
 from paperbot.models import ChannelKey, Paper
+from paperbot.new_subscriptions import SUBSCRIBE_LOOKBACK
 from paperbot.service import Paperbot
 from paperbot.testing import make_paper
 
@@ -63,3 +65,35 @@ async def test_a_changed_paper_is_analysed_again(bot: Paperbot) -> None:
     # The guard judges the paper as it is now: 59 of 150 are about diffusion.
     with pytest.raises(InvalidInput, match=r"\(59 of 150\)"):
         await bot.subscribe(KEY, "diffusion", "U1")
+
+
+async def test_the_guard_keeps_its_sample_until_the_papers_change(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    week(bot)
+    await bot.subscribe(KEY, "robot", "U1")
+    reads: list[datetime] = []
+    real = bot.store.revisions_seen_since
+
+    def revisions_seen_since(since: datetime) -> list[tuple[str, int]]:
+        reads.append(since)
+        return real(since)
+
+    monkeypatch.setattr(bot.store, "revisions_seen_since", revisions_seen_since)
+    assert (await bot.subscribe(KEY, "grasp", "U1")).subscription is not None
+    look_back = bot.clock() - SUBSCRIBE_LOOKBACK
+    assert reads == [look_back]  # the look back's; the guard's week was not read again
+    more = [make_paper(f"Diffusion more {i}", "We sample images.") for i in range(100)]
+    with bot.judged.ingesting():  # an ingest's chunks, committed while it runs
+        bot.store.upsert_papers(more[:50])
+        with pytest.raises(InvalidInput, match=r"\(60 of 150\)"):
+            await bot.subscribe(KEY, "diffusion", "U1")
+    # Papers stored since (here by another process) are judged on as soon as it is over.
+    with pytest.raises(InvalidInput, match=r"\(110 of 200\)"):
+        await bot.subscribe(KEY, "diffusion", "U1")
+    # This process's own ingest takes the sample again once its day is recorded.
+    bot.ingest_papers(more[50:])
+    reads.clear()
+    with pytest.raises(InvalidInput, match=r"\(160 of 250\)"):
+        await bot.subscribe(KEY, "diffusion", "U1")
+    assert reads == []
