@@ -17,7 +17,6 @@ from paperbot.matching import match_naively
 from paperbot.models import Paper, Subscription
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store
-from paperbot.vocabulary import Vocabulary
 
 # A new subscription also looks back this far, so the next digest is not empty for a new channel.
 SUBSCRIBE_LOOKBACK = LOOKBACK
@@ -27,7 +26,7 @@ Analyze = Callable[[Paper], AnalyzedPaper]
 
 
 def judged_papers(
-    store: Store, recent: RecentDocs, analyze: Analyze, vocabulary: Vocabulary, now: datetime
+    store: Store, recent: RecentDocs, analyze: Analyze, now: datetime
 ) -> list[AnalyzedPaper]:
     """The recent papers the catch-all guard judges on (none for a young store: it takes
     the bundled sample), analysed once per process and paper revision."""
@@ -37,7 +36,7 @@ def judged_papers(
     # A share is measured well on a thousand papers; a busy week holds ten times more.
     revisions.sort(key=itemgetter(1))
     step = max(1, len(revisions) // catchall.MAX_JUDGED)
-    return recent.analysed(store, revisions[::step], analyze, analysis=vocabulary, keep=True)
+    return recent.analysed(store, revisions[::step], analyze, keep=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +62,12 @@ class JudgedSample:
         self._ingests = 0  # ingests of this process running
 
     def get(
-        self, store: Store, recent: RecentDocs, analyze: Analyze, vocabulary: Vocabulary,
-        now: datetime,
-    ) -> list[AnalyzedPaper]:  # fmt: skip
+        self, store: Store, recent: RecentDocs, analyze: Analyze, now: datetime
+    ) -> list[AnalyzedPaper]:
         sample = self._sample
         if sample is not None and self._current(sample, store, now):
             return sample.docs
-        return self.take(store, recent, analyze, vocabulary, now)
+        return self.take(store, recent, analyze, now)
 
     def _current(self, sample: _Sample, store: Store, now: datetime) -> bool:
         if not timedelta(0) <= now - sample.taken_at < self.MAX_AGE:
@@ -77,12 +75,11 @@ class JudgedSample:
         return bool(self._ingests) or store.latest_paper_rev() == sample.rev
 
     def take(
-        self, store: Store, recent: RecentDocs, analyze: Analyze, vocabulary: Vocabulary,
-        now: datetime,
-    ) -> list[AnalyzedPaper]:  # fmt: skip
+        self, store: Store, recent: RecentDocs, analyze: Analyze, now: datetime
+    ) -> list[AnalyzedPaper]:
         """Take the sample now (blocking: reads the store, analyses what `recent` lacks)."""
         rev = store.latest_paper_rev()  # before reading: a paper stored meanwhile moves it
-        docs = judged_papers(store, recent, analyze, vocabulary, now)
+        docs = judged_papers(store, recent, analyze, now)
         with self._lock:
             self._sample = _Sample(docs, rev, now) if docs else None
         return docs
@@ -103,7 +100,6 @@ def match_recent(
     store: Store,
     recent: RecentDocs,
     analyze: Analyze,
-    vocabulary: Vocabulary,
     subscription: Subscription,
     now: datetime,
 ) -> int:
@@ -115,8 +111,8 @@ def match_recent(
     stored = store.followed_query_matches(subscription, since)
     if stored is not None:
         return stored
-    # Papers the latest ingests analysed with this same vocabulary are not analysed again.
-    docs = recent.seen_since(store, since, analyze, analysis=vocabulary)
+    # Papers the latest ingests analysed are not analysed again (see RecentDocs).
+    docs = recent.seen_since(store, since, analyze)
     # One query over a few thousand papers: evaluated directly, which is the reference the
     # index agrees with and twice as fast as an index built for it.
     found = [pack(m.arxiv_id, m.field) for m in match_naively([subscription], docs)]

@@ -159,7 +159,6 @@ class Paperbot:
                 self.live_subscriptions,
                 batch,
                 self.analyze,
-                self.vocabulary,
                 lambda: self.search_index.catch_up(self.store),
             )
         if self.last_ingest.matched_any:  # the day is in: the guard's next judgement counts it
@@ -184,10 +183,16 @@ class Paperbot:
     def warm_up(self) -> None:
         """Do ahead (blocking) what a process's first subscribe would wait for: the acronym
         table read, the bundled sample analysed (the catch-all guard judges a young store on
-        it; the index measures rarity on it), the store's recent papers the guard judges on."""
+        it; the index measures rarity on it), the store's recent papers the guard judges on
+        and those a new subscription looks back over."""
         parse("warm up")
         default_rarity()
         self._take_judged_sample()
+        try:  # the look back's papers: analysed here, not by the first subscribe
+            since = self.clock() - new_subscriptions.SUBSCRIBE_LOOKBACK
+            self.live_subscriptions.recent.seen_since(self.store, since, self.analyze)
+        except Exception as error:  # a database outage: the first subscribe reads them
+            log.warning("analysing the look back's papers failed: %s", str(error)[:200])
 
     def learn_acronyms(self, papers: Sequence[Paper]) -> None:
         """Mine "long form (LF)" definitions from `papers`, store them and use them (blocking).
@@ -233,19 +238,13 @@ class Paperbot:
 
     def _judged_papers(self) -> list[AnalyzedPaper]:
         return self.judged.get(
-            self.store, self.live_subscriptions.recent, self.analyze, self.vocabulary, self.clock()
+            self.store, self.live_subscriptions.recent, self.analyze, self.clock()
         )
 
     def _take_judged_sample(self) -> None:
         """Ahead of the next subscribe, which would take it itself (and does if this fails)."""
         try:
-            self.judged.take(
-                self.store,
-                self.live_subscriptions.recent,
-                self.analyze,
-                self.vocabulary,
-                self.clock(),
-            )
+            self.judged.take(self.store, self.live_subscriptions.recent, self.analyze, self.clock())
         except Exception as error:  # a database outage: the next subscribe tries again
             log.warning("taking the catch-all guard's sample failed: %s", str(error)[:200])
 
@@ -254,7 +253,6 @@ class Paperbot:
             self.store,
             self.live_subscriptions.recent,
             self.analyze,
-            self.vocabulary,
             subscription,
             self.clock(),
         )

@@ -189,9 +189,7 @@ def test_a_subscription_added_mid_ingest_gets_every_matching_paper_of_the_day_on
 
         monkeypatch.setattr(live, "match_chunk", match_chunk)
     stored = subscribe_now if when == "after the last chunk" else None
-    ingest_in_chunks(
-        bot.store, live, day, bot.analyze, analysis=bot.vocabulary, stored=stored, **DOUBLING
-    )
+    ingest_in_chunks(bot.store, live, day, bot.analyze, stored=stored, **DOUBLING)
     assert len(answers) == 1
     found = bot.store.digest_candidates(OTHER, EPOCH)
     assert {(m.paper_id, m.subscription, m.field) for m in found} == naive(day, "sparse")
@@ -524,6 +522,23 @@ async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(
     assert (second.recent_matches, reads[-1]) == (2, ["2611.00002"])
     third = await bot.subscribe(ChannelKey("slack", "T1", "C3"), "sparse", "U3")
     assert (third.recent_matches, reads[-1]) == (2, [])
+
+
+async def test_a_look_back_takes_papers_as_their_ingest_read_them_after_acronyms_are_learned(
+    bot: Paperbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest mining a pair makes a new vocabulary; the papers of the ingests before it are
+    kept as analysed then (as their subscribers were matched), not analysed again."""
+    bot.ingest_papers([paper(1, "Sparse Graphs"), paper(2, "Dense Graphs")])
+    before = bot.vocabulary
+    bot.ingest_papers([paper(3, "Spins", "We extend dynamical mean field theory (DMFT).")])
+    assert bot.vocabulary is not before  # DMFT learned
+    reads: list[list[str]] = []
+    real = bot.store.get_papers
+    monkeypatch.setattr(bot.store, "get_papers", lambda ids: reads.append(list(ids)) or real(ids))
+    assert (await bot.subscribe(KEY, "sparse", "U1")).recent_matches == 1
+    assert (await bot.subscribe(OTHER, "DMFT", "U1")).recent_matches == 1
+    assert reads == [[], []]  # nothing read or analysed again
 
 
 async def test_a_digest_says_how_its_shown_papers_matched_through_an_expansion(

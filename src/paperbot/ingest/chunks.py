@@ -49,14 +49,12 @@ def ingest_in_chunks(
     analyze: Callable[[Paper], AnalyzedPaper],
     target_write_seconds: float = TARGET_WRITE_SECONDS,
     first_chunk: int = FIRST_CHUNK,
-    analysis: object = None,
     stored: Callable[[], None] | None = None,
 ) -> tuple[UpsertResult, int, IngestStats]:
     """Store, match and record `batch`; returns what changed, the (query, paper) matches
     recorded and the time spent. A crash leaves whole chunks of papers stored and marked; the
-    next ingest matches the marked ones first, so no stored paper stays unmatched. `analysis`
-    names what `analyze` depends on (the vocabulary), for the analysed papers kept; `stored`
-    is called once every changed paper is committed, before matching (when there is any)."""
+    next ingest matches the marked ones first, so no stored paper stays unmatched. `stored` is
+    called once every changed paper is committed, before matching (when there is any)."""
     stats = IngestStats()
     leftover = store.pending_matches()
     # Matched whole: the matches of these were never recorded (a match recorded twice is one).
@@ -92,7 +90,7 @@ def ingest_in_chunks(
         if not done.upsert.changed:
             continue
         for i, p in enumerate(done.upsert.changed):
-            live.recent.keep(p.arxiv_id, done.upsert.first_rev + i, docs[p.arxiv_id][1], analysis)
+            live.recent.keep(p.arxiv_id, done.upsert.first_rev + i, docs[p.arxiv_id][1])
         stats.store_seconds += done.write_seconds
         stats.writes.append(done.write_seconds)
         ranges.append(done.upsert.first_rev)
@@ -122,9 +120,7 @@ def ingest_in_chunks(
     # its own look back, every chunk (all committed before it): either way, nothing is missed.
     live.sync(store)
     recovered = {arxiv_id: rev for arxiv_id, rev in revs.items() if arxiv_id not in docs}
-    packed = live.match_chunk(
-        UpsertPlan(list(whole.values()), diffed), analysed, recovered, analysis
-    )
+    packed = live.match_chunk(UpsertPlan(list(whole.values()), diffed), analysed, recovered)
     stats.match_seconds = time.perf_counter() - started
     matched = sum(map(len, packed.values()))
     rows, now, batch_id = list(packed.items()), store.clock(), min(ranges)

@@ -22,7 +22,6 @@ def ingest_and_index(
     live: LiveSubscriptions,
     batch: Sequence[Paper],
     analyze: Callable[[Paper], AnalyzedPaper],
-    analysis: object,
     catch_up: Callable[[], object],
 ) -> tuple[UpsertResult, int, IngestStats]:
     """`ingest_in_chunks`, with the search index's `catch_up` run beside the matching once the
@@ -30,7 +29,7 @@ def ingest_and_index(
     indexing = BackgroundIndexing(catch_up)
     try:
         result, matched, stats = ingest_in_chunks(
-            store, live, batch, analyze, analysis=analysis, stored=indexing.start
+            store, live, batch, analyze, stored=indexing.start
         )
     except BaseException:
         indexing.wait(reraise=False)  # the ingest's own error is the one to see

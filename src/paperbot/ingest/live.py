@@ -33,19 +33,24 @@ class RecentDocs:
     """The latest ingests' papers as analysed for matching, by id and stored revision: a new
     subscription's look back matches the last days' papers without analysing them again (what
     made a subscribe slow while an ingest ran). Terms are shared strings, so a paper costs a
-    few KB; the oldest go first past `size`."""
+    few KB; the oldest go first past `size`.
+
+    A paper is kept as its ingest analysed it, with the acronyms known then, and a new
+    subscription is matched against that: what every subscription that existed then was matched
+    against. Analysing it again with the acronyms learned since (each ingest that mines a pair
+    makes a new vocabulary) re-analysed the whole look back in the first subscribe after each
+    such ingest: seconds while the next ingest ran."""
 
     def __init__(self, size: int = 8000) -> None:
         self.size = size
-        self._docs: dict[str, tuple[int, object, AnalyzedPaper]] = {}
+        self._docs: dict[str, tuple[int, AnalyzedPaper]] = {}
         self._lock = threading.Lock()
 
-    def keep(self, arxiv_id: str, rev: int, doc: AnalyzedPaper, analysis: object = None) -> None:
-        """Keep `doc`, paper `arxiv_id` at revision `rev` as analysed with `analysis` (what the
-        analysis depends on, such as the acronym vocabulary: another one analyses anew)."""
+    def keep(self, arxiv_id: str, rev: int, doc: AnalyzedPaper) -> None:
+        """Keep `doc`, paper `arxiv_id` as analysed at revision `rev`."""
         with self._lock:
             self._docs.pop(arxiv_id, None)
-            self._docs[arxiv_id] = (rev, analysis, doc)
+            self._docs[arxiv_id] = (rev, doc)
             while len(self._docs) > self.size:
                 del self._docs[next(iter(self._docs))]
 
@@ -54,18 +59,16 @@ class RecentDocs:
         store: Store,
         since: datetime,
         analyze: Callable[[Paper], AnalyzedPaper],
-        analysis: object = None,
     ) -> list[AnalyzedPaper]:
         """Every paper first seen since `since`, analysed: kept ones as they are (same
-        revision and analysis), the rest read, analysed now and kept for the next look back."""
-        return self.analysed(store, store.revisions_seen_since(since), analyze, analysis, keep=True)
+        revision), the rest read, analysed now and kept for the next look back."""
+        return self.analysed(store, store.revisions_seen_since(since), analyze, keep=True)
 
     def analysed(
         self,
         store: Store,
         revisions: Iterable[tuple[str, int]],
         analyze: Callable[[Paper], AnalyzedPaper],
-        analysis: object = None,
         keep: bool = False,
     ) -> list[AnalyzedPaper]:
         """The papers (id, revision) given, analysed: kept ones as they are, the rest read and
@@ -75,8 +78,8 @@ class RecentDocs:
         with self._lock:
             for arxiv_id, rev in revisions:
                 kept = self._docs.get(arxiv_id)
-                if kept is not None and kept[0] == rev and kept[1] is analysis:
-                    docs.append(kept[2])
+                if kept is not None and kept[0] == rev:
+                    docs.append(kept[1])
                 else:
                     missing.append((arxiv_id, rev))
         papers = store.get_papers([arxiv_id for arxiv_id, _ in missing])
@@ -87,7 +90,7 @@ class RecentDocs:
             doc = analyze(paper)
             docs.append(doc)
             if keep:
-                self.keep(arxiv_id, rev, doc, analysis)
+                self.keep(arxiv_id, rev, doc)
         return docs
 
 
@@ -161,7 +164,6 @@ class LiveSubscriptions:
         plan: UpsertPlan,
         analyze: Callable[[Paper], AnalyzedPaper],
         revs: Mapping[str, int] | None = None,
-        analysis: object = None,
     ) -> PackedMatches:
         """What a chunk's changed papers matched, by query row: a new paper's every match; an
         updated paper's only where its stored version did not match (a match already recorded
@@ -172,7 +174,7 @@ class LiveSubscriptions:
             doc = analyze(paper)
             rev = revs.get(paper.arxiv_id) if revs else None
             if rev is not None:
-                self.recent.keep(paper.arxiv_id, rev, doc, analysis)
+                self.recent.keep(paper.arxiv_id, rev, doc)
             return doc
 
         with self.lock:
