@@ -7,9 +7,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
 
 from paperbot.models import Paper
 from paperbot.store.tables import meta, papers
@@ -347,13 +358,21 @@ def papers_in_revisions(conn: Connection, first: int, last: int) -> list[tuple[i
 
 
 def revisions_seen_since(conn: Connection, since: datetime) -> list[tuple[str, int]]:
-    """(id, revision) of the papers first seen since `since`, in that order: no row decoded."""
-    rows = conn.execute(
-        select(papers.c.arxiv_id, papers.c.rev)
-        .where(papers.c.first_seen_at >= since)
-        .order_by(papers.c.first_seen_at, papers.c.rev)
-    )
-    return [(str(arxiv_id), int(rev)) for arxiv_id, rev in rows]
+    """(id, revision) of the papers first seen since `since`, in revision order: no row
+    decoded, and all in one row ("id=rev id=rev ..."). A command reads this while an ingest
+    runs, and SQLite's driver lets go of the GIL for every row it steps: each of thousands of
+    rows then waited for the ingest's thread to give the GIL back (0.8 s for 4,000)."""
+    aggregate = func.string_agg if conn.dialect.name == "postgresql" else func.group_concat
+    word = papers.c.arxiv_id + literal("=") + cast(papers.c.rev, String)
+    packed = conn.execute(
+        select(aggregate(word, literal(" "))).where(papers.c.first_seen_at >= since)
+    ).scalar_one_or_none()
+    found = []
+    for item in (packed or "").split():
+        arxiv_id, _, rev = item.rpartition("=")
+        found.append((arxiv_id, int(rev)))
+    found.sort(key=itemgetter(1))
+    return found
 
 
 def papers_changed_since(conn: Connection, rev: int, limit: int) -> list[tuple[int, Paper]]:
