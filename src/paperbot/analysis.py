@@ -34,9 +34,9 @@ __all__ = [
 class AnalyzedPaper:
     """A paper reduced to what queries look at; built once per paper per ingest.
 
-    The term and pair sets are derived on first use and kept, so a query checks a word or a
-    two-word phrase in O(1) instead of scanning the abstract, however many subscriptions ask;
-    the subscription index needs none of them (it intersects its keys with the sequences)."""
+    The term sets are derived on first use and kept, so a query checks a word in O(1) instead
+    of scanning the abstract, however many subscriptions ask (a phrase: its words first); the
+    subscription index needs none of them (it intersects its keys with the sequences)."""
 
     arxiv_id: str
     title: tuple[str, ...]
@@ -73,28 +73,6 @@ class AnalyzedPaper:
     @property
     def keyword_terms(self) -> frozenset[str]:
         return self._set("keyword_terms", self.keywords, self.keyword_aliases)
-
-    @property
-    def title_pairs(self) -> frozenset[tuple[str, str]]:
-        """Adjacent term pairs: a two-word phrase is one lookup, a longer one pre-filtered."""
-        found = self._memo.get("title_pairs")
-        if found is None:
-            found = self._memo["title_pairs"] = frozenset(pairwise(self.title))
-        return found
-
-    @property
-    def abstract_pairs(self) -> frozenset[tuple[str, str]]:
-        found = self._memo.get("abstract_pairs")
-        if found is None:
-            found = self._memo["abstract_pairs"] = frozenset(pairwise(self.abstract))
-        return found
-
-    @property
-    def keyword_pairs(self) -> frozenset[tuple[str, str]]:
-        found = self._memo.get("keyword_pairs")
-        if found is None:
-            found = self._memo["keyword_pairs"] = frozenset(pairwise(self.keywords))
-        return found
 
     @property
     def author_words(self) -> frozenset[str]:
