@@ -16,7 +16,9 @@ by `paperbot.testing.throwaway_database`), two designs in the same run:
 Each prints the stages (sync, store, match, record, index), the longest write transaction (the
 time the ingest held the write lock: from the first write to commit for query rows; the whole
 transaction for subscription rows, whose reads are a small part of it), the latency of votes
-and subscribes that a second thread sends while the ingest runs (p50/p99/max), the sync a
+and subscribes that a second thread sends while the ingest runs (p50/p99/max and n: ten a
+second through the service's async methods, after the bot's warm-up; query rows ingest
+`--days` days of fresh papers so, since one lasts a few seconds), the sync a
 following ingest pays when nothing changed, and the build of 1,000 channels' digests from the
 stored matches (the build, not the posting): one after another, then all at once as the
 scheduler builds the channels due at one hour. Both designs' digests are checked to be equal.
@@ -58,6 +60,7 @@ from paperbot.store.store import Store
 
 TARGET_DAY, TARGET_WRITE, TARGET_P99, TARGET_DIGESTS = 3.0, 0.5, 1.0, 5.0
 VOTED_PAPERS = 20
+COMMAND_RATE = 10.0  # commands a second during an ingest (votes and subscribes alternating)
 
 
 def progress(message: str) -> None:
@@ -77,6 +80,7 @@ class Figures:
     failed: list[str] = field(default_factory=list)  # commands that failed during the ingest
     resync: float = 0.0
     quiet_day: float | None = None  # the next day, ingested with no command meanwhile
+    more_days: list[float] = field(default_factory=list)  # further days with commands
     # CPU seconds during the day: the ingest's thread, the index's thread, the commands' threads
     # (the command thread and its workers), and the whole process (tantivy's threads too)
     cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
@@ -92,6 +96,7 @@ def run_query_rows(
     subs: list[Subscription],
     digests: int,
     next_day: list[Paper],
+    more_days: list[list[Paper]],
 ) -> Figures:
     figures = Figures("query rows")
     store = Store.open(url)
@@ -103,8 +108,9 @@ def run_query_rows(
         keys = sorted({s.channel for s in subs}, key=str)
         messages = seed_posts(store, keys[:VOTED_PAPERS])
         first = bot.live_subscriptions.sync(store)  # a process's first sync: everything
+        bot.warm_up()  # as `paperbot run` does at its start
         progress(f"query rows: first sync {first.seconds:.2f} s; ingesting")
-        with Commands(bot, messages, keys[-50:]) as commands:
+        with Commands(bot, messages, keys[-50:], COMMAND_RATE) as commands:
             started, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             _, _, matched = bot.ingest_papers(papers)
             figures.day = time.perf_counter() - started
@@ -134,6 +140,19 @@ def run_query_rows(
         figures.digests, figures.digests_at_once, figures.digest_items = build_digests(
             bot, keys[:digests]
         )
+        # More days of fresh papers with commands meanwhile: a sample of commands large
+        # enough for a p99 (a day lasts a few seconds), the same way as on the first day.
+        sent = commands.sent
+        for n, more in enumerate(more_days, start=2):
+            progress(f"query rows: day {n} with commands")
+            with Commands(bot, messages, keys[-50:], COMMAND_RATE, start=sent) as commands:
+                started = time.perf_counter()
+                bot.ingest_papers(more)
+                figures.more_days.append(time.perf_counter() - started)
+            sent = commands.sent
+            for kind, values in commands.latencies.items():
+                figures.latencies[kind].extend(values)
+            figures.failed.extend(commands.failed)
         # The next day with no command meanwhile: the ingest's own time, without what the
         # command thread took of the GIL (the day's CPU by thread shows how much that was).
         progress("query rows: the next day, no commands")
@@ -158,8 +177,9 @@ def run_subscription_rows(
         keys = sorted({s.channel for s in subs}, key=str)
         messages = seed_posts(store, keys[:VOTED_PAPERS])
         legacy = SubscriptionRows(bot, ids)
+        bot.warm_up()
         progress("subscription rows: ingesting")
-        with Commands(bot, messages, keys[-50:]) as commands:
+        with Commands(bot, messages, keys[-50:], COMMAND_RATE) as commands:
             started = time.perf_counter()
             stages, count = legacy.ingest(papers)
             indexed = time.perf_counter()
@@ -208,6 +228,10 @@ def build_digests(
     return sequential, time.perf_counter() - started, items
 
 
+def tail(values: list[float]) -> str:
+    return f"{p99(values) * 1000:.0f} ms n={len(values)}"
+
+
 def report(database: str, new: Figures, old: Figures, papers: int, subs: int) -> None:
     def verdict(ok: bool) -> str:
         return "MET" if ok else "MISSED"
@@ -228,10 +252,9 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
         ("longest write txn", f"{new.max_write:.3f} s", f"{old.max_write:.3f} s"),
         ("write transactions", f"{new.transactions}", f"{old.transactions}"),
         ("matches stored (rows)", f"{new.rows:,}", f"{old.rows:,}"),
-        ("vote p99 during ingest", f"{p99(new.latencies['vote']) * 1000:.0f} ms",
-         f"{p99(old.latencies['vote']) * 1000:.0f} ms"),
-        ("subscribe p99 during", f"{p99(new.latencies['subscribe']) * 1000:.0f} ms",
-         f"{p99(old.latencies['subscribe']) * 1000:.0f} ms"),
+        ("vote p99 during ingest", tail(new.latencies["vote"]), tail(old.latencies["vote"])),
+        ("subscribe p99 during", tail(new.latencies["subscribe"]),
+         tail(old.latencies["subscribe"])),
         ("commands failed", f"{len(new.failed)}", f"{len(old.failed)}"),
         ("next ingest's sync", f"{new.resync:.3f} s", f"{old.resync:.3f} s"),
         (f"{len(new.digest_items):,} digests, one by one", f"{new.digests:.2f} s",
@@ -248,6 +271,9 @@ def report(database: str, new: Figures, old: Figures, papers: int, subs: int) ->
         f"thread {index:.2f} s, commands {sent:.2f} s, the rest (tantivy's threads) "
         f"{process - ingest - index - sent:.2f} s; {process:.2f} s in all"
     )
+    if new.more_days:
+        days = ", ".join(f"{d:.2f}" for d in [new.day, *new.more_days])
+        print(f"  query rows: {1 + len(new.more_days)} days with commands, each {days} s")
     for design in (new, old):
         for kind, values in design.latencies.items():
             print(f"  {design.design} {kind}s: {quantiles(values)}")
@@ -274,6 +300,9 @@ def main() -> None:
     parser.add_argument("--digests", type=int, default=1000, help="channels whose digest is built")
     parser.add_argument("--db-url", help="a PostgreSQL server URL: run there too")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--days", type=int, default=3, help="days ingested with commands (query rows)"
+    )
     args = parser.parse_args()
 
     progress(f"generating {args.papers} papers and {args.subscriptions} subscriptions")
@@ -281,6 +310,10 @@ def main() -> None:
     papers = list(synthetic_papers(args.papers, seed=args.seed, start=start))
     # Other ids (the seed picks their prefix): new papers for the next day.
     next_day = list(synthetic_papers(args.papers, seed=args.seed + 1, start=start))
+    more_days = [
+        list(synthetic_papers(args.papers, seed=args.seed + n, start=start))
+        for n in range(2, args.days + 1)
+    ]
     subs = unique_subscriptions(list(synthetic_subscriptions(args.subscriptions, seed=args.seed)))
     # Parse and compile every query once, as a running bot has long done before its ingest.
     SubscriptionIndex(subs)
@@ -298,7 +331,9 @@ def main() -> None:
                 workdir.mkdir()
                 with fresh_database(server, workdir, "bench") as url:
                     if design == "query":
-                        run = run_query_rows(url, workdir, papers, subs, args.digests, next_day)
+                        run = run_query_rows(
+                            url, workdir, papers, subs, args.digests, next_day, more_days
+                        )
                     else:
                         run = run_subscription_rows(url, workdir, papers, subs, args.digests)
                     results.append(run)

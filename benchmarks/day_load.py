@@ -106,12 +106,25 @@ def seed_posts(store: Store, keys: list[ChannelKey]) -> list[tuple[ChannelKey, s
 
 
 class Commands:
-    """A second thread sending votes and subscribes through the service while the ingest runs."""
+    """A second thread sending votes and subscribes through the service while the ingest runs,
+    as the bot's event loop runs them (the blocking work in its worker threads): one command
+    every 1/`rate` seconds whether the ones before were answered or not (as people send them;
+    a sender waiting for each answer would send fewer the slower they are, and hide the
+    waits), alternating votes and subscribes. Each subscribe is a query nobody followed yet,
+    numbered from `start` (the guard judges it and it looks back), so several runs against one
+    store pass on `sent`."""
 
     def __init__(
-        self, bot: Paperbot, messages: list[tuple[ChannelKey, str]], keys: list[ChannelKey]
+        self,
+        bot: Paperbot,
+        messages: list[tuple[ChannelKey, str]],
+        keys: list[ChannelKey],
+        rate: float = 10.0,
+        start: int = 0,
     ) -> None:
         self.bot, self.messages, self.keys = bot, messages, keys
+        self.rate = rate
+        self.sent = start  # the next command's number
         self.latencies: dict[str, list[float]] = {"vote": [], "subscribe": []}
         self.failed: list[str] = []
         self._stop = threading.Event()
@@ -138,22 +151,33 @@ class Commands:
         return total
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sending: set[asyncio.Task[None]] = set()
         n = 0
         while not self._stop.is_set():
-            key, message = self.messages[n % len(self.messages)]
-            started = time.perf_counter()
-            kind = "vote" if n % 2 == 0 else "subscribe"
-            try:
-                if kind == "vote":
-                    await self.bot.record_vote(key, message, f"U{n}", 1 if n % 4 else -1)
-                else:
-                    target = self.keys[n % len(self.keys)]
-                    await self.bot.subscribe(target, f"benchtopic{n}", "bench")
-            except Exception as exc:  # a command that failed (the database stayed locked)
-                self.failed.append(f"{kind}: {exc!r}"[:120])
-            self.latencies[kind].append(time.perf_counter() - started)
+            task = asyncio.create_task(self._send(self.sent))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+            self.sent += 1
             n += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(max(0.0, started + n / self.rate - loop.time()))
+        if sending:  # those sent before the ingest ended are answered and counted
+            await asyncio.wait(sending)
+
+    async def _send(self, n: int) -> None:
+        key, message = self.messages[n % len(self.messages)]
+        started = time.perf_counter()
+        kind = "vote" if n % 2 == 0 else "subscribe"
+        try:
+            if kind == "vote":
+                await self.bot.record_vote(key, message, f"U{n}", 1 if n % 4 else -1)
+            else:
+                target = self.keys[n % len(self.keys)]
+                await self.bot.subscribe(target, f"benchtopic{n}", "bench")
+        except Exception as exc:  # a command that failed (the database stayed locked)
+            self.failed.append(f"{kind}: {exc!r}"[:120])
+        self.latencies[kind].append(time.perf_counter() - started)
 
 
 def quantiles(values: list[float]) -> str:
