@@ -8,11 +8,19 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperbot.digest import build_digest
-from paperbot.models import Channel, ChannelKey, Digest, DigestItem, MatchReason, Paper
+from paperbot.models import (
+    Channel,
+    ChannelKey,
+    ChannelSettings,
+    Digest,
+    DigestItem,
+    MatchReason,
+    Paper,
+)
 from paperbot.store.store import Store
 from paperbot.taste import DigestTaste, Taste
 
@@ -46,24 +54,35 @@ class DigestBuilder:
     ) -> Digest:
         """The digest `channel` would get at `now`; `only` narrows the candidates to those ids
         (a resumed digest posts its own papers), `limit` overrides the channel's size."""
-        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
-        matched_since = now - timedelta(days=channel.settings.keep_days)
-        size = channel.settings.max_items if limit is None else limit
         # Reading, taste and ranking in one worker-thread hop: each hop costs a thread handoff
         # (on a busy machine a scheduling wait), and ranking a channel's candidates would hold
         # the loop.
-        digest = await asyncio.to_thread(self._build_now, channel, day, matched_since, only, size)
+        digest = await asyncio.to_thread(self._build_now, channel, now, only, limit)
         return digest if self.annotate is None else await self.annotate(digest)
 
+    async def build_for(self, key: ChannelKey, defaults: ChannelSettings, now: datetime) -> Digest:
+        """`build` for a channel given by key: its row read in the same worker-thread hop and
+        database session as the rest (one session less: on PostgreSQL a pre-ping and a
+        rollback), created with `defaults` the first time it is seen."""
+        digest = await asyncio.to_thread(self._build_for, key, defaults, now)
+        return digest if self.annotate is None else await self.annotate(digest)
+
+    def _build_for(self, key: ChannelKey, defaults: ChannelSettings, now: datetime) -> Digest:
+        with self.store.reading():
+            channel = self.store.get_channel(key)
+            if channel is not None:
+                return self._build_now(channel, now, None, None)
+        # A channel never seen: created in a transaction of its own, which the session opened
+        # above (its snapshot taken before) would not see.
+        return self._build_now(self.store.ensure_channel(key, defaults), now, None, None)
+
     def _build_now(
-        self,
-        channel: Channel,
-        day: date,
-        matched_since: datetime,
-        only: Collection[str] | None,
-        size: int,
+        self, channel: Channel, now: datetime, only: Collection[str] | None, limit: int | None
     ) -> Digest:
         key = channel.key
+        day = now.astimezone(ZoneInfo(channel.settings.timezone)).date()
+        matched_since = now - timedelta(days=channel.settings.keep_days)
+        size = channel.settings.max_items if limit is None else limit
         # Every read of the build in one database session (see Store.reading); taste last,
         # since a failing model is ignored and would leave the session unusable on PostgreSQL.
         with self.store.reading():

@@ -47,6 +47,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 PREVIEW_WINDOW = new_subscriptions.PREVIEW_WINDOW
+SOURCE_STATUS_AGE = 5.0  # seconds a digest may go by the source statuses read before
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +332,7 @@ class Paperbot:
 
     async def build_digest(self, key: ChannelKey, now: datetime | None = None) -> Digest:
         """What the channel's digest would hold now (candidates: see DigestBuilder)."""
-        return await self.digests.build(await self.channel(key), now or self.clock())
+        return await self.digests.build_for(key, self.channel_defaults, now or self.clock())
 
     def _explain_reasons(
         self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
@@ -353,11 +354,13 @@ class Paperbot:
         return await self.blocking(self.failing_sources)
 
     def failing_sources(self) -> list[str]:
-        """`missing_sources`, blocking: the digest builder asks from its worker thread."""
+        """`missing_sources`, blocking: the digest builder asks from its worker thread. Read
+        at most a few seconds ago (another instance's result may show that much later): the
+        digests of an hour's channels share the read."""
         names = {source.name for source in self.sources}
         return [
             s.source
-            for s in self.store.source_statuses()
+            for s in self.store.source_statuses(max_age=SOURCE_STATUS_AGE)
             if s.source in names
             and s.last_error_at is not None
             and (s.last_success_at is None or s.last_error_at > s.last_success_at)

@@ -275,7 +275,7 @@ def test_an_ingest_failure_is_the_error_raised_even_when_the_index_fails_too(
     assert bot.store.pending_matches() != []  # the next ingest matches the stored paper
 
 
-async def test_a_digest_is_built_in_one_database_session_besides_its_channels(
+async def test_a_digest_is_built_in_one_database_session_with_its_channel(
     bot: Paperbot,
 ) -> None:
     await bot.subscribe(KEY, "diffusion", "alice")
@@ -288,11 +288,14 @@ async def test_a_digest_is_built_in_one_database_session_besides_its_channels(
     sessions = []
     event.listen(bot.store.engine, "checkout", lambda *args: sessions.append(1))
     digest = await bot.build_digest(KEY)
-    # One for the channel's record, one for everything the build reads (candidates, papers,
-    # votes, failing sources, taste): on PostgreSQL each costs a pre-ping and a rollback.
-    assert len(sessions) == 2
+    # One for everything the build reads (the channel's record, candidates, papers, votes,
+    # failing sources, taste): on PostgreSQL each session costs a pre-ping and a rollback.
+    assert len(sessions) == 1
     assert [i.paper.arxiv_id for i in digest.items] == [f"2611.{n:05d}" for n in range(2, 6)]
     assert len(digest.items[0].reasons) == 2
+    # A channel never seen is created (in a transaction of its own), then built.
+    new = await bot.build_digest(ChannelKey("slack", "T1", "C-new"))
+    assert new.is_empty and bot.store.get_channel(ChannelKey("slack", "T1", "C-new")) is not None
 
 
 # --- the property: stored query rows, fanned out, equal the naive evaluation -----------------

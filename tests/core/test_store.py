@@ -204,6 +204,23 @@ def test_source_status(store: Store, clock: FixedClock) -> None:
     assert status.last_error_at > status.last_success_at  # type: ignore[operator]
 
 
+def test_source_statuses_read_recently_may_do_and_this_stores_writes_always_show(
+    store: Store, db_url: str
+) -> None:
+    other = Store.open(db_url)  # another instance
+    try:
+        store.record_source_result("hf", 12, None)
+        assert [s.last_error for s in store.source_statuses(max_age=60)] == [None]
+        other.record_source_result("hf", None, "HTTP 503")
+        assert [s.last_error for s in store.source_statuses(max_age=60)] == [None]  # read before
+        assert [s.last_error for s in store.source_statuses()] == ["HTTP 503"]  # no age: read now
+        store.record_source_result("arxiv", None, "timeout")
+        errors = {s.source: s.last_error for s in store.source_statuses(max_age=60)}
+        assert errors == {"hf": "HTTP 503", "arxiv": "timeout"}
+    finally:
+        other.close()
+
+
 def test_overlong_links_are_dropped_not_fatal(store: Store) -> None:
     long_url = "https://github.com/" + "x" * 400
     paper = make_paper(arxiv_id="2401.00050", github_repo=long_url, project_page="https://p.org")

@@ -6,6 +6,7 @@ query rows, digest candidates) is `IngestStore`, and what every part shares is `
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 
@@ -57,6 +58,8 @@ class Store(IngestStore):
         self.history = History(*parts)
         self.summaries = Summaries(*parts)
         self.roundups = Roundups(*parts)
+        # The latest source statuses read and when (monotonic), for `source_statuses(max_age)`.
+        self._statuses: tuple[float, list[SourceStatus]] | None = None
 
     @classmethod
     def open(cls, url: str, clock: Clock = utc_now, echo: bool = False) -> Store:
@@ -345,10 +348,20 @@ class Store(IngestStore):
         now = self.clock()
         with self.transaction() as conn:
             source_rows.record_source_result(conn, source, count, error, now)
+        self._statuses = None
 
-    def source_statuses(self) -> list[SourceStatus]:
+    def source_statuses(self, max_age: float = 0.0) -> list[SourceStatus]:
+        """Every source's latest result; with `max_age`, the statuses read at most that many
+        seconds ago may do (those written through this store are always seen): a thousand
+        digests built in one hour each say which sources are missing, from one read."""
+        kept = self._statuses
+        if kept is not None and time.monotonic() - kept[0] < max_age:
+            return list(kept[1])
+        started = time.monotonic()
         with self.reading() as conn:
-            return source_rows.source_statuses(conn)
+            found = source_rows.source_statuses(conn)
+        self._statuses = (started, found)
+        return list(found)
 
     # --- acronyms -------------------------------------------------------------------------
 
