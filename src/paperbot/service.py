@@ -214,21 +214,28 @@ class Paperbot:
 
     async def subscribe(self, key: ChannelKey, query: str, user: str) -> SubscribeResult:
         node = parse(query)
+        # The store's reads and writes, the guard and the look back in one worker-thread hop:
+        # while an ingest holds the GIL, each hop waits for it twice (the worker starting, the
+        # loop resuming), and a subscribe made five.
+        return await self.blocking(self._subscribe_now, key, node, user)
+
+    def _subscribe_now(self, key: ChannelKey, node: Any, user: str) -> SubscribeResult:
         canonical = str(node)
-        current = await self.subscriptions(key)
+        self.store.ensure_channel(key, self.channel_defaults)
+        current = self.store.list_subscriptions(key)
         if any(s.query == canonical for s in current):
             return SubscribeResult(None, canonical, 0)
         catchall.refuse_fillers(node)
-        await self.blocking(self._refuse_broad, node)
+        self._refuse_broad(node)
         if len(current) >= self.max_subscriptions:
             raise InvalidInput(
                 f"this channel has {len(current)} subscriptions, the most allowed; "
                 "unsubscribe from one first"
             )
-        subscription = await self.blocking(self.store.add_subscription, key, canonical, user)
+        subscription = self.store.add_subscription(key, canonical, user)
         if subscription is None:
             return SubscribeResult(None, canonical, 0)
-        recent = await self.blocking(self._match_recent, subscription)
+        recent = self._match_recent(subscription)
         log.info("%s subscribed %s to %r", user, key, canonical)
         return SubscribeResult(subscription, canonical, recent, describe(node))
 
