@@ -544,6 +544,21 @@ async def test_a_look_back_takes_papers_as_their_ingest_read_them_after_acronyms
     assert reads == [[], []]  # nothing read or analysed again
 
 
+async def test_a_restarted_process_warms_up_the_look_back_before_its_first_subscribe(
+    bot: Paperbot, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.ingest_papers(
+        [paper(n, f"{'Sparse' if n % 4 == 0 else 'Dense'} Graphs") for n in range(1, 121)]
+    )
+    restarted = Paperbot(bot.store, bot.search_index, clock=clock)
+    restarted.warm_up()  # paperbot run does this in the background at its start
+    analysed: list[str] = []
+    analyze = restarted.analyze
+    monkeypatch.setattr(restarted, "analyze", lambda p: analysed.append(p.arxiv_id) or analyze(p))
+    assert (await restarted.subscribe(KEY, "sparse", "U1")).recent_matches == 30
+    assert analysed == []  # neither the guard's sample nor the look back analysed anything
+
+
 async def test_a_digest_says_how_its_shown_papers_matched_through_an_expansion(
     bot: Paperbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
