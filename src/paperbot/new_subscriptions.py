@@ -118,5 +118,4 @@ def match_recent(
     found = [pack(m.arxiv_id, m.field) for m in match_naively([subscription], docs)]
     if not found:
         return 0
-    query_id = store.query_ids([subscription.query])[subscription.query]
-    return store.record_query_matches({query_id: found}, since)
+    return store.record_matches_of(subscription.query, found, since)

@@ -220,6 +220,14 @@ class Paperbot:
         return await self.blocking(self._subscribe_now, key, node, user)
 
     def _subscribe_now(self, key: ChannelKey, node: Any, user: str) -> SubscribeResult:
+        # Its reads in one database session (on PostgreSQL each costs a pre-ping and a
+        # rollback); each read still sees what was committed before it (PostgreSQL's read
+        # committed; SQLite's driver begins no transaction for a read), so the look back sees
+        # every chunk an ingest committed before the subscription was added.
+        with self.store.reading():
+            return self._subscribe_in_session(key, node, user)
+
+    def _subscribe_in_session(self, key: ChannelKey, node: Any, user: str) -> SubscribeResult:
         canonical = str(node)
         self.store.ensure_channel(key, self.channel_defaults)
         current = self.store.list_subscriptions(key)

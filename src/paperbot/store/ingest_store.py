@@ -97,6 +97,13 @@ class IngestStore(StoreBase):
         with self.transaction() as conn:
             return match_rows.record(conn, packed, matched_at, batch=0)
 
+    def record_matches_of(self, query: str, found: Sequence[str], matched_at: datetime) -> int:
+        """`record_query_matches` for one query given by its text: its row id found (or made)
+        in the same transaction."""
+        with self.transaction() as conn:
+            query_id = match_rows.query_ids(conn, [query])[query]
+            return match_rows.record(conn, {query_id: found}, matched_at, batch=0)
+
     def followed_query_matches(self, subscription: Subscription, since: datetime) -> int | None:
         """How many papers the subscription's query matched since `since`, if another channel
         followed that query all along (so the ingests stored its matches); None otherwise."""
