@@ -159,6 +159,7 @@ class DigestDelivery(SenderKnobs):
                     await self.resumer.resume(
                         poster, channel, interrupted, self._guard(lease), report, reply_to
                     )
+                    await self._unpause_if_posted(channel, report)
                     return report
                 if post_at is not None:  # prepared ahead of the hour; post on the hour
                     await self._until(post_at)
@@ -183,8 +184,7 @@ class DigestDelivery(SenderKnobs):
                 await self._pause(key, str(exc), report)
             except LeaseLost:
                 report.skipped_reason = "lost the channel's lease to another worker"
-            if report.posted and channel.settings.paused and channel.pause_reason:
-                await self._unpause(channel, report)
+            await self._unpause_if_posted(channel, report)
         return report
 
     async def deliver_more(self, key: ChannelKey, reply_to: str | None = None) -> DeliveryReport:
@@ -222,6 +222,7 @@ class DigestDelivery(SenderKnobs):
                 await self._pause(key, str(exc), report)
             except LeaseLost:
                 report.skipped_reason = "lost the channel's lease to another worker"
+            await self._unpause_if_posted(channel, report)
         return report
 
     async def resume_interrupted(self) -> list[DeliveryReport]:
@@ -347,8 +348,13 @@ class DigestDelivery(SenderKnobs):
         if first_time:
             log.warning("paused digests for %s: %s", key, reason)
 
-    async def _unpause(self, channel: Channel, report: DeliveryReport) -> None:
-        """A post went through to a channel paused for lost access: access is back."""
+    async def _unpause_if_posted(self, channel: Channel, report: DeliveryReport) -> None:
+        """A post went through to a channel paused for lost access: access is back. (Paused by
+        command stays paused: a requested digest is not a `resume`.)"""
+        if report.paused or not (
+            report.posted and channel.settings.paused and channel.pause_reason
+        ):
+            return
         await asyncio.to_thread(self.store.resume_channel, channel.key)
         report.unpaused = channel.pause_reason
         log.info("resumed digests for %s: a post went through again", channel.key)

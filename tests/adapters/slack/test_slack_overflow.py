@@ -157,6 +157,43 @@ async def test_a_post_that_works_lifts_a_pause_for_lost_access(
     assert sorted(scheduled.posted) == ["2611.00050", "2611.00051"]
 
 
+async def test_a_digest_cut_off_by_lost_access_and_finished_later_lifts_the_pause(
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, clock: FixedClock
+) -> None:
+    # Found running `paperbot run` against a fake Slack: the bot lost the channel after the
+    # header and two papers; once it was back, `/papers digest` finished the interrupted digest
+    # (its remaining papers into its own thread) but the channel stayed paused, so scheduled
+    # digests never came back.
+    await slack.ask("subscribe diffusion")
+    bot.ingest_papers(papers(4))
+    post = fake_slack._chat_postMessage
+    lost = []
+
+    def lost_after_two_papers(call: Any) -> Any:
+        if len(fake_slack.posted_papers()) == 2 and not lost:
+            lost.append(True)
+            fake_slack.channel_errors["C0RESEARCH"] = "channel_not_found"
+        return post(call)
+
+    fake_slack._chat_postMessage = lost_after_two_papers  # type: ignore[method-assign]
+    [report] = await bot.delivery.deliver_many([KEY])
+    assert report.paused and len(report.posted) == 2
+    assert (await bot.channel(KEY)).settings.paused
+
+    del fake_slack.channel_errors["C0RESEARCH"]  # the bot is invited back
+    answer = text(await slack.ask("digest"))
+    assert answer.startswith("Finished an interrupted digest: posted 2 papers.")
+    assert "scheduled digests are back on" in answer
+    [header] = headers(fake_slack)
+    assert sorted(thread(header)) == [f"2611.{n:05d}" for n in range(1, 5)]
+    channel = await bot.channel(KEY)
+    assert not channel.settings.paused and channel.pause_reason is None
+    clock.advance(days=1)
+    bot.ingest_papers(papers(1, start=50))
+    [scheduled] = await bot.delivery.deliver_many([KEY])
+    assert scheduled.posted == ["2611.00050"]
+
+
 async def test_the_list_notification_text_has_one_colon(
     slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack
 ) -> None:
