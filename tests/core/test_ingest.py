@@ -506,8 +506,40 @@ async def test_a_resumed_channel_gets_nothing_matched_while_it_was_paused(
     assert {m[0] for m in candidates(bot.store, KEY)} == {"2611.00002"}
     await bot.update_settings(OTHER, paused=True)
     clock.advance(minutes=5)
+    bot.ingest_papers([paper(3, "Diffusion While OTHER Paused")])
+    clock.advance(minutes=5)
     await bot.update_settings(OTHER, paused=False)  # resumed from settings: the same
-    assert candidates(bot.store, OTHER) == set()
+    assert {m[0] for m in candidates(bot.store, OTHER)} == {"2611.00001", "2611.00002"}
+    assert {m[0] for m in candidates(bot.store, KEY)} == {"2611.00002", "2611.00003"}
+
+
+async def test_a_pause_and_resume_keeps_the_papers_that_were_waiting_for_a_digest(
+    bot: Paperbot, clock: FixedClock
+) -> None:
+    # Found running `paperbot run` against a fake Slack: a digest said "17 more papers matched:
+    # /papers more posts the next ones"; after `/papers settings pause` and `resume`, `/papers
+    # more` said nothing was waiting. Only what matched while paused is not the channel's.
+    await bot.subscribe(KEY, "diffusion", "U1")
+    bot.ingest_papers([paper(1, "Diffusion Before")])
+    for n, reason in enumerate(("by command", "channel_not_found"), start=2):
+        clock.advance(minutes=5)
+        if reason == "by command":
+            await bot.update_settings(KEY, paused=True)
+        else:
+            bot.store.pause_channel(KEY, reason)
+        clock.advance(minutes=5)
+        bot.ingest_papers([paper(n, "Diffusion While Paused")])
+        clock.advance(minutes=5)
+        if reason == "by command":
+            await bot.update_settings(KEY, paused=False)
+        else:
+            bot.store.resume_channel(KEY)
+        waiting = {m[0] for m in candidates(bot.store, KEY)}
+        assert "2611.00001" in waiting and f"2611.{n:05d}" not in waiting
+    clock.advance(minutes=5)
+    bot.ingest_papers([paper(9, "Diffusion After")])
+    waiting = {m[0] for m in candidates(bot.store, KEY)}
+    assert {"2611.00001", "2611.00009"} <= waiting and "2611.00003" not in waiting
 
 
 async def test_a_new_query_looks_back_over_the_ingests_analysed_papers(

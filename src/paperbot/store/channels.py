@@ -65,7 +65,10 @@ def list_channels(conn: Connection, platform: str | None = None) -> list[Channel
 def update_settings(
     conn: Connection, channel_id: int, settings: ChannelSettings, now: datetime
 ) -> None:
-    resumed = {} if settings.paused else {"pause_reason": None, "resumed_at": _resumed_at(now)}
+    if settings.paused:
+        resumed = {"paused_at": _paused_at(now)}
+    else:
+        resumed = {"pause_reason": None, "resumed_at": _resumed_at(now)}
     conn.execute(
         update(channels)
         .where(channels.c.id == channel_id)
@@ -73,12 +76,12 @@ def update_settings(
     )
 
 
-def pause(conn: Connection, channel_id: int, reason: str) -> bool:
+def pause(conn: Connection, channel_id: int, reason: str, now: datetime) -> bool:
     """Pause a channel's digests; True if it was running until now (so report it once)."""
     result = conn.execute(
         update(channels)
         .where(channels.c.id == channel_id, channels.c.paused.is_(False))
-        .values(paused=True, pause_reason=reason[:200])
+        .values(paused=True, pause_reason=reason[:200], paused_at=now)
     )
     return result.rowcount > 0
 
@@ -88,6 +91,14 @@ def resume(conn: Connection, channel_id: int, now: datetime) -> None:
         update(channels)
         .where(channels.c.id == channel_id)
         .values(paused=False, pause_reason=None, resumed_at=_resumed_at(now))
+    )
+
+
+def _paused_at(now: datetime) -> Any:
+    """`now` if the channel is running (it is being paused), else its paused_at unchanged."""
+    return case(
+        (channels.c.paused.is_(False), bindparam("paused_now", now, type_=UTCDateTime)),
+        else_=channels.c.paused_at,
     )
 
 

@@ -135,30 +135,47 @@ def channel_matches(
     none from while the channel was paused (the rows of a query are shared with every channel
     that follows it, from whenever it did)."""
     # One query (built once: see _CHANNEL_MATCHES): the channel's subscriptions (when each was
-    # added, when the channel was last resumed) joined to their query rows since `since`; each
-    # row's own bound is applied below.
+    # added, when the channel was last paused and resumed) joined to their query rows since
+    # `since`; each row's own bound is applied below.
     rows = conn.execute(_CHANNEL_MATCHES, {"channel": channel_id, "since": since}).all()
     found: dict[tuple[str, str], MatchField] = {}
     bounds: dict[str, datetime] = {}
-    for text, created_at, resumed_at, matched_at, packed in rows:
+    for text, created_at, paused_at, resumed_at, matched_at, packed in rows:
         bound = bounds.get(text)
         if bound is None:
-            bound = bounds[text] = _bound(since, created_at, resumed_at)
-        if matched_at >= bound:
+            bound = bounds[text] = _bound(since, created_at, paused_at, resumed_at)
+        if matched_at >= bound and not _while_paused(matched_at, paused_at, resumed_at):
             for word in packed.split():
                 paper_id, _, field = word.partition("=")
                 found.setdefault((paper_id, text), _FIELDS[field])
     return found
 
 
-def _bound(since: datetime, created_at: datetime, resumed_at: datetime | None) -> datetime:
-    """From when a subscription's matches count: since `since`, from `LOOKBACK` before it was
-    added, and after its channel was last resumed (what matched while it was paused, up to the
-    moment it resumed, is not its own)."""
+def _bound(
+    since: datetime,
+    created_at: datetime,
+    paused_at: datetime | None,
+    resumed_at: datetime | None,
+) -> datetime:
+    """From when a subscription's matches count: since `since`, and from `LOOKBACK` before it
+    was added. A channel resumed without a known pause time (paused before channels.paused_at
+    existed) counts only what matched after the resume, as it did then."""
     bound = max(since, created_at - LOOKBACK)
-    if resumed_at is not None:
+    if resumed_at is not None and paused_at is None:
         bound = max(bound, resumed_at + timedelta(microseconds=1))
     return bound
+
+
+def _while_paused(
+    matched_at: datetime, paused_at: datetime | None, resumed_at: datetime | None
+) -> bool:
+    """Matched while the channel was last paused, up to the moment it resumed: not its own.
+    What matched before the pause (papers a digest had no room for) still waits for a digest.
+    Only the last pause is remembered: what matched during an earlier one (within the keep
+    window) counts again after the next resume, a smaller harm than losing the backlog."""
+    if paused_at is None or resumed_at is None or resumed_at < paused_at:
+        return False
+    return paused_at < matched_at <= resumed_at
 
 
 def digest_candidates(
@@ -220,6 +237,7 @@ _CHANNEL_MATCHES = (
     select(
         subscriptions.c.query,
         subscriptions.c.created_at,
+        channels.c.paused_at,
         channels.c.resumed_at,
         query_matches.c.matched_at,
         query_matches.c.papers,

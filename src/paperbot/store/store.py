@@ -155,7 +155,7 @@ class Store(IngestStore):
     def pause_channel(self, key: ChannelKey, reason: str) -> bool:
         """Pause a channel's digests; True if it was running until now (so report it once)."""
         with self.transaction() as conn:
-            return channel_rows.pause(conn, self._channel_id(conn, key), reason)
+            return channel_rows.pause(conn, self._channel_id(conn, key), reason, self.clock())
 
     def resume_channel(self, key: ChannelKey) -> None:
         with self.transaction() as conn:

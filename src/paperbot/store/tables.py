@@ -102,9 +102,10 @@ channels = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Days a matched paper that was not posted yet stays eligible for the next digests.
     Column("keep_days", Integer, nullable=False, server_default="7"),
-    # When the channel was last resumed: matches (shared with channels that follow the same
-    # queries) recorded while it was paused are not its own.
+    # When the channel was last paused and resumed: matches (shared with channels that follow
+    # the same queries) recorded between the two are not its own; those from before still wait.
     Column("resumed_at", UTCDateTime),
+    Column("paused_at", UTCDateTime),
     UniqueConstraint("platform", "workspace", "channel"),
 )
 

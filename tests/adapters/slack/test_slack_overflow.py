@@ -194,6 +194,27 @@ async def test_a_digest_cut_off_by_lost_access_and_finished_later_lifts_the_paus
     assert scheduled.posted == ["2611.00050"]
 
 
+async def test_papers_waiting_for_room_survive_a_pause_and_resume(
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, clock: FixedClock
+) -> None:
+    # Found running `paperbot run` against a fake Slack: "5 more papers matched: /papers more
+    # posts the next ones", then `settings pause` and `settings resume`, and `/papers more`
+    # said nothing was waiting: the resume had dropped the whole backlog.
+    await slack.ask("subscribe diffusion")
+    await slack.ask("settings size 3")
+    bot.ingest_papers(papers(8))
+    assert text(await slack.ask("digest")).startswith("Posted 3 papers. 5 more papers matched")
+    clock.advance(minutes=5)
+    await slack.ask("settings pause")
+    clock.advance(minutes=5)
+    bot.ingest_papers(papers(1, start=50))  # matched while paused: not the channel's
+    clock.advance(minutes=5)
+    await slack.ask("settings resume")
+    assert text(await slack.ask("more")).startswith("Posted 3 papers. 2 more papers matched")
+    assert text(await slack.ask("more")).startswith("Posted 2 papers.")
+    assert sorted(fake_slack.posted_papers()) == [f"2611.{n:05d}" for n in range(1, 9)]
+
+
 async def test_the_list_notification_text_has_one_colon(
     slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack
 ) -> None:
