@@ -19,6 +19,12 @@ def _titles(report: DeliveryReport, ids: list[str]) -> str:
 
 def digest_answer(report: DeliveryReport, what: str = "digest") -> Reply:
     """The one-message answer to `/papers digest` (or `more`, or a resumed digest)."""
+    if report.skipped_reason and report.posted:
+        # Cut short after some posts (a shutdown, a lost lease): never "no digest posted".
+        return Reply.error(
+            f"posted {_plural(len(report.posted))}, then stopped ({report.skipped_reason}); "
+            "the rest follow in the digest's thread once the bot is back"
+        )
     if report.skipped_reason:
         return Reply.error(f"no {what} posted: {report.skipped_reason}")
     if report.paused:

@@ -292,6 +292,39 @@ async def test_an_interrupted_digest_resumes_under_its_header_and_answers_its_re
     assert "Finished an interrupted digest" in text(answer)
 
 
+class StopsOnThird(Stalls):
+    """Wraps the Slack poster: SIGTERM arrives while the third paper is being posted."""
+
+    def __init__(self, inner: Any, bot: Paperbot) -> None:
+        super().__init__(inner)
+        self.bot = bot
+
+    async def post_item(
+        self, channel: ChannelKey, digest: Digest, item: DigestItem, thread: str | None
+    ) -> str:
+        self.items += 1
+        if self.items == 3:
+            self.bot.delivery.stop_waiting()
+        return await self.inner.post_item(channel, digest, item, thread)  # type: ignore[no-any-return]
+
+
+async def test_a_digest_cut_short_by_a_shutdown_tells_its_requester_what_was_posted(
+    slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, adapter: SlackAdapter
+) -> None:
+    # Found running `paperbot run` against a fake Slack: SIGTERM during `/papers digest`, after
+    # the header and 4 papers had gone out, answered "no digest posted: interrupted by shutdown";
+    # on restart the same requester heard "Finished an interrupted digest: posted 6 papers".
+    await slack.ask("subscribe diffusion")
+    bot.ingest_papers(papers(6))
+    bot.posters["slack"] = StopsOnThird(adapter.poster, bot)  # type: ignore[assignment]
+    answer = text(await slack.ask("digest"))
+    assert len(fake_slack.posted_papers()) == 3
+    assert answer == (
+        "⚠️ posted 3 papers, then stopped (interrupted by shutdown); the rest follow in the "
+        "digest's thread once the bot is back"
+    )
+
+
 async def test_an_unanswered_post_into_an_old_thread_is_found_there_not_sent_twice(
     slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, clock: FixedClock
 ) -> None:
