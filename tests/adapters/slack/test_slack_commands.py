@@ -222,6 +222,26 @@ async def test_unsigned_or_stale_requests_are_refused_and_change_nothing(
     assert status == 401
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("{not json", "application/json"), ("payload=%7Bnot", "application/x-www-form-urlencoded")],
+)
+async def test_a_malformed_body_is_refused_without_a_traceback(
+    slack: SlackSender,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+    content_type: str,
+) -> None:
+    # Found running `paperbot run` against a fake Slack: bolt parsed the body before checking
+    # the signature, so anyone reaching the port got a 500 and an ERROR traceback per request.
+    unsigned = SlackSender(slack.url, fake_slack, secret="not-the-secret").headers(body)
+    for _ in range(3):
+        assert (await slack.post(body, content_type, unsigned))[0] == 401
+    assert (await slack.post(body, content_type))[0] == 400  # signed, yet not Slack's shape
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
+
+
 async def test_a_failing_core_still_answers_in_one_line(
     slack: SlackSender, bot: Paperbot, fake_slack: FakeSlack, adapter: SlackAdapter
 ) -> None:

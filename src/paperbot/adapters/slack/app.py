@@ -24,6 +24,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -128,6 +129,7 @@ class SlackAdapter:
                 "slack.redirect_uri): unset slack.app_token"
             )
         self.installs = installs
+        self._verifier = None if self.socket_mode else SignatureVerifier(secret)
         self.poster = SlackPoster(
             client,
             pacer or ChannelPacer(settings.post_interval_seconds),
@@ -294,8 +296,20 @@ class SlackAdapter:
         if not self.socket_mode and not stamp.isdigit():
             # bolt would fail on int() with a 500 and a traceback; it is just a bad signature.
             return web.json_response({"error": "invalid request"}, status=401)
+        # The signature is checked before anything reads the body: bolt parses it first, and a
+        # malformed body from anyone on the internet answered 500 with an ERROR traceback.
+        signature = request.headers.get("X-Slack-Signature", "")
+        if self._verifier is not None and not self._verifier.is_valid(
+            await request.read(), stamp, signature
+        ):
+            return web.json_response({"error": "invalid request"}, status=401)
         with self._ack_first.acking():
-            response = await self.app.async_dispatch(await to_bolt_request(request))
+            try:
+                bolt_request = await to_bolt_request(request)
+            except ValueError as exc:  # a signed body that is not JSON / form Slack sends
+                log.warning("slack: refused a signed request: %s", type(exc).__name__)
+                return web.json_response({"error": "malformed request"}, status=400)
+            response = await self.app.async_dispatch(bolt_request)
             return await to_aiohttp_response(response)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
