@@ -74,13 +74,40 @@ def build_digest(
     suggestions: Sequence[DigestItem] = (),
 ) -> Digest:
     """`suggestions` ("also worth a look") follow the matched papers, as items of their own."""
-    ranked = rank_items(reasons_by_paper, papers, team_votes, day, learned)
-    chosen = ranked[:max_items]
+    if learned:
+        ranked = rank_items(reasons_by_paper, papers, team_votes, day, learned)
+        chosen, total = ranked[:max_items], len(ranked)
+    else:
+        chosen, total = _top_items(reasons_by_paper, papers, team_votes, day, max_items)
     extra = [item for item in suggestions if item.paper.arxiv_id not in reasons_by_paper]
     return Digest(
         channel=channel,
         day=day,
         items=(*chosen, *extra),
         missing_sources=tuple(missing_sources),
-        remaining=len(ranked) - len(chosen),
+        remaining=total - len(chosen),
     )
+
+
+def _top_items(
+    reasons_by_paper: Mapping[str, Sequence[MatchReason]],
+    papers: Mapping[str, Paper],
+    team_votes: Mapping[str, int],
+    today: date,
+    size: int,
+) -> tuple[list[DigestItem], int]:
+    """`rank_items(...)[:size]` without taste, and how many were ranked: scored as tuples,
+    items made only for those shown (a channel has ~150 candidates and shows ~10; making an
+    item cost more than scoring it)."""
+    scored = []
+    for paper_id, reasons in reasons_by_paper.items():
+        paper = papers.get(paper_id)
+        if paper is None:
+            continue
+        best = strongest_reasons(reasons)
+        votes = team_votes.get(paper_id, 0)
+        # Ids are unique: the tuples never compare further than (score, id), as rank_items.
+        scored.append((-score(paper, best, votes, today), paper_id, paper, best, votes))
+    scored.sort()
+    chosen = [DigestItem(p, best, -neg, votes) for neg, _, p, best, votes in scored[:size]]
+    return chosen, len(scored)

@@ -3,9 +3,12 @@
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from paperbot.digest import build_digest, rank_items
 from paperbot.errors import InvalidInput, PostError
-from paperbot.models import ChannelKey, MatchField
+from paperbot.models import ChannelKey, MatchField, MatchReason
 from paperbot.service import Paperbot
 from paperbot.testing import FakeSource, FixedClock, Posted, RecordingPoster, gone, make_paper
 
@@ -228,3 +231,39 @@ async def test_papers_stored_before_a_failure_are_matched_by_the_next_ingest(
     assert (inserted, matched) == (0, 3)
     assert bot.store.pending_matches() == []
     assert bot.search_index.num_docs == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),  # upvotes
+            st.integers(0, 4),  # days old
+            st.lists(
+                st.tuples(st.sampled_from("abc"), st.sampled_from(list(MatchField))),
+                min_size=1,
+                max_size=3,
+            ),
+            st.integers(-2, 2),  # team votes
+        ),
+        max_size=25,
+    ),
+    st.integers(0, 12),
+)
+def test_a_digest_shows_the_first_items_of_the_full_ranking(
+    rows: list[tuple[int, int, list[tuple[str, MatchField]], int]], size: int
+) -> None:
+    """build_digest ranks without making an item per candidate: the same as rank_items."""
+    papers, reasons, votes = {}, {}, {}
+    for n, (upvotes, age, found, voted) in enumerate(rows):
+        pid = f"2611.{n:05d}"
+        papers[pid] = make_paper(
+            f"P {n}", "x", arxiv_id=pid, upvotes=upvotes, featured_on=date(2026, 11, 20 - age)
+        )
+        reasons[pid] = [MatchReason(text, field) for text, field in found]
+        votes[pid] = voted
+    reasons["2611.99999"] = [MatchReason("a", MatchField.TITLE)]  # no paper: left out by both
+    ranked = rank_items(reasons, papers, votes, DAY)
+    digest = build_digest(KEY, DAY, reasons, papers, votes, size)
+    assert list(digest.items) == ranked[:size]
+    assert digest.remaining == len(ranked) - min(size, len(ranked))
