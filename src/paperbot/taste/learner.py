@@ -22,11 +22,12 @@ import numpy as np
 from scipy import sparse
 
 from paperbot.errors import InvalidInput
-from paperbot.models import ChannelKey, Paper, normalize_arxiv_id
+from paperbot.models import ChannelKey, Paper
 from paperbot.store.store import utc_now
 from paperbot.store.taste import StoredTaste, TasteStore, TrainedModel
 from paperbot.taste.features import VectorCache
 from paperbot.taste.model import TasteModel, fit_rows, strongest_words
+from paperbot.taste.similar import most_like
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,12 @@ WEAK_NEGATIVES = 300
 model.WEAK_WEIGHT): benchmarks/bench_taste.py measures them beside votes alone and beside papers
 shown and left unvoted (see benchmarks/README.md)."""
 SUGGESTION_POOL = 3000
-LIKE_POOL = 5000
 DEFAULT_ALSO_WORTH = 3
 MAX_ALSO_WORTH = 10
 SUGGEST_ABOVE = 1.0
 """A suggestion must score this many standard deviations above the day's papers."""
 RETRAIN_DELAY = 2.0
 """Seconds a retrain waits after a vote, so a burst of votes costs one retrain."""
-_HF_PREFIXES = ("https://huggingface.co/papers/", "http://huggingface.co/papers/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,45 +312,9 @@ class Taste:
 
     # --- /papers like and /papers taste ---------------------------------------------------
 
-    def resolve(self, key: ChannelKey, target: str) -> Paper:
-        """A paper named by arXiv id, arXiv/HF link, number in the latest digest, or the id of a
-        message that posted it; InvalidInput in one line otherwise."""
-        text = target.strip()
-        paper_id: str | None = None
-        if text.isdigit():
-            latest = self.store.latest_digest(key)
-            number = int(text)
-            if not 1 <= number <= len(latest):
-                shown = f"it had {len(latest)}" if latest else "there was none yet"
-                raise InvalidInput(f"no paper #{number} in this channel's latest digest ({shown})")
-            paper_id = latest[number - 1]
-        else:
-            for prefix in _HF_PREFIXES:
-                text = text.removeprefix(prefix)
-            paper_id = normalize_arxiv_id(text) or self.store.store.paper_for_message(key, text)
-        if paper_id is None:
-            raise InvalidInput(
-                "give an arXiv id (2401.12345), an arxiv.org link, or a number from the "
-                "latest digest: /papers like 2"
-            )
-        paper = self.store.store.get_paper(paper_id)
-        if paper is None:
-            raise InvalidInput(
-                f"I have not seen arXiv:{paper_id[:40]}; try /papers search with its title"
-            )
-        return paper
-
     def like(self, key: ChannelKey, target: str, limit: int = 5) -> tuple[Paper, list[Paper]]:
-        """The papers most like `target` among the latest ones stored: cosine over TF-IDF."""
-        paper = self.resolve(key, target)
-        pool = [p for p in self.store.recent_papers(LIKE_POOL) if p.arxiv_id != paper.arxiv_id]
-        if not pool:
-            return paper, []
-        rows = self.vectors.rows([paper, *pool])
-        weighted = _tf_idf(rows)
-        similarity = np.asarray((weighted[1:] @ weighted[0].T).todense()).ravel()
-        order = [int(i) for i in np.argsort(-similarity, kind="stable")[:limit]]
-        return paper, [pool[i] for i in order if similarity[i] > 0]
+        """The papers most like the one `target` names, among the latest ones stored."""
+        return most_like(self.store, self.vectors, key, target, limit)
 
     def describe(self, key: ChannelKey) -> TasteSummary:
         try:
@@ -394,17 +357,3 @@ def _zscores(values: np.ndarray) -> np.ndarray:
         return np.zeros_like(values)
     clipped: np.ndarray = np.clip((values - values.mean()) / spread, -2.0, 2.0)
     return clipped
-
-
-def _tf_idf(rows: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Reweight hashed term frequencies by inverse document frequency over these rows."""
-    count = rows.shape[0]
-    present = rows.copy()
-    present.data[:] = 1
-    df = np.asarray(present.sum(axis=0)).ravel()
-    idf = np.log((1 + count) / (1 + df)) + 1
-    weighted = rows.multiply(idf.astype(np.float32)).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    result: sparse.csr_matrix = sparse.diags(1.0 / norms).dot(weighted).tocsr()
-    return result
