@@ -4,19 +4,22 @@ look back that gives a new subscription the last few days' matches at once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 
 from paperbot import catchall
-from paperbot.analysis import AnalyzedPaper
+from paperbot.analysis import AnalyzedPaper, analyze_paper
+from paperbot.digest import rank_items
 from paperbot.ingest.live import RecentDocs
 from paperbot.matching import match_naively
-from paperbot.models import Paper, Subscription
+from paperbot.models import DigestItem, MatchField, MatchReason, Paper, Subscription
+from paperbot.query import Node, evaluate, matched_as
 from paperbot.store.matches import LOOKBACK, pack
 from paperbot.store.store import Store
+from paperbot.vocabulary import Vocabulary
 
 # A new subscription also looks back this far, so the next digest is not empty for a new channel.
 SUBSCRIBE_LOOKBACK = LOOKBACK
@@ -119,3 +122,21 @@ def match_recent(
     if not found:
         return 0
     return store.record_matches_of(subscription.query, found, since)
+
+
+def preview_matches(
+    node: Node, papers: Sequence[Paper], vocabulary: Vocabulary, today: date
+) -> list[DigestItem]:
+    """What a query would have matched among `papers` (the last week's), ranked as a digest
+    ranks them, each saying how it matched: `/papers subscribe --preview`."""
+    reasons: dict[str, list[MatchReason]] = {}
+    by_id = {}
+    for paper in papers:
+        doc = analyze_paper(paper, vocabulary)
+        verdict = evaluate(node, doc)
+        if verdict.matched:
+            field = verdict.field or MatchField.ABSTRACT
+            detail = matched_as(str(node), doc, vocabulary)
+            reasons[paper.arxiv_id] = [MatchReason(str(node), field, detail)]
+            by_id[paper.arxiv_id] = paper
+    return rank_items(reasons, by_id, {}, today)

@@ -14,9 +14,9 @@ from paperbot import catchall, metrics, new_subscriptions
 from paperbot.analysis import AnalyzedPaper, analyze_paper
 from paperbot.candidates import DigestBuilder
 from paperbot.delivery import DigestDelivery
-from paperbot.digest import rank_items
-from paperbot.errors import InvalidInput, SourceError
+from paperbot.errors import InvalidInput
 from paperbot.ingest import IngestStats, LiveSubscriptions, SyncReport, ingest_and_index
+from paperbot.ingest.fetching import fetch_day
 from paperbot.ingest.report import IngestReport
 from paperbot.matching import default_rarity
 from paperbot.models import (
@@ -26,14 +26,13 @@ from paperbot.models import (
     DeliveryReport,
     Digest,
     DigestItem,
-    MatchField,
     MatchReason,
     Paper,
     Subscription,
 )
-from paperbot.ports import ChatPoster, FetchResult, PaperSource
-from paperbot.query import describe, evaluate, matched_as, parse
-from paperbot.query.explain import may_expand
+from paperbot.ports import ChatPoster, PaperSource
+from paperbot.query import describe, parse
+from paperbot.query.explain import explain_expansions
 from paperbot.search import SearchIndex
 from paperbot.search.lookup import SearchOutcome, find_papers
 from paperbot.store.store import Store, utc_now
@@ -122,25 +121,7 @@ class Paperbot:
     async def ingest_day(self, day: date) -> IngestReport:
         """Fetch `day` from every source at once; a failing source is recorded and skipped."""
         report = IngestReport()
-        results = await asyncio.gather(
-            *(source.fetch_day(day) for source in self.sources), return_exceptions=True
-        )
-        batch: list[Paper] = []
-        for source, result in zip(self.sources, results, strict=True):
-            if isinstance(result, FetchResult):
-                report.fetched[source.name] = len(result.papers)
-                report.skipped[source.name] = result.skipped
-                report.duplicates[source.name] = result.duplicates
-                batch.extend(result.papers)
-                await self.blocking(
-                    self.store.record_source_result, source.name, len(result.papers), None
-                )
-            else:
-                reason = result.reason if isinstance(result, SourceError) else repr(result)
-                report.failed[source.name] = reason
-                log.warning("source %s failed for %s: %s", source.name, day, reason)
-                metrics.source_error(source.name)
-                await self.blocking(self.store.record_source_result, source.name, None, reason)
+        batch = await fetch_day(self.sources, day, self.store, report)
         inserted, updated, matched = await self.blocking(self.ingest_papers, batch)
         report.inserted, report.updated, report.matched = inserted, updated, matched
         self.taste.retrain_stale_soon()  # models whose retrain a vote asked for and never got
@@ -298,20 +279,10 @@ class Paperbot:
     async def preview(self, query: str, limit: int = 5) -> tuple[str, list[DigestItem], int]:
         """What `query` would have matched over the last week: (canonical, best items, total)."""
         node = parse(query)
-        since = self.clock() - PREVIEW_WINDOW
-        papers = await self.blocking(self.store.papers_seen_since, since)
-        reasons: dict[str, list[MatchReason]] = {}
-        by_id = {}
+        now = self.clock()
+        papers = await self.blocking(self.store.papers_seen_since, now - PREVIEW_WINDOW)
         vocabulary = await self.blocking(lambda: self.vocabulary)
-        for paper in papers:
-            doc = analyze_paper(paper, vocabulary)
-            verdict = evaluate(node, doc)
-            if verdict.matched:
-                field_ = verdict.field or MatchField.ABSTRACT
-                detail = matched_as(str(node), doc, vocabulary)
-                reasons[paper.arxiv_id] = [MatchReason(str(node), field_, detail)]
-                by_id[paper.arxiv_id] = paper
-        items = rank_items(reasons, by_id, {}, self.clock().date())
+        items = new_subscriptions.preview_matches(node, papers, vocabulary, now.date())
         return str(node), items[:limit], len(items)
 
     async def pause_workspace(self, platform: str, workspace: str, reason: str) -> int:
@@ -352,17 +323,7 @@ class Paperbot:
     def _explain_reasons(
         self, reasons: dict[str, list[MatchReason]], papers: Mapping[str, Paper]
     ) -> None:
-        """Say how each match was made when it went through an expansion ("MoE as 'mixture
-        of experts'"): only the papers a digest shows, and only those matched by a query
-        holding an acronym (the others are not analysed again)."""
-        for paper_id, found in reasons.items():
-            paper = papers.get(paper_id)
-            if paper is None or not any(may_expand(r.subscription) for r in found):
-                continue
-            doc = self.analyze(paper)
-            found[:] = [
-                replace(r, detail=matched_as(r.subscription, doc, self.vocabulary)) for r in found
-            ]
+        explain_expansions(reasons, papers, self.analyze, self.vocabulary)
 
     async def missing_sources(self) -> list[str]:
         """Sources whose latest attempt failed: the digest says it is incomplete."""

@@ -3,12 +3,13 @@ other") and how it matched a paper ("MoE as 'mixture of experts'"), in plain wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from functools import lru_cache
 
 from paperbot.analysis import AnalyzedPaper
 from paperbot.errors import InvalidInput
-from paperbot.models import MatchField
+from paperbot.models import MatchField, MatchReason, Paper
 from paperbot.query.evaluation import contains
 from paperbot.query.nodes import NEAR_WINDOW, And, Near, Node, Not, Or, Text
 from paperbot.query.parser import parse
@@ -119,3 +120,20 @@ def matched_as(query: str, doc: AnalyzedPaper, vocabulary: Vocabulary | None = N
 def _written(concept: str) -> str:
     """An acronym as the curated table writes it ("MoE" for ~moe)."""
     return next((a for a in curated().expansions if concept_of(a) == concept), concept[1:].upper())
+
+
+def explain_expansions(
+    reasons: dict[str, list[MatchReason]],
+    papers: Mapping[str, Paper],
+    analyze: Callable[[Paper], AnalyzedPaper],
+    vocabulary: Vocabulary,
+) -> None:
+    """Say how each match was made when it went through an expansion ("MoE as 'mixture of
+    experts'"), in place: only for `papers` (those a digest shows), and only where the query
+    holds an acronym (the others are not analysed again)."""
+    for paper_id, found in reasons.items():
+        paper = papers.get(paper_id)
+        if paper is None or not any(may_expand(r.subscription) for r in found):
+            continue
+        doc = analyze(paper)
+        found[:] = [replace(r, detail=matched_as(r.subscription, doc, vocabulary)) for r in found]
