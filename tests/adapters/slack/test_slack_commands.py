@@ -8,11 +8,12 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fake_slack import FIRST_TS, FakeSlack, fixture
 from slack_limits import assert_within_limits
-from slack_requests import SlackSender
+from slack_requests import SlackSender, form
 
 from paperbot.adapters.slack import SlackAdapter
 from paperbot.models import ChannelKey
@@ -240,6 +241,49 @@ async def test_a_malformed_body_is_refused_without_a_traceback(
         assert (await slack.post(body, content_type, unsigned))[0] == 401
     assert (await slack.post(body, content_type))[0] == 400  # signed, yet not Slack's shape
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
+
+
+@pytest.mark.parametrize("missing", ["channel_id", "user_id"])
+async def test_a_signed_command_missing_a_field_is_refused_in_one_line(
+    slack: SlackSender,
+    bot: Paperbot,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+    missing: str,
+) -> None:
+    # Found against the real bot: a correctly signed command without channel_id (or user_id)
+    # failed on command["channel_id"] with a KeyError and an ERROR traceback.
+    fields = form(slack.command_body("subscribe diffusion"))
+    del fields[missing]
+    with caplog.at_level(logging.WARNING):
+        status, _ = await slack.post(urlencode(fields), "application/x-www-form-urlencoded")
+        await asyncio.sleep(0.05)
+    assert status == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
+    assert not [r for r in caplog.records if r.exc_info]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and missing in warnings[0].getMessage()
+    assert fake_slack.responses == []
+    assert await bot.subscriptions(KEY) == []
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["event", "event.item", "event.type", "event.user", "team_id", "authorizations", "type"],
+)
+async def test_a_signed_event_missing_a_field_leaves_no_traceback(
+    slack: SlackSender, caplog: pytest.LogCaptureFixture, missing: str
+) -> None:
+    payload = fixture("slack_reaction_added.json")
+    if missing.startswith("event."):
+        del payload["event"][missing.split(".")[1]]
+    else:
+        del payload[missing]
+    with caplog.at_level(logging.WARNING):
+        status, _ = await slack.event(payload)
+    assert status < 500
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "asyncio"]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_a_failing_core_still_answers_in_one_line(

@@ -23,6 +23,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 _FAILED = "that did not work on our side; please try again in a minute"
 _NOT_IN_CHANNEL = "I cannot share files here: invite me first (/invite @paperbot), then try again"
 _NO_FILES_SCOPE = "I may not upload files: reinstall the app with the files:write scope"
+# What a slash command needs to be answered; Slack always sends them.
+_COMMAND_FIELDS = ("channel_id", "user_id")
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
@@ -312,8 +315,14 @@ class SlackAdapter:
             response = await self.app.async_dispatch(bolt_request)
             return await to_aiohttp_response(response)
 
-    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
         """Acknowledge at once; the answer follows through response_url, however long it takes."""
+        missing = [name for name in _COMMAND_FIELDS if not command.get(name)]
+        if missing:
+            # Signed, yet not a command Slack sends: one warning line and a 400, where bolt
+            # would log a KeyError traceback and answer 500.
+            log.warning("slack: refused a signed command without %s", ", ".join(missing))
+            return BoltResponse(status=400, body=f"malformed command: no {', '.join(missing)}")
         await ack()
         key = ChannelKey(PLATFORM, str(command.get("team_id", "")), str(command["channel_id"]))
         response_url = str(command.get("response_url", ""))
@@ -322,6 +331,7 @@ class SlackAdapter:
         )
         text = unescape(str(command.get("text", "")))
         self._spawn(self._answer(ctx, text, response_url))
+        return None
 
     async def _answer(self, ctx: CommandContext, text: str, response_url: str) -> None:
         name = _loggable((text.split(maxsplit=1) or ["help"])[0])
