@@ -6,11 +6,12 @@ and a refused command changes nothing.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperbot import metrics
 from paperbot.errors import InvalidInput
@@ -263,16 +264,33 @@ def _show(value: object) -> str:
     return str(value)
 
 
+@functools.cache
+def _zone_spellings() -> dict[str, str]:
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def canonical_timezone(value: str) -> str | None:
+    """The IANA name `value` spells in any case (`europe/berlin` -> `Europe/Berlin`), or None
+    for a name that is no zone."""
+    zone = _zone_spellings().get(value.casefold())
+    if zone is not None:
+        return zone
+    try:  # a zone the listing leaves out, spelled exactly
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return value
+
+
 def parse_setting(name: str, value: str) -> dict[str, object]:
     """`settings <name> <value>` as ChannelSettings fields; bad values are refused in one line."""
     if not value and name not in ("pause", "resume"):
         raise InvalidInput(f"give a value: /papers settings {name or 'hour'} <value>")
     if name in ("timezone", "tz"):
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown timezone '{value[:40]}' (like Europe/Berlin)") from None
-        return {"timezone": value}
+        zone = canonical_timezone(value)
+        if zone is None:
+            raise InvalidInput(f"unknown timezone '{value[:40]}' (like Europe/Berlin)")
+        return {"timezone": zone}
     if name == "hour":
         return {"digest_hour": _int_in(value, 0, 23, "hour")}
     if name in ("size", "max"):

@@ -121,6 +121,20 @@ async def test_settings_show_and_change(bot: Paperbot) -> None:
     )
 
 
+@pytest.mark.parametrize("typed", ["europe/berlin", "EUROPE/BERLIN", "Europe/berlin"])
+async def test_a_timezone_in_any_case_is_stored_as_its_iana_name(bot: Paperbot, typed: str) -> None:
+    # Found against the real bot: the hint says Europe/Berlin, yet europe/berlin was refused.
+    changed = await run(bot, f"/papers settings timezone {typed}")
+    assert not changed.is_error, changed.text
+    assert (await bot.channel(KEY)).settings.timezone == "Europe/Berlin"
+    assert (await run(bot, "/papers settings timezone utc")).text == "<@U1> set timezone UTC."
+    assert (await bot.channel(KEY)).settings.timezone == "UTC"
+    refused = await run(bot, "/papers settings timezone mars/olympus")
+    assert refused.is_error and "\n" not in refused.text
+    assert "unknown timezone 'mars/olympus' (like Europe/Berlin)" in refused.text
+    assert (await bot.channel(KEY)).settings.timezone == "UTC"
+
+
 def test_days_parse() -> None:
     assert commands.parse_days("weekdays") == ("mon", "tue", "wed", "thu", "fri")
     assert commands.parse_days("fri-mon") == ("mon", "fri", "sat", "sun")
