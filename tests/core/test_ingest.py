@@ -485,6 +485,49 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
             ("2611.00001", "diffusion", title),
             ("2611.00002", "robot", title),
         }
+        # Down past 0007 (which drops channels.resumed_at) with rows in every table that hangs
+        # off channels: a SQLite table copy of channels would cascade-delete them all.
+        children = ("subscriptions", "posts", "digests", "votes", "roundups")
+        with engine.begin() as conn:
+            conn.execute(
+                sql(
+                    "INSERT INTO posts (channel_id, paper_id, state, digest_day, created_at) "
+                    "VALUES (1, '2611.00001', 'posted', :day, :at)"
+                ),
+                {"day": at.date(), "at": at},
+            )
+            conn.execute(
+                sql(
+                    "INSERT INTO digests (channel_id, day, state, created_at) "
+                    "VALUES (1, :day, 'done', :at)"
+                ),
+                {"day": at.date(), "at": at},
+            )
+            conn.execute(
+                sql(
+                    "INSERT INTO votes (channel_id, paper_id, user_id, value, voted_at) "
+                    "VALUES (2, '2611.00002', 'U', 1, :at)"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                sql("INSERT INTO roundups (channel_id, weekday, hour) VALUES (2, 'fri', 9)")
+            )
+        with engine.connect() as conn:
+            kept = {
+                t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar_one() for t in children
+            }
+        assert kept == {"subscriptions": 4, "posts": 1, "digests": 1, "votes": 1, "roundups": 1}
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006")
+        assert "resumed_at" not in {c["name"] for c in inspect(engine).get_columns("channels")}
+        with engine.connect() as conn:
+            after = {
+                t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar_one() for t in children
+            }
+            assert conn.execute(sql("SELECT count(*) FROM channels")).scalar_one() == 2
+        assert after == kept
     finally:
         migrated.close()
         engine.dispose()

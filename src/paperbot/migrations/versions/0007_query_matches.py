@@ -106,7 +106,10 @@ def downgrade() -> None:
         batch_op.create_index(
             "ix_matches_channel_id_matched_at", ["channel_id", "matched_at"], unique=False
         )
-    with op.batch_alter_table("channels", schema=None) as batch_op:
+    # In place (SQLite 3.35+ drops a column itself), as 0010p does: a batch table copy of
+    # `channels` drops the old table, and with it, by ON DELETE CASCADE, every channel's
+    # subscriptions, posts, digests, votes and roundups.
+    with op.batch_alter_table("channels", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("resumed_at")
     op.execute("DELETE FROM meta WHERE key = 'subscription_rev'")
     op.drop_table("subscription_changes")
