@@ -528,6 +528,17 @@ def test_the_migration_turns_subscription_rows_into_query_rows(db_url: str) -> N
             }
             assert conn.execute(sql("SELECT count(*) FROM channels")).scalar_one() == 2
         assert after == kept
+        # And on down past 0003, which drops channels.keep_days: the same cascade.
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        assert "keep_days" not in {c["name"] for c in inspect(engine).get_columns("channels")}
+        with engine.connect() as conn:
+            oldest = {
+                t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("subscriptions", "posts", "votes")
+            }
+        assert oldest == {"subscriptions": 4, "posts": 1, "votes": 1}
     finally:
         migrated.close()
         engine.dispose()

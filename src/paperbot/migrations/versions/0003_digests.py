@@ -48,7 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("channels", schema=None) as batch_op:
+    # In place (SQLite 3.35+ drops a plain column itself): a table copy of channels would
+    # cascade-delete every row that hangs off it (subscriptions, posts, votes).
+    with op.batch_alter_table("channels", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("keep_days")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_digest_id")
