@@ -31,16 +31,10 @@ def rank_items(
 ) -> list[DigestItem]:
     """Matched papers, best first; with `learned` (the channel's taste), keyword evidence and
     taste together, and a note on each paper taste moved up."""
-    items = []
-    for paper_id, reasons in reasons_by_paper.items():
-        paper = papers.get(paper_id)
-        if paper is None:
-            continue
-        best = strongest_reasons(reasons)
-        votes = team_votes.get(paper_id, 0)
-        items.append(DigestItem(paper, best, score(paper, best, votes, today), votes))
-    # Ties break on id so the same inputs always give the same digest.
-    items.sort(key=lambda item: (-item.score, item.paper.arxiv_id))
+    items = [
+        DigestItem(paper, best, -negative, votes)
+        for negative, _, paper, best, votes in _scored(reasons_by_paper, papers, team_votes, today)
+    ]
     if learned:
         items = _with_taste(items, learned)
     return items
@@ -89,16 +83,16 @@ def build_digest(
     )
 
 
-def _top_items(
+def _scored(
     reasons_by_paper: Mapping[str, Sequence[MatchReason]],
     papers: Mapping[str, Paper],
     team_votes: Mapping[str, int],
     today: date,
-    size: int,
-) -> tuple[list[DigestItem], int]:
-    """`rank_items(...)[:size]` without taste, and how many were ranked: scored as tuples,
-    items made only for those shown (a channel has ~150 candidates and shows ~10; making an
-    item cost more than scoring it)."""
+) -> list[tuple[float, str, Paper, tuple[MatchReason, ...], int]]:
+    """Every matched paper as (-score, id, paper, reasons, votes), best first: tuples, so a
+    digest makes items only for the papers it shows (a channel has ~150 candidates and shows
+    ~10; making an item costs more than scoring it). Ties break on id so the same inputs always
+    give the same digest; ids are unique, so tuples never compare further."""
     scored = []
     for paper_id, reasons in reasons_by_paper.items():
         paper = papers.get(paper_id)
@@ -106,8 +100,19 @@ def _top_items(
             continue
         best = strongest_reasons(reasons)
         votes = team_votes.get(paper_id, 0)
-        # Ids are unique: the tuples never compare further than (score, id), as rank_items.
         scored.append((-score(paper, best, votes, today), paper_id, paper, best, votes))
     scored.sort()
+    return scored
+
+
+def _top_items(
+    reasons_by_paper: Mapping[str, Sequence[MatchReason]],
+    papers: Mapping[str, Paper],
+    team_votes: Mapping[str, int],
+    today: date,
+    size: int,
+) -> tuple[list[DigestItem], int]:
+    """`rank_items(...)[:size]` without taste, and how many were ranked."""
+    scored = _scored(reasons_by_paper, papers, team_votes, today)
     chosen = [DigestItem(p, best, -neg, votes) for neg, _, p, best, votes in scored[:size]]
     return chosen, len(scored)
